@@ -1,0 +1,76 @@
+# build.mk - the whole build.  `make run`, `make test`, `make bench`,
+# `make gdb`, `make trace PROG=...`, `make bench-plot`.
+#
+# Every target that boots or tests first runs ci/install.sh, which
+# installs missing Debian packages (a no-op when all are present).
+
+BUILD ?= build
+SMP ?= 4
+MEM ?= 128M
+BOOTARGS ?=
+PYTHON ?= /usr/bin/python3
+
+CROSS ?= riscv64-unknown-elf-
+CC := $(CROSS)gcc
+OBJCOPY := $(CROSS)objcopy
+
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
+	-ffreestanding -fno-builtin -nostdlib -fno-common -fno-pie -no-pie \
+	-march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany \
+	-fno-omit-frame-pointer -fno-stack-protector -fno-strict-aliasing \
+	-Iinclude -Iarch/riscv -Isrc -MMD -MP
+KASFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -Iarch/riscv -Iinclude -MMD -MP
+
+KSRCS := $(wildcard src/*.c) $(wildcard arch/riscv/*.c)
+KASMS := $(wildcard arch/riscv/*.S)
+KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.S=$(BUILD)/k/%.o)
+KERNEL := $(BUILD)/pollux.elf
+
+OPENSBI ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
+QEMU := qemu-system-riscv64
+QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
+	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
+
+.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit
+
+all: kernel user
+
+kernel: $(KERNEL)
+
+$(BUILD)/k/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/k/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+$(KERNEL): $(KOBJS) arch/riscv/kernel.ld
+	$(CC) -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -no-pie -T arch/riscv/kernel.ld -o $@ $(KOBJS) -lgcc
+	@size $@ 2>/dev/null | tail -1 | awk '{print "kernel: text " $$1 " data " $$2 " bss " $$3}' || true
+
+-include $(KOBJS:.o=.d)
+
+# User programs and the initial archive (user/user.mk sets INITRD).
+-include user/user.mk
+INITRD ?= $(BUILD)/initrd.cpio
+user: $(INITRD)
+
+deps:
+	@bash ci/install.sh
+
+run: deps all
+	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)"
+
+gdb: deps all
+	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)" -S -gdb tcp::1234 & \
+	gdb-multiarch -q $(KERNEL) -ex 'target remote :1234'; kill %1 2>/dev/null || true
+
+test: deps all
+	$(PYTHON) -m pytest -v tests/
+
+bench: deps all
+	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,47 @@
+/*
+ * hart.h - per-hart state.  Everything "current" lives here, reached
+ * through the tp register (arch_this_hart()), never in a global.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "spinlock.h"
+#include "timer_heap.h"
+
+#define MAX_HARTS 16
+
+struct task;
+
+struct runq {
+    struct spinlock lock;
+    struct task *head, *tail;
+    _Atomic uint32_t len;
+};
+
+struct hart {
+    unsigned index;             /* 0..nharts-1 */
+    unsigned hartid;            /* the platform's id */
+    int irq_depth;              /* spin_lock nesting */
+    bool irq_was_on;
+    _Atomic bool online;
+    _Atomic bool idle;          /* in wfi (or about to be) */
+    struct runq runq;
+    struct task *current;       /* being polled */
+    struct spinlock timer_lock;
+    struct timer_heap timers;
+    uint64_t timer_armed;       /* deadline programmed in the hardware */
+    uint64_t slice_end;         /* user time slice end, 0 if none */
+    struct spinlock tasks_lock; /* the tasks spawned here, for `tasks` */
+    struct task *tasks;
+    void *fp_owner;             /* user thread whose FP state is live here */
+    /* counters, for `harts` */
+    uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
+    uint64_t idle_time;         /* timer ticks spent in wfi */
+};
+
+extern struct hart harts[MAX_HARTS];
+extern unsigned nharts;
+
+struct hart *arch_this_hart(void);
+static inline struct hart *this_hart(void) { return arch_this_hart(); }

@@ -1,0 +1,51 @@
+/*
+ * page_alloc.h - the physical page allocator (a binary buddy allocator).
+ *
+ * Pages are PAGE_SIZE bytes.  Blocks of 2^order contiguous pages
+ * (order 0 .. PAGE_MAX_ORDER) come from per-order free lists; each page
+ * has a small descriptor (struct page) in an array carved from the start
+ * of the managed region, so kfree() can tell a slab page from a large
+ * block.  Running out returns NULL, never panics.  One spinlock.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MAX_ORDER 10           /* largest block: 4 MiB */
+
+/* struct page.kind */
+enum page_kind { PAGE_FREE, PAGE_USED, PAGE_SLAB, PAGE_LARGE, PAGE_RESERVED };
+
+struct page {
+    uint8_t kind;        /* enum page_kind */
+    uint8_t order;       /* order of the block this page heads */
+    uint16_t slab_class; /* kmalloc size class, for PAGE_SLAB pages */
+    uint16_t slab_inuse; /* objects in use in this slab page */
+    uint16_t refs;       /* users of a PAGE_USED page (shared mappings) */
+    void *slab_free;     /* free-object list of this slab page */
+    struct page *next, *prev; /* free-list / partial-slab links */
+};
+
+struct page_stats {
+    size_t total_pages;  /* pages managed (after descriptors) */
+    size_t free_pages;
+    size_t alloc_calls, free_calls, failed_calls;
+};
+
+/* Manage [start, end); both rounded inward to PAGE_SIZE. */
+void page_alloc_init(uintptr_t start, uintptr_t end);
+
+/* A block of 2^order zeroed pages, or NULL. */
+void *page_alloc_order(unsigned order);
+void page_free_order(void *p, unsigned order);
+
+static inline void *page_alloc(void) { return page_alloc_order(0); }
+static inline void page_free(void *p) { page_free_order(p, 0); }
+
+/* Descriptor of the page holding address p, or NULL if p is not managed. */
+struct page *page_of(const void *p);
+void *page_addr(const struct page *pg);
+
+void page_get_stats(struct page_stats *out);

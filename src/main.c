@@ -1,0 +1,158 @@
+/*
+ * main.c - boot: read the device tree, set up memory, the console and
+ * one executor per hart, start the other harts, spawn the first tasks.
+ */
+#include "arch.h"
+#include "console.h"
+#include "executor.h"
+#include "fdt.h"
+#include "hart.h"
+#include "initrd.h"
+#include "klib.h"
+#include "kmalloc.h"
+#include "layout.h"
+#include "machine.h"
+#include "page_alloc.h"
+#include "printk.h"
+#include "trace.h"
+
+struct fdt_info machine;
+struct hart harts[MAX_HARTS];
+unsigned nharts;
+static _Atomic unsigned harts_up;
+
+void arch_set_this_hart(struct hart *h);
+void arch_hart_init(void);
+void monitor_start(void);
+void ktest_start(bool exit_after);
+void bench_start(void);
+void userland_start(void);
+
+extern char __kernel_end[];
+
+bool bootarg_has(const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = machine.bootargs; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && !strncmp(p, word, n))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+const char *bootarg_value(const char *key)
+{
+    static char val[64];
+    size_t n = strlen(key);
+    for (const char *p = machine.bootargs; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) > n && !strncmp(p, key, n) && p[n] == '=') {
+            size_t k = MIN((size_t)(e - p - n - 1), sizeof val - 1);
+            memcpy(val, p + n + 1, k);
+            val[k] = 0;
+            return val;
+        }
+        p = e;
+    }
+    return NULL;
+}
+
+static void apply_policy_bootargs(void)
+{
+    const char *v;
+    if ((v = bootarg_value("steal")))
+        sched.steal = strcmp(v, "off") != 0;
+    if ((v = bootarg_value("wake")))
+        sched.wake_local = strcmp(v, "local") == 0;
+    if (bootarg_has("trace"))
+        trace_on = true;
+}
+
+/* Called from entry.S on the boot hart, paging on, on hart_stacks[id]. */
+void kmain(unsigned long hartid, uint64_t dtb_pa)
+{
+    static struct hart boot_hart;
+    boot_hart.hartid = hartid;
+    arch_set_this_hart(&boot_hart);     /* spinlocks need a hart before we know the rest */
+
+    int err = fdt_parse(pa_to_va(dtb_pa), &machine);
+    if (err) {
+        /* nothing is known about the machine; QEMU virt's UART is the best guess */
+        machine.uart_base = 0x10000000;
+        console_write_kernel("pollux: bad device tree\n", 24);
+        arch_poweroff(4);
+    }
+
+    nharts = MIN((unsigned)machine.nharts, MAX_HARTS);
+    unsigned me = 0;
+    for (unsigned i = 0; i < nharts; i++) {
+        harts[i].index = i;
+        harts[i].hartid = machine.hart_ids[i];
+        executor_init_hart(&harts[i]);
+        if (machine.hart_ids[i] == hartid)
+            me = i;
+    }
+    arch_set_this_hart(&harts[me]);
+    arch_hart_init();
+
+    /* Memory: keep the initrd by moving it down next to the kernel
+     * image; everything above it is free. */
+    uint64_t free_pa = ALIGN_UP(va_to_pa(__kernel_end), PAGE_SIZE);
+    if (machine.initrd_start && machine.initrd_end > machine.initrd_start) {
+        uint64_t len = machine.initrd_end - machine.initrd_start;
+        memmove(pa_to_va(free_pa), pa_to_va(machine.initrd_start), len);
+        initrd_set(pa_to_va(free_pa), len);
+        free_pa = ALIGN_UP(free_pa + len, PAGE_SIZE);
+    }
+    uint64_t mem_end = machine.mem_base + machine.mem_size;
+    page_alloc_init((uintptr_t)pa_to_va(free_pa), (uintptr_t)pa_to_va(mem_end));
+
+    console_init(machine.uart_base, machine.uart_irq);
+    apply_policy_bootargs();
+
+    struct page_stats ps;
+    page_get_stats(&ps);
+    printk("\nPollux: %u harts, %lu MiB memory (%lu KiB free), bootargs \"%s\"\n",
+           nharts, machine.mem_size >> 20, ps.free_pages * PAGE_SIZE / 1024, machine.bootargs);
+
+    atomic_store(&harts[me].online, true);
+    atomic_fetch_add(&harts_up, 1);
+    arch_start_harts();
+
+    if (bootarg_has("ktest"))
+        ktest_start(true);
+    else if (bootarg_has("bench"))
+        bench_start();
+    else
+        userland_start();
+    executor_run();
+}
+
+/* Called from entry.S on every other hart. */
+void secondary_main(unsigned long hartid)
+{
+    struct hart *h = NULL;
+    for (unsigned i = 0; i < nharts; i++)
+        if (harts[i].hartid == hartid)
+            h = &harts[i];
+    if (!h)
+        for (;;)
+            arch_wait_for_interrupt();
+    arch_set_this_hart(h);
+    arch_hart_init();
+    atomic_store(&h->online, true);
+    atomic_fetch_add(&harts_up, 1);
+    executor_run();
+}
+
+unsigned harts_online(void) { return atomic_load(&harts_up); }

@@ -1,0 +1,126 @@
+/*
+ * timer.c - per-hart timer heaps and the sleep future.
+ *
+ * A sleep registers itself on the heap of the hart that first polls it
+ * (under that hart's timer_lock, since a cancel may come from another
+ * hart after the task migrated).  Sleepers cost a heap node each and no
+ * work at all until the earliest expires: the hardware timer (Sstc) is
+ * programmed only for the heap minimum or the user time slice.
+ */
+#include "arch.h"
+#include "hart.h"
+#include "klib.h"
+#include "task.h"
+#include "timer.h"
+
+void timer_rearm(void)
+{
+    struct hart *h = this_hart();
+    spin_lock(&h->timer_lock);
+    struct timer_node *n = timer_heap_min(&h->timers);
+    uint64_t when = n ? n->deadline : UINT64_MAX;
+    if (h->slice_end && h->slice_end < when)
+        when = h->slice_end;
+    if (when != h->timer_armed) {
+        h->timer_armed = when;
+        arch_timer_program(when);
+    }
+    spin_unlock(&h->timer_lock);
+}
+
+void timer_interrupt(void)
+{
+    struct hart *h = this_hart();
+    uint64_t now = arch_time();
+    spin_lock(&h->timer_lock);
+    struct timer_node *n;
+    while ((n = timer_heap_pop_expired(&h->timers, now)) != NULL) {
+        struct sleep *s = container_of(n, struct sleep, node);
+        task_wake(s->task);
+    }
+    h->timer_armed = 0;         /* force reprogramming */
+    spin_unlock(&h->timer_lock);
+    timer_rearm();
+}
+
+static enum poll sleep_poll(struct future *base, struct cx *cx)
+{
+    struct sleep *s = (struct sleep *)base;
+    if (arch_time() >= s->node.deadline) {
+        base->resume = RESUME_DONE;
+        return READY;
+    }
+    struct hart *h = s->node.linked ? &harts[s->hart] : this_hart();
+    spin_lock(&h->timer_lock);
+    s->task = cx->task;
+    if (!s->node.linked) {
+        s->hart = h->index;
+        timer_heap_insert(&h->timers, &s->node, s->node.deadline);
+    }
+    bool earliest = timer_heap_min(&h->timers) == &s->node;
+    spin_unlock(&h->timer_lock);
+    if (earliest && h == this_hart())
+        timer_rearm();          /* a past deadline fires at once: no lost wake */
+    return PENDING;
+}
+
+static void sleep_cancel(struct future *base)
+{
+    struct sleep *s = (struct sleep *)base;
+    if (!s->node.linked)
+        return;
+    struct hart *h = &harts[s->hart];
+    spin_lock(&h->timer_lock);
+    timer_heap_remove(&h->timers, &s->node);
+    spin_unlock(&h->timer_lock);
+}
+
+static const struct future_ops sleep_ops = { sleep_poll, sleep_cancel, "sleep" };
+
+void sleep_until_init(struct sleep *s, uint64_t deadline)
+{
+    future_init(&s->base, &sleep_ops);
+    memset(&s->node, 0, sizeof s->node);
+    s->node.deadline = deadline;
+    s->task = NULL;
+}
+
+void sleep_init(struct sleep *s, uint64_t ticks)
+{
+    sleep_until_init(s, arch_time() + ticks);
+}
+
+static enum poll timeout_poll(struct future *base, struct cx *cx)
+{
+    struct timeout *t = (struct timeout *)base;
+    if (future_poll(&t->sel.base, cx) == PENDING)
+        return PENDING;
+    t->timed_out = t->sel.winner == 1;
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
+static void timeout_cancel(struct future *base)
+{
+    struct timeout *t = (struct timeout *)base;
+    future_cancel(&t->sel.base);
+}
+
+static const struct future_ops timeout_ops = { timeout_poll, timeout_cancel, "timeout" };
+
+void timeout_init(struct timeout *t, struct future *child, uint64_t ticks)
+{
+    future_init(&t->base, &timeout_ops);
+    sleep_init(&t->sleep, ticks);
+    struct future *c[2] = { child, &t->sleep.base };
+    select_init(&t->sel, c, 2);
+    t->timed_out = false;
+}
+
+size_t timer_pending(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < nharts; i++)
+        n += harts[i].timers.count;
+    return n;
+}

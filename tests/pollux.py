@@ -1,0 +1,93 @@
+"""Boot Pollux in QEMU and talk to its serial console (pexpect).
+
+Every test gets a fresh machine from the `boot` fixture in conftest.py.
+When a test fails, the console log is printed with any kernel addresses
+in a panic report symbolized to file:line by addr2line.
+"""
+import os
+import re
+import subprocess
+
+import pexpect
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+KERNEL = os.path.join(BUILD, "pollux.elf")
+INITRD = os.path.join(BUILD, "initrd.cpio")
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+ADDR2LINE = "riscv64-unknown-elf-addr2line"
+
+
+def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False):
+    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
+            "-nographic", "-bios", OPENSBI, "-kernel", KERNEL, "-append", bootargs]
+    if initrd and os.path.exists(INITRD):
+        argv += ["-initrd", INITRD]
+    if icount:
+        argv += ["-icount", "shift=0"]
+    return argv
+
+
+def symbolize(text):
+    """Append file:line to every kernel address (0xffffffc0...) in text."""
+    addrs = sorted(set(re.findall(r"0x(ffffffc0[0-9a-f]{8})", text)))
+    if not addrs:
+        return text
+    try:
+        out = subprocess.run([ADDR2LINE, "-f", "-p", "-e", KERNEL] + ["0x" + a for a in addrs],
+                             capture_output=True, text=True, timeout=30).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return text
+    where = dict(zip(addrs, out))
+    return re.sub(r"0x(ffffffc0[0-9a-f]{8})",
+                  lambda m: m.group(0) + " [" + where.get(m.group(1), "?").strip() + "]", text)
+
+
+class Machine:
+    """One QEMU guest; `log` keeps everything the console printed."""
+
+    PROMPT = "pollux> "
+
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60):
+        self.log_chunks = []
+        argv = qemu_argv(smp, mem, bootargs, initrd)
+        self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
+                                   timeout=timeout, codec_errors="replace")
+        self.child.logfile_read = self
+
+    # pexpect logfile protocol
+    def write(self, s):
+        self.log_chunks.append(s)
+
+    def flush(self):
+        pass
+
+    @property
+    def log(self):
+        return "".join(self.log_chunks)
+
+    def expect(self, pattern, timeout=-1):
+        self.child.expect(pattern, timeout=timeout)
+        return self.child.match
+
+    def send(self, s):
+        self.child.send(s)
+
+    def sendline(self, s):
+        self.child.send(s + "\r")
+
+    def monitor(self, line, timeout=30):
+        """Run a monitor command; return its output (up to the next prompt)."""
+        self.sendline(line)
+        self.child.expect_exact(self.PROMPT, timeout=timeout)
+        out = self.child.before
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def wait_exit(self, timeout=120):
+        self.child.expect(pexpect.EOF, timeout=timeout)
+        self.child.wait()
+        return self.child.exitstatus
+
+    def close(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
