@@ -54,7 +54,7 @@ $(KERNEL): $(KOBJS) arch/riscv/kernel.ld
 # User programs and the initial archive (user/user.mk sets INITRD).
 -include user/user.mk
 INITRD ?= $(BUILD)/initrd.cpio
-user: $(INITRD)
+user: $(if $(USER_PROGS),$(INITRD))
 
 deps:
 	@bash ci/install.sh
