@@ -1,0 +1,74 @@
+# user/user.mk - build the Pollux userland and the initrd.
+#
+# Included by the top-level build.mk; also works on its own:
+#     make -f user/user.mk BUILD=build
+#
+# Every program user/<name>.c becomes a static glibc riscv64 Linux binary
+# $(BUILD)/user/bin/<name> (unstripped, with -g: use it with addr2line).
+# A stripped copy $(BUILD)/user/strip/<name> goes into the archive
+# $(BUILD)/initrd.cpio (newc), which holds bin/<name> for every program
+# and etc/motd. user/mkinitrd.py aligns every file's data to 4096 bytes
+# inside the archive so that the kernel can map program text from it.
+
+BUILD ?= build
+
+# Remember the includer's default goal so that our targets never become it.
+USER_SAVED_GOAL := $(.DEFAULT_GOAL)
+USER_STANDALONE := $(filter $(lastword $(MAKEFILE_LIST)),$(firstword $(MAKEFILE_LIST)))
+
+# Directory of this fragment ("user" when included from the repo root).
+USER_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+USER_OUT := $(BUILD)/user
+
+USER_CC ?= riscv64-linux-gnu-gcc
+USER_STRIP ?= riscv64-linux-gnu-strip
+USER_PYTHON ?= /usr/bin/python3
+USER_CFLAGS ?= -static -O2 -Wall -Wextra -g
+# pipe2, gettid, CLONE_* and friends.
+USER_DEFS := -D_GNU_SOURCE
+# Let the linker drop unused helpers from ulib.o.
+USER_GC := -ffunction-sections -fdata-sections -Wl,--gc-sections
+
+# Shell and core utilities, test programs, benchmarks.
+USER_PROGS := init sh echo cat ls ps kill sleep \
+	hello spin fault forkloop forkbomb threads badcalls systest memhog nop \
+	bench_syscall bench_yield bench_pipe bench_fork bench_exec
+
+USER_BINS := $(addprefix $(USER_OUT)/bin/,$(USER_PROGS))
+USER_STRIPPED := $(addprefix $(USER_OUT)/strip/,$(USER_PROGS))
+USER_INITRD := $(BUILD)/initrd.cpio
+INITRD ?= $(USER_INITRD)
+
+.PHONY: user user-clean
+user: $(USER_INITRD)
+
+$(USER_OUT)/bin $(USER_OUT)/strip $(USER_OUT)/obj:
+	mkdir -p $@
+
+$(USER_OUT)/obj/ulib.o: $(USER_SRC)/ulib.c $(USER_SRC)/ulib.h | $(USER_OUT)/obj
+	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -c -o $@ $<
+
+# nop is the smallest possible program (exit(0) in three instructions, no
+# libc): it measures the kernel's fork+exec cost and is a first bring-up test.
+$(USER_OUT)/bin/nop: $(USER_SRC)/nop.c | $(USER_OUT)/bin
+	$(USER_CC) $(USER_CFLAGS) -nostdlib -nostartfiles -o $@ $<
+
+$(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_OUT)/obj/ulib.o | $(USER_OUT)/bin
+	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -o $@ $< $(USER_OUT)/obj/ulib.o
+
+$(USER_OUT)/strip/%: $(USER_OUT)/bin/% | $(USER_OUT)/strip
+	$(USER_STRIP) -o $@ $<
+
+# $(USER_BINS) is listed so that make treats the unstripped binaries as
+# real targets (kept, and rebuilt if missing), not as intermediates.
+$(USER_INITRD): $(USER_STRIPPED) $(USER_BINS) $(USER_SRC)/motd $(USER_SRC)/mkinitrd.py
+	$(USER_PYTHON) $(USER_SRC)/mkinitrd.py -o $@ \
+		$(foreach p,$(USER_PROGS),bin/$(p)=$(USER_OUT)/strip/$(p)) \
+		etc/motd=$(USER_SRC)/motd
+
+user-clean:
+	rm -rf $(USER_OUT) $(USER_INITRD)
+
+ifeq ($(USER_STANDALONE),)
+.DEFAULT_GOAL := $(USER_SAVED_GOAL)
+endif
