@@ -28,3 +28,31 @@ static inline void trace_event(enum trace_kind k, uint32_t a, uint64_t b)
     if (__builtin_expect(trace_on, 0))
         trace_record(k, a, b);
 }
+
+/*
+ * Additions: per-process filter, readers, the exporter.
+ *
+ * Rings: each hart writes only its own ring, under a per-ring spinlock
+ * that a reader on another hart also takes, so a record is never read
+ * half-written.  A full ring overwrites its oldest record and counts it
+ * as dropped.  TR_IPI_RECV is synthesized (arch/riscv/trap.c has no
+ * trace hook): the first record a hart writes after its ipis_recv
+ * counter moved is preceded by TR_IPI_RECV with a = IPIs received since
+ * its previous record, stamped with that record's time.
+ */
+extern volatile int trace_pid;          /* 0: whole system; else that process only */
+void trace_set_pid(int pid);
+/* Take the oldest unread record(s) of hart i; *dropped gets the hart's
+ * dropped-record count so far. */
+bool trace_take(unsigned i, struct trace_rec *out, uint64_t *dropped);
+unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64_t *dropped);
+/* Discard every record and zero the counts (harts keep their rings). */
+void trace_reset(void);
+/* Allocate every hart's ring now (else each is allocated at its first record). */
+void trace_alloc_rings(void);
+
+/* trace_export.c: run `prog_and_args` ("/bin/prog,arg,..." or words
+ * separated by spaces; "ktest" or "" for the kernel self-tests) with
+ * tracing on; when it ends, print every ring as @T frames on the
+ * console (see ci/trace.py) and power off. */
+void trace_run_start(const char *prog_and_args);

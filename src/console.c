@@ -11,10 +11,21 @@
  * discipline (echo, erase, kill, ^C, ^D), which moves finished lines to
  * the cooked ring and wakes readers: that wake is how an interrupt finds
  * the task waiting for input.
+ *
+ * User I/O (FT_CONSOLE files, struct file_io): a read waits for a line
+ * like console_read and copies at most len bytes of it out through a
+ * bounce buffer (the rest of the line stays for the next read); a write
+ * copies the user's bytes in, a chunk at a time, into the same transmit
+ * ring, waiting on tx_space while it is full.  User memory is never
+ * touched under the console lock.
  */
 #include "arch.h"
 #include "console.h"
+#include "errno.h"
 #include "klib.h"
+#include "kmalloc.h"
+#include "mm.h"
+#include "pipe.h"
 #include "uart.h"
 #include "uart16550.h"
 
@@ -314,4 +325,122 @@ void console_flush(void)
     while (!uart_tx_empty())
         ;
     spin_unlock(&lock);
+}
+
+/* ---- user reads and writes: struct file_io on an FT_CONSOLE file ------- */
+
+static enum poll uread_poll(struct future *base, struct cx *cx)
+{
+    struct file_io *io = (struct file_io *)base;
+    ASYNC_BEGIN(io);
+    io->bounce = kmalloc(MIN(io->len, (size_t)CONSOLE_LINE_MAX));
+    if (!io->bounce) {
+        io->result = -ENOMEM;
+        goto out;
+    }
+    if (io->f->flags & O_NONBLOCK) {
+        io->result = take_line(io->bounce, MIN(io->len, (size_t)CONSOLE_LINE_MAX));
+        if (io->result < 0)
+            io->result = -EAGAIN;
+    } else {
+        AWAIT_COND(io, cx, &readers, &io->w,
+                   (io->result = take_line(io->bounce, MIN(io->len, (size_t)CONSOLE_LINE_MAX))) >= 0);
+    }
+    if (io->result > 0 && copyout(io->mm, io->ubuf, io->bounce, io->result) < 0)
+        io->result = -EFAULT;
+out:
+    kfree(io->bounce);
+    io->bounce = NULL;
+    ASYNC_END(io);
+}
+
+static void uread_cancel(struct future *base)
+{
+    struct file_io *io = (struct file_io *)base;
+    waitq_unregister(&readers, &io->w);
+    kfree(io->bounce);
+    io->bounce = NULL;
+}
+
+static const struct future_ops uread_ops = { uread_poll, uread_cancel, "console_uread" };
+
+#define UWRITE_CHUNK 512
+
+struct uwrite_chunk {
+    size_t pos, n;              /* data[pos, n) is still to be queued */
+    char data[UWRITE_CHUNK];
+};
+
+static struct uwrite_chunk *chunk_of(struct file_io *io) { return io->bounce; }
+
+/* Queue what fits of the chunk.  true when all of it is queued. */
+static bool uwrite_put(struct file_io *io)
+{
+    struct uwrite_chunk *c = chunk_of(io);
+    size_t k;
+    if (sync_mode || !uart_present()) {
+        k = c->n - c->pos;
+        console_write_kernel(c->data + c->pos, k);
+    } else {
+        spin_lock(&lock);
+        k = tx_put_locked(c->data + c->pos, c->n - c->pos);
+        tx_kick_locked();
+        spin_unlock(&lock);
+    }
+    c->pos += k;
+    io->done += k;
+    return c->pos == c->n;
+}
+
+static enum poll uwrite_poll(struct future *base, struct cx *cx)
+{
+    struct file_io *io = (struct file_io *)base;
+    ASYNC_BEGIN(io);
+    io->bounce = kmalloc(sizeof(struct uwrite_chunk));
+    if (!io->bounce) {
+        io->result = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (io->done == io->len) {
+            io->result = io->done;
+            break;
+        }
+        chunk_of(io)->pos = 0;
+        chunk_of(io)->n = MIN(io->len - io->done, (size_t)UWRITE_CHUNK);
+        if (copyin(io->mm, chunk_of(io)->data, io->ubuf + io->done, chunk_of(io)->n) < 0) {
+            io->result = io->done ? (long)io->done : -EFAULT;
+            break;
+        }
+        if (!(io->f->flags & O_NONBLOCK)) {
+            AWAIT_COND(io, cx, &tx_space, &io->w, uwrite_put(io));
+        } else if (!uwrite_put(io)) {
+            io->result = io->done ? (long)io->done : -EAGAIN;
+            break;
+        }
+    }
+out:
+    kfree(io->bounce);
+    io->bounce = NULL;
+    ASYNC_END(io);
+}
+
+static void uwrite_cancel(struct future *base)
+{
+    struct file_io *io = (struct file_io *)base;
+    waitq_unregister(&tx_space, &io->w);
+    kfree(io->bounce);
+    io->bounce = NULL;
+}
+
+static const struct future_ops uwrite_ops = { uwrite_poll, uwrite_cancel, "console_uwrite" };
+
+void console_io_init(struct file_io *io, bool write)
+{
+    future_init(&io->base, write ? &uwrite_ops : &uread_ops);
+}
+
+bool console_writable(void)
+{
+    return TX_SIZE - (tx_tail - tx_head) > 0;
 }

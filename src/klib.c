@@ -128,13 +128,14 @@ static void put_num(struct out *o, uint64_t v, int base, bool neg, int width, ch
         n--;
         width--;
     }
+    int digits = n;
     if (!left)
         for (int i = n; i < width; i++)
             put(o, pad);
     while (n)
         put(o, tmp[--n]);
     if (left)
-        for (int i = n; i < width; i++)
+        for (int i = digits; i < width; i++)
             put(o, ' ');
 }
 

@@ -2,6 +2,9 @@
  * monitor.c - the kernel monitor: a task that reads console lines and
  * runs commands (help, harts, tasks, mem, ktest, trace).  It runs when
  * there is no user space, and `monitor` in bootargs forces it.
+ *
+ * The harts/tasks/mem reports write to a struct outbuf: the console
+ * here, a buffer for /proc/harts, /proc/tasks, /proc/mem (procfs.c).
  */
 #include "arch.h"
 #include "console.h"
@@ -9,6 +12,7 @@
 #include "kmalloc.h"
 #include "klib.h"
 #include "monitor.h"
+#include "outbuf.h"
 #include "page_alloc.h"
 #include "printk.h"
 #include "timer.h"
@@ -34,16 +38,18 @@ static void cmd_help(void)
            "  panic   stop the kernel with a panic report (tests the panic path)\n");
 }
 
-void monitor_harts(void)
+/* ---- the reports (also /proc/harts, /proc/tasks, /proc/mem) ---------- */
+
+void report_harts(struct outbuf *o)
 {
-    printk("HART ID ONLINE IDLE QUEUED  POLLS      STEALS  IPI-TX  IPI-RX  IRQS    IDLE%%\n");
+    outf(o, "HART ID ONLINE IDLE QUEUED  POLLS      STEALS  IPI-TX  IPI-RX  IRQS    IDLE%%\n");
     uint64_t now = arch_time();
     for (unsigned i = 0; i < nharts; i++) {
         struct hart *h = &harts[i];
-        printk("%-4u %-2u %-6s %-4s %-7u %-10lu %-7lu %-7lu %-7lu %-7lu %lu\n", i, h->hartid,
-               atomic_load(&h->online) ? "yes" : "no", atomic_load(&h->idle) ? "yes" : "no",
-               atomic_load(&h->runq.len), h->polls, h->steals, h->ipis_sent, h->ipis_recv,
-               h->irqs, now ? h->idle_time * 100 / now : 0);
+        outf(o, "%-4u %-2u %-6s %-4s %-7u %-10lu %-7lu %-7lu %-7lu %-7lu %lu\n", i, h->hartid,
+                atomic_load(&h->online) ? "yes" : "no", atomic_load(&h->idle) ? "yes" : "no",
+                atomic_load(&h->runq.len), h->polls, h->steals, h->ipis_sent, h->ipis_recv,
+                h->irqs, now ? h->idle_time * 100 / now : 0);
     }
 }
 
@@ -55,40 +61,45 @@ static const char *state_name(uint32_t s)
     return "waiting";
 }
 
+struct task_lines {
+    struct outbuf *o;
+    unsigned n;
+};
+
 static void task_line(struct task *t, void *arg)
 {
-    unsigned *n = arg;
-    if ((*n)++ >= 200)          /* a screenful of a 100k-task system is enough */
+    struct task_lines *tl = arg;
+    if (tl->n++ >= 200)      /* a screenful of a 100k-task system is enough */
         return;
     char hart[8];
     if (t->hart == TASK_NO_HART)
         strlcpy(hart, "-", sizeof hart);
     else
         snprintf(hart, sizeof hart, "%u", t->hart);
-    printk("%-6u %-16s %-8s %-4s %-10lu %lu\n", t->id, t->name,
-           state_name(atomic_load(&t->state)), hart, t->polls, t->instret);
+    outf(tl->o, "%-6u %-16s %-8s %-4s %-10lu %lu\n", t->id, t->name,
+                state_name(atomic_load(&t->state)), hart, t->polls, t->instret);
 }
 
-void monitor_tasks(void)
+void report_tasks(struct outbuf *o)
 {
-    printk("ID     NAME             STATE    HART POLLS      INSTRET\n");
-    unsigned n = 0;
-    task_for_each(task_line, &n);
-    if (n > 200)
-        printk("... %u tasks in all\n", n);
+    outf(o, "ID     NAME             STATE    HART POLLS      INSTRET\n");
+    struct task_lines tl = { o, 0 };
+    task_for_each(task_line, &tl);
+    if (tl.n > 200)
+        outf(o, "... %u tasks in all\n", tl.n);
 }
 
-void monitor_mem(void)
+void report_mem(struct outbuf *o)
 {
     struct page_stats ps;
     struct kmalloc_stats ks;
     page_get_stats(&ps);
     kmalloc_get_stats(&ks);
-    printk("pages: %lu total, %lu free, %lu used (%lu KiB free)\n", ps.total_pages,
-           ps.free_pages, ps.total_pages - ps.free_pages, ps.free_pages * PAGE_SIZE / 1024);
-    printk("kmalloc: %lu objects, %lu bytes live, %lu slab pages, %lu failed\n",
-           ks.live_objects, ks.live_bytes, ks.slab_pages, ks.failed);
-    printk("tasks: %lu live, sleepers: %lu\n", task_count(), timer_pending());
+    outf(o, "pages: %lu total, %lu free, %lu used (%lu KiB free)\n", ps.total_pages,
+            ps.free_pages, ps.total_pages - ps.free_pages, ps.free_pages * PAGE_SIZE / 1024);
+    outf(o, "kmalloc: %lu objects, %lu bytes live, %lu slab pages, %lu failed\n",
+            ks.live_objects, ks.live_bytes, ks.slab_pages, ks.failed);
+    outf(o, "tasks: %lu live, sleepers: %lu\n", task_count(), timer_pending());
 }
 
 /* Print s with anything unprintable escaped, at most max characters. */
@@ -126,6 +137,7 @@ static enum poll monitor_poll(struct future *base, struct cx *cx)
 {
     struct monitor *m = (struct monitor *)base;
     char *cmd, *rest;
+    struct outbuf console = { NULL, 0, 0 };
     ASYNC_BEGIN(m);
     printk("Pollux kernel monitor. Type 'help'.\n");
     for (;;) {
@@ -149,11 +161,11 @@ static enum poll monitor_poll(struct future *base, struct cx *cx)
         if (!strcmp(cmd, "help")) {
             cmd_help();
         } else if (!strcmp(cmd, "harts")) {
-            monitor_harts();
+            report_harts(&console);
         } else if (!strcmp(cmd, "tasks")) {
-            monitor_tasks();
+            report_tasks(&console);
         } else if (!strcmp(cmd, "mem")) {
-            monitor_mem();
+            report_mem(&console);
         } else if (!strcmp(cmd, "trace")) {
             if (!strcmp(rest, "on") || !strcmp(rest, "off"))
                 trace_on = !strcmp(rest, "on");

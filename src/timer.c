@@ -19,7 +19,8 @@ void timer_rearm(void)
     spin_lock(&h->timer_lock);
     struct timer_node *n = timer_heap_min(&h->timers);
     uint64_t when = n ? n->deadline : UINT64_MAX;
-    if (h->slice_end && h->slice_end < when)
+    /* a slice that has ended already did its job (the thread yields) */
+    if (h->slice_end > arch_time() && h->slice_end < when)
         when = h->slice_end;
     if (when != h->timer_armed) {
         h->timer_armed = when;

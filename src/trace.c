@@ -1,69 +1,161 @@
 /*
- * trace.c - per-hart rings of trace records.  A full ring overwrites
- * its oldest records and counts them as dropped, so a reader always
- * knows how much it missed.
+ * trace.c - per-hart rings of trace records.
+ *
+ * Off, trace_event() (trace.h) costs one load and one branch; everything
+ * here is the slow path taken only while tracing is on.
+ *
+ * Each hart writes only its own ring, under the ring's spinlock; a
+ * reader on any hart (the exporter, trace_export.c) takes the same lock,
+ * so it never sees a record half-written.  The lock is a leaf: nothing
+ * is called while it is held but arch_time().
+ *
+ * A full ring overwrites its oldest record and counts it as dropped, so
+ * a reader always knows how much it missed.  Records that could not be
+ * written at all (no memory for the ring) count as dropped too.
+ *
+ * trace_pid != 0 keeps only the records written while the hart is
+ * polling a thread of that process (its polls, system calls, traps and
+ * the wakes and IPIs it causes); 0 keeps everything.
  */
 #include "arch.h"
 #include "hart.h"
+#include "page_alloc.h"
+#include "proc.h"
+#include "spinlock.h"
 #include "trace.h"
 
 #define TRACE_RING 8192         /* records per hart, a power of two */
 
 struct trace_ring {
+    struct spinlock lock;
     uint64_t head;              /* records ever written */
-    uint64_t read;              /* records consumed by the exporter */
-    uint64_t dropped;
+    uint64_t read;              /* records consumed (or overwritten) */
+    uint64_t dropped;           /* records overwritten before being read */
+    uint64_t ipis_seen;         /* hart's ipis_recv at its last record */
     struct trace_rec rec[TRACE_RING];
 };
 
 volatile bool trace_on;
-static struct trace_ring *rings[MAX_HARTS];
+volatile int trace_pid;
+static struct trace_ring *_Atomic rings[MAX_HARTS];
+static _Atomic uint64_t unringed[MAX_HARTS];    /* dropped: no ring memory */
 
-#include "page_alloc.h"
-
-static struct trace_ring *ring_of(struct hart *h)
+static unsigned ring_order(void)
 {
-    struct trace_ring *r = rings[h->index];
-    if (!r) {
-        unsigned order = 0;
-        while ((PAGE_SIZE << order) < sizeof(struct trace_ring))
-            order++;
-        r = page_alloc_order(order);
-        rings[h->index] = r;
+    unsigned order = 0;
+    while ((PAGE_SIZE << order) < sizeof(struct trace_ring))
+        order++;
+    return order;
+}
+
+/* Hart i's ring, allocated on first use (by any hart); NULL if no memory. */
+static struct trace_ring *ring_get(unsigned i)
+{
+    struct trace_ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
+    if (r)
+        return r;
+    r = page_alloc_order(ring_order());         /* zeroed */
+    if (!r)
+        return NULL;
+    spin_init(&r->lock, "trace");
+    r->ipis_seen = harts[i].ipis_recv;
+    struct trace_ring *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&rings[i], &expected, r,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        page_free_order(r, ring_order());       /* another hart won */
+        r = expected;
     }
     return r;
 }
 
-void trace_record(enum trace_kind k, uint32_t a, uint64_t b)
+void trace_alloc_rings(void)
 {
-    bool on = arch_irq_disable();
-    struct trace_ring *r = ring_of(this_hart());
-    if (r) {
-        if (r->head - r->read >= TRACE_RING) {
-            r->dropped++;
-            r->read++;
-        }
-        struct trace_rec *e = &r->rec[r->head % TRACE_RING];
-        e->time = arch_time();
-        e->kind = k;
-        e->a = a;
-        e->b = b;
-        r->head++;
-    }
-    arch_irq_restore(on);
+    for (unsigned i = 0; i < nharts; i++)
+        ring_get(i);
 }
 
-/* Take the oldest unread record of hart i; false if none. */
+void trace_set_pid(int pid)
+{
+    trace_pid = pid < 0 ? 0 : pid;
+}
+
+/* Is hart h polling a thread of process `pid`? */
+static bool polling_pid(int pid)
+{
+    struct thread *th = thread_current();
+    return th && th->proc && th->proc->pid == pid;
+}
+
+static void put(struct trace_ring *r, uint64_t time, uint32_t kind, uint32_t a, uint64_t b)
+{
+    if (r->head - r->read >= TRACE_RING) {
+        r->dropped++;
+        r->read++;
+    }
+    struct trace_rec *e = &r->rec[r->head % TRACE_RING];
+    e->time = time;
+    e->kind = kind;
+    e->a = a;
+    e->b = b;
+    r->head++;
+}
+
+void trace_record(enum trace_kind k, uint32_t a, uint64_t b)
+{
+    int pid = trace_pid;
+    if (pid && !polling_pid(pid))
+        return;
+    struct hart *h = this_hart();
+    struct trace_ring *r = ring_get(h->index);
+    if (!r) {
+        atomic_fetch_add(&unringed[h->index], 1);
+        return;
+    }
+    spin_lock(&r->lock);                /* masks interrupts on this hart */
+    uint64_t now = arch_time();
+    uint64_t ipis = h->ipis_recv;       /* only this hart's interrupts change it */
+    if (ipis != r->ipis_seen && k != TR_IPI_RECV) {
+        put(r, now, TR_IPI_RECV, (uint32_t)(ipis - r->ipis_seen), 0);
+        r->ipis_seen = ipis;
+    }
+    put(r, now, k, a, b);
+    spin_unlock(&r->lock);
+}
+
+unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64_t *dropped)
+{
+    *dropped = 0;
+    if (i >= MAX_HARTS)
+        return 0;
+    *dropped = atomic_load(&unringed[i]);
+    struct trace_ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
+    if (!r)
+        return 0;
+    unsigned n = 0;
+    spin_lock(&r->lock);
+    while (n < max && r->read != r->head)
+        out[n++] = r->rec[r->read++ % TRACE_RING];
+    *dropped += r->dropped;
+    spin_unlock(&r->lock);
+    return n;
+}
+
 bool trace_take(unsigned i, struct trace_rec *out, uint64_t *dropped)
 {
-    struct trace_ring *r = rings[i];
-    if (!r)
-        return false;
-    bool on = arch_irq_disable();
-    bool ok = r->read != r->head;
-    if (ok)
-        *out = r->rec[r->read++ % TRACE_RING];
-    *dropped = r->dropped;
-    arch_irq_restore(on);
-    return ok;
+    return trace_take_many(i, out, 1, dropped) == 1;
+}
+
+void trace_reset(void)
+{
+    for (unsigned i = 0; i < MAX_HARTS; i++) {
+        atomic_store(&unringed[i], 0);
+        struct trace_ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
+        if (!r)
+            continue;
+        spin_lock(&r->lock);
+        r->read = r->head;
+        r->dropped = 0;
+        r->ipis_seen = harts[i].ipis_recv;
+        spin_unlock(&r->lock);
+    }
 }

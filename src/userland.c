@@ -1,11 +1,19 @@
 /*
- * userland.c - what runs after boot: the kernel monitor until user
- * space exists.
+ * userland.c - what runs after boot: /bin/init from the initrd, or the
+ * kernel monitor when there is none (or bootargs say `monitor`).
  */
 #include "machine.h"
 #include "monitor.h"
+#include "printk.h"
+#include "proc.h"
 
 void userland_start(void)
 {
+    if (!bootarg_has("monitor")) {
+        int r = exec_init("/bin/init");
+        if (r == 0)
+            return;
+        printk("init: cannot start /bin/init (error %d); running the kernel monitor\n", r);
+    }
     monitor_start();
 }

@@ -59,11 +59,19 @@ $(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_OUT)/obj/ulib.o | $
 $(USER_OUT)/strip/%: $(USER_OUT)/bin/% | $(USER_OUT)/strip
 	$(USER_STRIP) -o $@ $<
 
+# Malformed programs, for the ELF loader's tests: text that is not ELF,
+# and an ELF file cut off inside its program headers.
+$(USER_OUT)/strip/notelf: | $(USER_OUT)/strip
+	printf 'this is not an ELF file\n' > $@ && chmod 755 $@
+$(USER_OUT)/strip/badelf: $(USER_OUT)/strip/hello | $(USER_OUT)/strip
+	head -c 100 $< > $@ && chmod 755 $@
+
 # $(USER_BINS) is listed so that make treats the unstripped binaries as
 # real targets (kept, and rebuilt if missing), not as intermediates.
-$(USER_INITRD): $(USER_STRIPPED) $(USER_BINS) $(USER_SRC)/motd $(USER_SRC)/mkinitrd.py
+$(USER_INITRD): $(USER_STRIPPED) $(USER_BINS) $(USER_SRC)/motd $(USER_SRC)/mkinitrd.py \
+		$(USER_OUT)/strip/notelf $(USER_OUT)/strip/badelf
 	$(USER_PYTHON) $(USER_SRC)/mkinitrd.py -o $@ \
-		$(foreach p,$(USER_PROGS),bin/$(p)=$(USER_OUT)/strip/$(p)) \
+		$(foreach p,$(USER_PROGS) notelf badelf,bin/$(p)=$(USER_OUT)/strip/$(p)) \
 		etc/motd=$(USER_SRC)/motd
 
 user-clean:

@@ -1,0 +1,32 @@
+/*
+ * sys_mem.c - memory system calls: brk, mmap, munmap, mprotect, madvise.
+ */
+#include "errno.h"
+#include "syscall.h"
+
+SYS(brk) { return mm_brk(th->proc->mm, a[0]); }
+#define MAP_ANONYMOUS 0x20
+
+SYS(mmap)
+{
+    if (!(a[3] & MAP_ANONYMOUS)) {      /* file mappings: not yet, but say why right */
+        struct file *f = fd_get(th->proc->files, (int)a[4]);
+        if (!f)
+            return -EBADF;
+        file_put(f);
+        return -ENODEV;
+    }
+    return mm_mmap(th->proc->mm, a[0], a[1], (int)a[2], (int)a[3], (int)a[4], a[5]);
+}
+SYS(munmap) { return mm_munmap(th->proc->mm, a[0], a[1]); }
+SYS(mprotect) { return mm_mprotect(th->proc->mm, a[0], a[1], (int)a[2]); }
+
+/* Advice only: MADV_DONTNEED's zeroing is not done (glibc uses it on
+ * thread exit, where nobody reads the pages again). */
+SYS(madvise)
+{
+    (void)th;
+    if (a[0] % 4096)
+        return -EINVAL;
+    return 0;
+}
