@@ -37,16 +37,22 @@ all: kernel user
 
 kernel: $(KERNEL)
 
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/k/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(BUILD)/k/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(KASFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 $(KERNEL): $(KOBJS) arch/riscv/kernel.ld
-	$(CC) -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -no-pie -T arch/riscv/kernel.ld -o $@ $(KOBJS) -lgcc
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -no-pie -T arch/riscv/kernel.ld -o $@ $(KOBJS) -lgcc
 	@size $@ 2>/dev/null | tail -1 | awk '{print "kernel: text " $$1 " data " $$2 " bss " $$3}' || true
 
 -include $(KOBJS:.o=.d)

@@ -33,6 +33,10 @@
  * Rules of the notation: no `switch` statement of your own may span an
  * AWAIT (use if/else); C locals do not survive an AWAIT.
  *
+ * The same header serves the user-space coroutine runtime (user/rt.c,
+ * built with -DPOLLUX_USER), so kernel futures and user coroutines read
+ * alike.
+ *
  * Cancellation: future_cancel() calls ops->cancel, which unregisters
  * every waker the future holds (its own and its children's) and
  * releases what it owns.  A future that holds nothing has cancel NULL.
@@ -125,51 +129,7 @@ static inline void future_cancel(struct future *f)
     (f)->base.resume = RESUME_DONE;                                          \
     return READY
 
-/* ---- wait queues: the wakers live in the object waited on ------------- */
-
-#include "spinlock.h"
-
-/* One registration of one future's task on one wait queue. */
-struct waiter {
-    struct task *task;
-    struct waiter *next, *prev;
-    bool linked;
-};
-
-struct waitq {
-    struct spinlock lock;
-    struct waiter *head;
-};
-
-#define WAITQ_INIT(n) { .lock = SPINLOCK_INIT(n), .head = NULL }
-
-void waitq_init(struct waitq *q, const char *name);
-/* Link w (if not linked) so the next wake of q wakes cx->task. */
-void waitq_register(struct waitq *q, struct waiter *w, struct cx *cx);
-/* Unlink w if it is linked.  Used by cancel. */
-void waitq_unregister(struct waitq *q, struct waiter *w);
-/* Wake and unlink every waiter / the oldest waiter.  Any context. */
-void waitq_wake_all(struct waitq *q);
-bool waitq_wake_one(struct waitq *q);
-
-/*
- * Wait until `cond` holds, registering on `q` with waiter `w` before the
- * final check (the lost-wakeup rule).  Expands to an AWAIT point.
- */
-#define AWAIT_COND(f, cx, q, w, cond)                                         \
-    do {                                                                      \
-        (f)->base.resume = __LINE__;                                         \
-        /* fallthrough */                                                    \
-    case __LINE__:                                                           \
-        if (!(cond)) {                                                       \
-            waitq_register((q), (w), (cx));                                  \
-            if (!(cond))                                                     \
-                return PENDING;                                              \
-        }                                                                     \
-        waitq_unregister((q), (w));                                          \
-    } while (0)
-
-/* ---- combinators (src/future.c) -------------------------------------- */
+/* ---- combinators (src/combinators.c; kernel and user runtime) --------- */
 
 #define JOIN_MAX 8
 
@@ -191,4 +151,9 @@ struct select {
 };
 void select_init(struct select *s, struct future **children, int n);
 
-void task_wake(struct task *t);   /* src/executor.c */
+/* Wake a task: src/executor.c in the kernel, user/rt.c in the runtime. */
+void task_wake(struct task *t);
+
+#ifndef POLLUX_USER
+#include "waitq.h"      /* kernel wait queues */
+#endif

@@ -8,6 +8,7 @@
 #include "executor.h"
 #include "initrd.h"
 #include "klib.h"
+#include "kmalloc.h"
 #include "printk.h"
 #include "proc.h"
 
@@ -35,6 +36,15 @@ static enum poll bench_user_poll(struct future *base, struct cx *cx)
 {
     struct bench_user *b = (struct bench_user *)base;
     ASYNC_BEGIN(b);
+    {
+        /* a blocked thread holds its task and struct thread (one block),
+         * nothing else: no kernel stack */
+        void *probe = kmalloc(sizeof(struct task) + sizeof(struct thread));
+        if (probe) {
+            bench_report("kbytes_per_thread", ksize(probe), "bytes");
+            kfree(probe);
+        }
+    }
     for (b->i = 0; b->i < ARRAY_SIZE(programs); b->i++) {
         b->pid = exec_spawn(programs[b->i]);
         if (b->pid < 0) {
