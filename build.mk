@@ -18,7 +18,8 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 	-ffreestanding -fno-builtin -nostdlib -fno-common -fno-pie -no-pie \
 	-march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany \
 	-fno-omit-frame-pointer -fno-stack-protector -fno-strict-aliasing \
-	-Iinclude -Iarch/riscv -Isrc -MMD -MP
+	-Iinclude -Iarch/riscv -Isrc -MMD -MP \
+	-idirafter /usr/riscv64-linux-gnu/include   # Linux UAPI (io_uring.h) from Debian
 KASFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -Iarch/riscv -Iinclude -MMD -MP
 
 KSRCS := $(wildcard src/*.c) $(wildcard arch/riscv/*.c)

@@ -11,6 +11,7 @@
 struct sched_policy {
     bool steal;         /* idle harts take queued tasks from busy ones */
     bool wake_local;    /* a woken task runs on the waking hart, not its owner's */
+    bool priority;      /* run queues ordered by task priority (else one FIFO) */
 };
 extern struct sched_policy sched;
 

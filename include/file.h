@@ -17,8 +17,9 @@
 
 struct mm;
 struct pipe;
+struct uring;
 
-enum file_type { FT_CONSOLE, FT_PIPE_READ, FT_PIPE_WRITE, FT_INITRD, FT_DIR, FT_PROC };
+enum file_type { FT_CONSOLE, FT_PIPE_READ, FT_PIPE_WRITE, FT_INITRD, FT_DIR, FT_PROC, FT_URING };
 
 struct file {
     _Atomic int refs;
@@ -30,6 +31,7 @@ struct file {
         struct pipe *pipe;
         struct { const uint8_t *data; size_t size; char path[96]; } ird;   /* FT_INITRD, FT_DIR */
         struct { char *buf; size_t len; } proc;                            /* FT_PROC */
+        struct uring *uring;                                               /* FT_URING */
     };
 };
 
@@ -47,6 +49,7 @@ struct file_io {
 void file_read_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t ubuf, size_t len);
 void file_write_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t ubuf, size_t len);
 
+struct file *file_alloc(enum file_type type, int flags);  /* one reference; NULL: no memory */
 struct file *file_get(struct file *f);
 void file_put(struct file *f);
 
@@ -78,6 +81,8 @@ long file_getdents64(struct file *f, struct mm *mm, uint64_t ubuf, size_t len);
 bool file_readable(struct file *f);
 bool file_writable(struct file *f);
 bool file_is_tty(struct file *f);
+/* The wait queue readiness changes are announced on; NULL: never waits. */
+struct waitq *file_poll_queue(struct file *f, bool out);
 
 /* The executable for execve: data of an initrd file.  0 / -ENOENT / -EACCES. */
 int initrd_lookup(const char *path, const uint8_t **data, size_t *size);

@@ -13,9 +13,14 @@
 
 struct task;
 
+#define PRIO_LEVELS 8
+
+/* One FIFO per priority level; `mask` has bit p set when level p is
+ * non-empty.  With sched.priority off every task uses level 0. */
 struct runq {
     struct spinlock lock;
-    struct task *head, *tail;
+    struct task *head[PRIO_LEVELS], *tail[PRIO_LEVELS];
+    uint32_t mask;
     _Atomic uint32_t len;
 };
 

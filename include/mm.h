@@ -20,7 +20,15 @@
 #define PROT_WRITE 2
 #define PROT_EXEC  4
 
-enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE };
+enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHARED };
+
+/* VMA_SHARED: kernel pages shared with user space (io_uring rings).  The
+ * pages belong to `obj`; each region holds one reference (get/put), so
+ * they outlive every mapping, fork included. */
+struct vma_shared_ops {
+    void (*get)(void *obj);
+    void (*put)(void *obj);
+};
 
 struct vma {
     uint64_t start, end;        /* page aligned, [start, end) */
@@ -31,6 +39,8 @@ struct vma {
      * mapped straight from the initrd; others are copied on first touch. */
     const uint8_t *file;
     uint64_t file_len;
+    const struct vma_shared_ops *sops;  /* VMA_SHARED: file is the pages' kernel VA */
+    void *obj;
     struct vma *next;           /* sorted by start */
 };
 
@@ -69,6 +79,15 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
              int fd, uint64_t off);             /* anonymous only; address or -errno */
 long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
 long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
+/* madvise(MADV_DONTNEED): drop the pages of [addr, addr + len), keeping
+ * the regions; the next touch sees zeros (file regions: the file). */
+long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len);
+
+/* Map physically contiguous kernel memory [pa, pa+len) shared into mm at
+ * an address of the kernel's choice; takes a reference on obj.  Address
+ * or -errno. */
+long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
+                   const struct vma_shared_ops *sops, void *obj);
 
 int copyin(struct mm *mm, void *dst, uint64_t usrc, size_t len);        /* 0 / -EFAULT */
 int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len); /* 0 / -EFAULT */

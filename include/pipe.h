@@ -61,10 +61,12 @@ void pipe_release(struct file *f);              /* the last reference to an end 
 bool pipe_readable(struct pipe *p);             /* data, or no writers */
 bool pipe_writable(struct pipe *p);             /* room, or no readers */
 uint64_t pipe_ino(struct pipe *p);
+struct waitq *pipe_poll_queue(struct pipe *p, bool out);
 
 /* ---- console user I/O (src/console.c) ----------------------------------- */
 void console_io_init(struct file_io *io, bool write);
 bool console_writable(void);                    /* room in the transmit ring */
+struct waitq *console_poll_queue(bool out);
 
 /* ---- the namespace: initrd, /dev, /proc (src/initrd_fs.c) --------------- */
 enum fs_kind { FS_DIR, FS_FILE, FS_CONSOLE, FS_PROC };

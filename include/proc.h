@@ -26,6 +26,7 @@
 #include "outbuf.h"
 #include "timer.h"
 #include "trapframe.h"
+#include "uring.h"
 
 #define PROC_NAME 16
 
@@ -45,6 +46,7 @@ struct proc {
     struct thread *threads;             /* under proc_lock */
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
     uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
+    uint8_t prio_ceiling;               /* highest task priority its threads may get */
     int exit_code;                      /* wait4 status word */
     struct waitq child_exit;            /* wait4 waiters (in this, the parent) */
     uint64_t utime, stime;              /* ticks, for times() */
@@ -70,6 +72,7 @@ struct syscall_wait {
             bool has_timeout, linked, woken;
         } futex;
         struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
+        struct { struct enter_wait wait; struct file *f; long submitted; } uring;
     };
 };
 
@@ -86,6 +89,7 @@ struct thread {
     uint16_t fp_hart;                   /* hart whose FP registers hold ours */
     bool exiting;
     uint64_t entered;                   /* time of the last entry to user mode */
+    struct uring *prio_ring;            /* whose control word carries our priority hint */
     struct syscall_wait sc;
 };
 

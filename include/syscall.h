@@ -28,4 +28,5 @@ SYS(dup3); SYS(pipe2); SYS(fstat); SYS(newfstatat); SYS(getcwd); SYS(chdir);
 SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);
 SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
 SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
-SYS(getrandom); SYS(clock_nanosleep);
+SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
+SYS(io_uring_setup); SYS(io_uring_enter); SYS(io_uring_register); SYS(setpriority); SYS(getpriority);

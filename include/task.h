@@ -34,6 +34,7 @@
 #define TASK_DONE    4u
 
 #define TASK_NO_HART 0xffff
+#define PRIO_DEFAULT 4          /* kernel tasks; the ceiling of user hints */
 
 struct task {
     _Atomic uint32_t state;
@@ -43,6 +44,7 @@ struct task {
     uint32_t id;
     uint16_t hart;              /* owner: hart that polled it last */
     uint16_t list_hart;         /* whose task list holds it */
+    uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
     const char *name;
     uint64_t polls;
     uint64_t instret;           /* instructions spent in its polls */

@@ -444,3 +444,9 @@ bool console_writable(void)
 {
     return TX_SIZE - (tx_tail - tx_head) > 0;
 }
+
+/* The queue a poll for input (out=false) or output waits on. */
+struct waitq *console_poll_queue(bool out)
+{
+    return out ? &tx_space : &readers;
+}

@@ -19,13 +19,15 @@
 #include "printk.h"
 #include "trace.h"
 
-struct sched_policy sched = { .steal = true, .wake_local = false };
+struct sched_policy sched = { .steal = true, .wake_local = false, .priority = true };
 static _Atomic uint64_t idle_mask;      /* bit i: hart i is idle */
 
 void executor_init_hart(struct hart *h)
 {
     spin_init(&h->runq.lock, "runq");
-    h->runq.head = h->runq.tail = NULL;
+    for (int p = 0; p < PRIO_LEVELS; p++)
+        h->runq.head[p] = h->runq.tail[p] = NULL;
+    h->runq.mask = 0;
     atomic_store(&h->runq.len, 0);
     spin_init(&h->timer_lock, "timers");
     timer_heap_init(&h->timers);
@@ -33,14 +35,19 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* The first task of the highest non-empty level. */
 static struct task *runq_pop(struct runq *q)
 {
     spin_lock(&q->lock);
-    struct task *t = q->head;
-    if (t) {
-        q->head = t->next;
-        if (!q->head)
-            q->tail = NULL;
+    struct task *t = NULL;
+    if (q->mask) {
+        int p = 31 - __builtin_clz(q->mask);
+        t = q->head[p];
+        q->head[p] = t->next;
+        if (!q->head[p]) {
+            q->tail[p] = NULL;
+            q->mask &= ~(1u << p);
+        }
         atomic_fetch_sub(&q->len, 1);
     }
     spin_unlock(&q->lock);
@@ -62,13 +69,15 @@ static void kick_idle_hart(struct hart *self)
 void runq_push(struct hart *h, struct task *t)
 {
     struct runq *q = &h->runq;
+    int p = sched.priority ? t->prio % PRIO_LEVELS : 0;
     t->next = NULL;
     spin_lock(&q->lock);
-    if (q->tail)
-        q->tail->next = t;
+    if (q->tail[p])
+        q->tail[p]->next = t;
     else
-        q->head = t;
-    q->tail = t;
+        q->head[p] = t;
+    q->tail[p] = t;
+    q->mask |= 1u << p;
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
     spin_unlock(&q->lock);
 

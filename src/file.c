@@ -19,6 +19,7 @@
 #include "errno.h"
 #include "klib.h"
 #include "kmalloc.h"
+#include "uring.h"
 #include "layout.h"
 #include "mm.h"
 #include "pipe.h"
@@ -40,10 +41,12 @@ void file_put(struct file *f)
         pipe_release(f);
     else if (f->type == FT_PROC)
         procfs_release(f);
+    else if (f->type == FT_URING)
+        uring_release(f->uring);
     kfree(f);
 }
 
-static struct file *file_alloc(enum file_type type, int flags)
+struct file *file_alloc(enum file_type type, int flags)
 {
     struct file *f = kzalloc(sizeof *f);
     if (!f)
@@ -186,6 +189,8 @@ void file_read_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t 
     io_setup(io, f, mm, ubuf, len);
     if (!file_can_read(f) || f->type == FT_PIPE_WRITE)
         io->result = -EBADF;
+    else if (f->type == FT_URING)
+        io->result = -EINVAL;
     else if (!user_range_ok(ubuf, len))
         io->result = -EFAULT;
     else if (f->type == FT_DIR)
@@ -269,6 +274,9 @@ int file_stat(struct file *f, struct kstat *st)
     case FT_PROC:
         stat_fill(st, DEV_FS, kind_mode[FS_PROC], procfs_ino(f), 0);
         break;
+    case FT_URING:              /* an anonymous inode, as on Linux */
+        stat_fill(st, DEV_PIPE, 0600, (uint64_t)(uintptr_t)f->uring >> 4, 0);
+        break;
     }
     return 0;
 }
@@ -291,6 +299,15 @@ bool file_writable(struct file *f)
     case FT_CONSOLE: return console_writable();
     case FT_PIPE_WRITE: return pipe_writable(f->pipe);
     default: return false;
+    }
+}
+
+struct waitq *file_poll_queue(struct file *f, bool out)
+{
+    switch (f->type) {
+    case FT_CONSOLE: return console_poll_queue(out);
+    case FT_PIPE_READ: case FT_PIPE_WRITE: return pipe_poll_queue(f->pipe, out);
+    default: return NULL;       /* never waits */
     }
 }
 

@@ -313,6 +313,12 @@ const char *ktest_mm(void)
     r = mm_mmap(mm, 0, 3 * P, PROT_READ | PROT_WRITE, ANON, -1, 0);
     uint64_t b = (uint64_t)r;
     CHECK(r > 0 && copyout(mm, b + 2 * P, "b", 2) == 0, "mmap RW");
+    /* MADV_DONTNEED: pages go, the region stays, next touch is zero */
+    size_t before_dn = mm->user_pages;
+    CHECK(mm_dontneed(mm, a + 8 * P, 4 * P) == 0 && mm->user_pages == before_dn - 1,
+          "dontneed did not drop the page");
+    CHECK(peek(mm, a + 11 * P + 4000, &err) == 0 && err == 0, "dontneed page not zero");
+    CHECK(mm_dontneed(mm, a + 1, P) == -EINVAL, "dontneed unaligned");
     CHECK(mm_munmap(mm, a, 16 * P) == 0, "munmap all of a");
     CHECK(copyin(mm, buf, a + 5 * P, 1) == -EFAULT, "read after munmap");
     CHECK(mm_munmap(mm, a, 16 * P) == 0, "munmap twice");

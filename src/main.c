@@ -72,6 +72,8 @@ static void apply_policy_bootargs(void)
     const char *v;
     if ((v = bootarg_value("steal")))
         sched.steal = strcmp(v, "off") != 0;
+    if ((v = bootarg_value("sched")))
+        sched.priority = strcmp(v, "fifo") != 0;
     if ((v = bootarg_value("wake")))
         sched.wake_local = strcmp(v, "local") == 0;
     if (bootarg_has("trace"))

@@ -109,6 +109,8 @@ static bool vma_mergeable(const struct vma *a, const struct vma *b)
 {
     if (a->end != b->start || a->kind != b->kind || a->prot != b->prot)
         return false;
+    if (a->kind == VMA_SHARED)
+        return false;                   /* each holds its own reference */
     if (a->kind != VMA_FILE)
         return true;
     if (b->file_len == 0)
@@ -191,6 +193,10 @@ static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
                 n->file_len = 0;
             }
         }
+        if (v->kind == VMA_SHARED) {
+            n->file = v->file + (addr - v->start);
+            v->sops->get(v->obj);
+        }
         n->next = v->next;
         v->next = n;
         return;
@@ -199,7 +205,7 @@ static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
 
 /* Unmap every page in [start, end) (owned ones are freed).  Returns
  * whether any PTE was removed. */
-static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end)
+static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared)
 {
     bool any = false;
     for (uint64_t va = pt_next(mm->pt, start, end); va < end;
@@ -208,7 +214,7 @@ static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end)
         if (!pa)
             continue;
         any = true;
-        if (owned(pa)) {
+        if (owned(pa) && !shared) {
             page_free(pa_to_va(pa));
             mm->user_pages--;
         }
@@ -222,16 +228,20 @@ static void unmap_range(struct mm *mm, uint64_t start, uint64_t end, struct spar
 {
     split_at(mm, start, s);
     split_at(mm, end, s);
+    bool any = false;
     for (struct vma **pp = &mm->vmas; *pp && (*pp)->start < end;) {
         struct vma *v = *pp;
         if (v->start >= start && v->end <= end) {
             *pp = v->next;
+            any |= unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
+            if (v->kind == VMA_SHARED)
+                v->sops->put(v->obj);
             kfree(v);
         } else {
             pp = &v->next;
         }
     }
-    if (unmap_pages(mm, start, end))
+    if (any)
         bump_gen(mm);
 }
 
@@ -253,6 +263,8 @@ static bool shareable(const struct vma *v, uint64_t va)
 /* Give page va of region v its page.  0 or -ENOMEM. */
 static int populate(struct mm *mm, struct vma *v, uint64_t va)
 {
+    if (v->kind == VMA_SHARED)
+        return pt_map(mm->pt, va, va_to_pa(v->file + (va - v->start)), v->prot);
     if (shareable(v, va))
         return pt_map(mm->pt, va, va_to_pa(v->file + (va - v->start)), v->prot);
     uint8_t *page = page_alloc();               /* zeroed */
@@ -289,6 +301,8 @@ static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
         pt_flush();                     /* spurious: a stale TLB entry here */
         return 0;
     }
+    if (v->kind == VMA_SHARED)
+        return pt_protect(mm->pt, va, v->prot);
     if (!owned(pa)) {
         if (access & PROT_WRITE) {
             /* a shared file page made writable by mprotect: copy it */
@@ -338,7 +352,9 @@ void mm_put(struct mm *mm)
     while (mm->vmas) {
         struct vma *v = mm->vmas;
         mm->vmas = v->next;
-        unmap_pages(mm, v->start, v->end);
+        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
+        if (v->kind == VMA_SHARED)
+            v->sops->put(v->obj);
         kfree(v);
     }
     pt_destroy(mm->pt);
@@ -368,13 +384,15 @@ struct mm *mm_fork(struct mm *mm)
         n->next = NULL;
         *tail = n;
         tail = &n->next;
+        if (v->kind == VMA_SHARED)
+            v->sops->get(v->obj);
         for (uint64_t va = pt_next(mm->pt, v->start, v->end); va < v->end;
              va = pt_next(mm->pt, va + PAGE_SIZE, v->end)) {
             uint32_t prot = 0;
             uint64_t pa = pt_lookup(mm->pt, va, &prot);
             if (!pa)
                 continue;
-            if (!owned(pa)) {                   /* shared initrd page */
+            if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd page or shared memory */
                 if (pt_map(c->pt, va, pa, prot) < 0)
                     goto fail;
                 continue;
@@ -625,7 +643,7 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
             uint64_t pa = pt_lookup(mm->pt, va, &have);
             if (!pa)
                 continue;
-            uint32_t p = owned(pa) ? nprot : nprot & ~PROT_WRITE;
+            uint32_t p = owned(pa) || v->kind == VMA_SHARED ? nprot : nprot & ~PROT_WRITE;
             pt_protect(mm->pt, va, p);
             if (have & ~allows(p))
                 narrowed = true;
@@ -636,6 +654,27 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
         bump_gen(mm);
     spin_unlock(&mm->lock);
     spares_put(&s);
+    return 0;
+}
+
+long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len)
+{
+    if ((addr & PAGE_MASK) || addr >= USER_TOP)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (!(len = page_len(len)) || len > USER_TOP - addr)
+        return -EINVAL;
+    uint64_t end = addr + len;
+    bool any = false;
+    spin_lock(&mm->lock);
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
+        if (v->end > addr)
+            any |= unmap_pages(mm, MAX(v->start, addr), MIN(v->end, end),
+                               v->kind == VMA_SHARED);
+    if (any)
+        bump_gen(mm);
+    spin_unlock(&mm->lock);
     return 0;
 }
 
@@ -741,4 +780,41 @@ long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max)
     }
     dst[max - 1] = 0;
     return -ENAMETOOLONG;
+}
+
+/* ---- shared kernel memory (io_uring rings) ---------------------------------- */
+
+long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
+                   const struct vma_shared_ops *sops, void *obj)
+{
+    if (len == 0 || (len & PAGE_MASK) || (prot & ~PROT_ALL))
+        return -EINVAL;
+    struct vma *n = kzalloc(sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    spin_lock(&mm->lock);
+    uint64_t addr = find_gap(mm, len, mm->mmap_next);
+    if (!addr) {
+        spin_unlock(&mm->lock);
+        kfree(n);
+        return -ENOMEM;
+    }
+    n->start = addr;
+    n->end = addr + len;
+    n->prot = prot;
+    n->kind = VMA_SHARED;
+    n->file = pa_to_va(pa);
+    n->sops = sops;
+    n->obj = obj;
+    vma_link(mm, n);
+    sops->get(obj);
+    int r = 0;
+    for (uint64_t off = 0; off < len && r == 0 && (prot & PROT_ALL); off += PAGE_SIZE)
+        r = pt_map(mm->pt, addr + off, pa + off, prot);
+    spin_unlock(&mm->lock);
+    if (r < 0) {
+        mm_munmap(mm, addr, len);
+        return r;
+    }
+    return addr;
 }

@@ -242,3 +242,9 @@ bool pipe_writable(struct pipe *p)
 }
 
 uint64_t pipe_ino(struct pipe *p) { return p->ino; }
+
+/* The queue a poll for input (out=false) or output waits on. */
+struct waitq *pipe_poll_queue(struct pipe *p, bool out)
+{
+    return out ? &p->wq : &p->rq;
+}

@@ -29,6 +29,7 @@ struct proc *proc_alloc(struct proc *parent)
     p->pid = id_alloc();
     p->pgid = parent ? parent->pgid : p->pid;
     p->state = PROC_ALIVE;
+    p->prio_ceiling = parent ? parent->prio_ceiling : PRIO_DEFAULT;
     waitq_init(&p->child_exit, "proc.child_exit");
     p->start_time = arch_time();
     strlcpy(p->cwd, parent ? parent->cwd : "/", sizeof p->cwd);

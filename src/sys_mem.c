@@ -3,18 +3,23 @@
  */
 #include "errno.h"
 #include "syscall.h"
+#include "uring.h"
 
 SYS(brk) { return mm_brk(th->proc->mm, a[0]); }
 #define MAP_ANONYMOUS 0x20
 
 SYS(mmap)
 {
-    if (!(a[3] & MAP_ANONYMOUS)) {      /* file mappings: not yet, but say why right */
+    if (!(a[3] & MAP_ANONYMOUS)) {      /* only io_uring rings map a file */
         struct file *f = fd_get(th->proc->files, (int)a[4]);
         if (!f)
             return -EBADF;
+        long r = -ENODEV;
+        if (f->type == FT_URING)
+            r = (a[3] & 3) == 1 /* MAP_SHARED */ ? uring_mmap(f->uring, th->proc->mm, a[1], a[5], (int)a[2])
+                                                : -EINVAL;
         file_put(f);
-        return -ENODEV;
+        return r;
     }
     return mm_mmap(th->proc->mm, a[0], a[1], (int)a[2], (int)a[3], (int)a[4], a[5]);
 }

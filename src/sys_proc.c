@@ -8,6 +8,7 @@
 #include "klib.h"
 #include "kmalloc.h"
 #include "syscall.h"
+#include "hart.h"
 #include "layout.h"
 #include "user_trap.h"
 
@@ -309,4 +310,45 @@ SYS(prlimit64)
             return -EFAULT;
     }
     return 0;
+}
+
+SYS(getcpu)
+{
+    unsigned cpu = this_hart()->index, node = 0;
+    if (a[0] && copyout(th->proc->mm, a[0], &cpu, 4))
+        return -EFAULT;
+    if (a[1] && copyout(th->proc->mm, a[1], &node, 4))
+        return -EFAULT;
+    return 0;
+}
+
+/*
+ * setpriority(PRIO_PROCESS, pid, nice) sets the ceiling on the priority
+ * hints a process's runtime may publish: nice < 0 lets it reach the top
+ * level, 0 keeps it at the kernel's default, > 0 lowers it.
+ */
+SYS(setpriority)
+{
+    if (a[0] != 0 /* PRIO_PROCESS */)
+        return -EINVAL;
+    int nice = (int)a[2];
+    if (nice < -20) nice = -20;
+    if (nice > 19) nice = 19;
+    spin_lock(&proc_lock);
+    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
+    if (p)
+        p->prio_ceiling = nice < 0 ? PRIO_LEVELS - 1 : PRIO_DEFAULT - (nice * PRIO_DEFAULT) / 20;
+    spin_unlock(&proc_lock);
+    return p ? 0 : -ESRCH;
+}
+
+SYS(getpriority)
+{
+    if (a[0] != 0)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
+    long r = p ? 20 - (p->prio_ceiling >= PRIO_DEFAULT ? 0 : (PRIO_DEFAULT - p->prio_ceiling) * 5) : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;                   /* Linux returns 20 - nice */
 }

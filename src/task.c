@@ -26,6 +26,7 @@ void *task_alloc(size_t size, const char *name, struct task **out)
     atomic_store(&t->refs, 1);
     t->id = atomic_fetch_add(&next_task_id, 1);
     t->hart = TASK_NO_HART;
+    t->prio = PRIO_DEFAULT;
     t->name = name;
     waitq_init(&t->done, "task.done");
     t->root = (struct future *)(t + 1);

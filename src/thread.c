@@ -42,6 +42,17 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
     return future_poll(&th->sc.base, cx);
 }
 
+/*
+ * The thread's scheduling priority: what its runtime says its best ready
+ * coroutine deserves (a hint in the ring's control word), never above the
+ * ceiling the kernel set for the process.
+ */
+static void thread_update_prio(struct thread *th)
+{
+    unsigned p = th->prio_ring ? uring_prio_hint(th->prio_ring) : PRIO_DEFAULT;
+    th->task->prio = p > th->proc->prio_ceiling ? th->proc->prio_ceiling : p;
+}
+
 static enum poll thread_poll(struct future *base, struct cx *cx)
 {
     struct thread *th = (struct thread *)base;
@@ -52,6 +63,8 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             break;
         AWAIT(th, enter_user(th, cx));
         user_trap_decode(th, &t);
+        if (th->prio_ring)
+            thread_update_prio(th);
         if (t.kind == UT_INTERRUPT) {
             user_trap_irq(th);
             arch_irq_enable();
@@ -128,6 +141,8 @@ static void thread_exit(struct thread *th)
     }
     if (th->fp)
         user_fp_release(th);
+    if (th->prio_ring)
+        uring_put(th->prio_ring);
     user_thread_forget(th);
     spin_lock(&proc_lock);
     for (struct thread **pp = &p->threads; *pp; pp = &(*pp)->sibling)

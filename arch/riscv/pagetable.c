@@ -23,7 +23,9 @@
  * pt_destroy therefore frees a root page at once only if no hart has it
  * loaded (switching this hart to the kernel table first if it is the
  * one); otherwise the page waits on a list, linked through its entry 0,
- * until the hart holding it loads another table.
+ * until the hart holding it loads another table, or pt_create reuses it
+ * as a root (safe even while loaded: see there).  So at most one root
+ * per idle hart is held back, and only until the next process starts.
  */
 #include <stdbool.h>
 #include "csr.h"
@@ -153,9 +155,22 @@ static void reap_retired(void)
 
 uint64_t *pt_create(void)
 {
-    if (__atomic_load_n(&retired, __ATOMIC_RELAXED))
-        reap_retired();
-    uint64_t *pt = page_alloc();
+    /* A retired root is reused first: it may still be loaded on an idle
+     * hart, but only its kernel half matters there, and that is the same
+     * in every root.  (The hart reloads satp and flushes before it runs
+     * user code in any address space, this one included.) */
+    uint64_t *pt = NULL;
+    spin_lock(&retire_lock);
+    if (retired) {
+        pt = retired;
+        retired = (uint64_t *)pt[0];
+    }
+    spin_unlock(&retire_lock);
+    if (pt) {
+        pt[0] = 0;
+        return pt;
+    }
+    pt = page_alloc();
     if (!pt)
         return NULL;
     memcpy(&pt[KERNEL_FIRST], &boot_pagetable[KERNEL_FIRST],

@@ -1,0 +1,492 @@
+/*
+ * uring.c - io_uring rings: setup, mapping, submission and completion.
+ * The operations themselves are in uring_ops.c.
+ *
+ * Ring memory (one block of pages, IORING_FEAT_SINGLE_MMAP):
+ *
+ *     0     SQ: head tail mask entries flags dropped     (u32 each)
+ *     64    SQ array: sq_entries u32 indexes into the SQE array
+ *     cq    CQ: head tail mask entries overflow flags     (u32 each)
+ *     cq+64 CQEs: cq_entries x 16 bytes
+ *     ctl   the Pollux control word (priority hint)
+ *
+ * The SQE array is a second block (IORING_OFF_SQES).
+ *
+ * Lifetime: refs counts the file, each mapping of the ring memory and
+ * each operation in flight; the memory is freed at zero.  Closing the
+ * file (process exit included) cancels every operation in flight.
+ */
+#include "arch.h"
+#include "errno.h"
+#include "executor.h"
+#include "klib.h"
+#include "kmalloc.h"
+#include "layout.h"
+#include "mm.h"
+#include "page_alloc.h"
+#include "printk.h"
+#include "trace.h"
+#include "uring.h"
+
+#define SQ_ARRAY_OFF 64
+#define RING_U32(r, off) ((_Atomic uint32_t *)((char *)(r)->mem + (off)))
+#define MAX_INFLIGHT(r) (4 * (r)->cq_entries)
+
+static unsigned order_for(size_t bytes)
+{
+    unsigned o = 0;
+    while ((PAGE_SIZE << o) < bytes)
+        o++;
+    return o;
+}
+
+static uint32_t round_pow2(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files)
+{
+    struct io_uring_params p;
+    if (copyin(mm, &p, uparams, sizeof p))
+        return -EFAULT;
+    for (unsigned i = 0; i < 3; i++)
+        if (p.resv[i])
+            return -EINVAL;
+    if (p.flags & ~(uint32_t)(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP))
+        return -EINVAL;         /* SQPOLL, IOPOLL, ... not offered */
+    if (entries == 0)
+        return -EINVAL;
+    if (entries > URING_MAX_ENTRIES) {
+        if (!(p.flags & IORING_SETUP_CLAMP))
+            return -EINVAL;
+        entries = URING_MAX_ENTRIES;
+    }
+    uint32_t sq = round_pow2(entries), cq = 2 * sq;
+    if (p.flags & IORING_SETUP_CQSIZE) {
+        if (p.cq_entries == 0 || (p.cq_entries > 2 * URING_MAX_ENTRIES && !(p.flags & IORING_SETUP_CLAMP)))
+            return -EINVAL;
+        cq = round_pow2(MIN(p.cq_entries, 2 * URING_MAX_ENTRIES));
+        if (cq < sq)
+            return -EINVAL;
+    }
+
+    struct uring *r = kzalloc(sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    uint32_t cq_off = ALIGN_UP(SQ_ARRAY_OFF + 4 * sq, 64);
+    uint32_t ctl_off = cq_off + 64 + 16 * cq;
+    r->mem_order = order_for(ctl_off + 64);
+    r->sqes_order = order_for(sq * sizeof(struct io_uring_sqe));
+    r->mem = page_alloc_order(r->mem_order);
+    r->sqes = page_alloc_order(r->sqes_order);
+    if (!r->mem || !r->sqes) {
+        if (r->mem) page_free_order(r->mem, r->mem_order);
+        if (r->sqes) page_free_order(r->sqes, r->sqes_order);
+        kfree(r);
+        return -ENOMEM;
+    }
+    atomic_store(&r->refs, 1);
+    spin_init(&r->lock, "uring");
+    waitq_init(&r->cq_wait, "uring.cq");
+    r->sq_entries = sq;
+    r->cq_entries = cq;
+    r->mm = mm;
+    mm_get(mm);
+    r->files = files;
+
+    memset(&p, 0, sizeof p - 0);
+    p.sq_entries = sq;
+    p.cq_entries = cq;
+    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+    p.sq_off = (struct io_sqring_offsets){ .head = 0, .tail = 4, .ring_mask = 8, .ring_entries = 12,
+                                           .flags = 16, .dropped = 20, .array = SQ_ARRAY_OFF,
+                                           .resv1 = ctl_off };
+    p.cq_off = (struct io_cqring_offsets){ .head = cq_off, .tail = cq_off + 4, .ring_mask = cq_off + 8,
+                                           .ring_entries = cq_off + 12, .overflow = cq_off + 16,
+                                           .flags = cq_off + 20, .cqes = cq_off + 64 };
+    r->p = p;
+    *RING_U32(r, p.sq_off.ring_mask) = sq - 1;
+    *RING_U32(r, p.sq_off.ring_entries) = sq;
+    *RING_U32(r, p.cq_off.ring_mask) = cq - 1;
+    *RING_U32(r, p.cq_off.ring_entries) = cq;
+
+    struct file *f = file_alloc(FT_URING, 2 /* O_RDWR */);
+    if (!f) {
+        uring_put(r);
+        return -ENOMEM;
+    }
+    f->uring = r;
+    int fd = fd_install(files, f, 0, false);
+    if (fd < 0) {
+        file_put(f);
+        return fd;
+    }
+    if (copyout(mm, uparams, &p, sizeof p)) {
+        fd_close(files, fd);
+        return -EFAULT;
+    }
+    return fd;
+}
+
+void uring_put(struct uring *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    page_free_order(r->mem, r->mem_order);
+    page_free_order(r->sqes, r->sqes_order);
+    if (r->mm)
+        mm_put(r->mm);
+    kfree(r);
+}
+
+/* The file's last reference: cancel everything in flight. */
+void uring_release(struct uring *r)
+{
+    spin_lock(&r->lock);
+    r->dead = true;
+    struct uring_op *ov = r->overflow_head;
+    r->overflow_head = r->overflow_tail = NULL;
+    for (struct uring_op *op = r->inflight; op; op = op->inflight_next) {
+        atomic_store(&op->cancel_req, true);
+        task_wake(op->task);
+    }
+    spin_unlock(&r->lock);
+    while (ov) {                /* completions nobody will read */
+        struct uring_op *next = ov->overflow_next;
+        task_put(ov->task);
+        ov = next;
+    }
+    waitq_wake_all(&r->cq_wait);
+    uring_put(r);
+}
+
+unsigned uring_prio_hint(struct uring *r)
+{
+    uint32_t v = atomic_load_explicit(RING_U32(r, r->p.sq_off.resv1), memory_order_relaxed);
+    return v < URING_PRIO_LEVELS ? v : URING_PRIO_LEVELS - 1;
+}
+
+/* ---- mapping -------------------------------------------------------------- */
+
+static void map_get(void *obj) { atomic_fetch_add(&((struct uring *)obj)->refs, 1); }
+static void map_put(void *obj) { uring_put(obj); }
+static const struct vma_shared_ops ring_mapping = { map_get, map_put };
+
+long uring_mmap(struct uring *r, struct mm *mm, uint64_t len, uint64_t off, int prot)
+{
+    void *base;
+    unsigned order;
+    if (off == IORING_OFF_SQ_RING || off == IORING_OFF_CQ_RING) {
+        base = r->mem;
+        order = r->mem_order;
+    } else if (off == IORING_OFF_SQES) {
+        base = r->sqes;
+        order = r->sqes_order;
+    } else {
+        return -EINVAL;
+    }
+    if (len == 0 || len > (PAGE_SIZE << order))
+        return -EINVAL;
+    return mm_map_shared(mm, va_to_pa(base), ALIGN_UP(len, PAGE_SIZE), prot, &ring_mapping, r);
+}
+
+/* ---- completions ---------------------------------------------------------- */
+
+/* Room in the CQ ring, reading the user's head once; nonsense means full. */
+static uint32_t cq_room_locked(struct uring *r)
+{
+    uint32_t head = atomic_load_explicit(RING_U32(r, r->p.cq_off.head), memory_order_acquire);
+    uint32_t used = r->cq_tail - head;
+    return used > r->cq_entries ? 0 : r->cq_entries - used;
+}
+
+static void cq_write_locked(struct uring *r, uint64_t user_data, int32_t res)
+{
+    struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
+    struct io_uring_cqe *c = &cqes[r->cq_tail & (r->cq_entries - 1)];
+    c->user_data = user_data;
+    c->res = res;
+    c->flags = 0;
+    r->cq_tail++;
+    r->posted++;
+    atomic_store_explicit(RING_U32(r, r->p.cq_off.tail), r->cq_tail, memory_order_release);
+}
+
+static void set_overflow_flag_locked(struct uring *r, bool on)
+{
+    _Atomic uint32_t *flags = RING_U32(r, r->p.sq_off.flags);
+    if (on)
+        atomic_fetch_or(flags, IORING_SQ_CQ_OVERFLOW);
+    else
+        atomic_fetch_and(flags, ~IORING_SQ_CQ_OVERFLOW);
+}
+
+/* Move overflowed completions into the CQ ring while there is room. */
+static void flush_overflow_locked(struct uring *r, struct uring_op **done)
+{
+    while (r->overflow_head && cq_room_locked(r)) {
+        struct uring_op *op = r->overflow_head;
+        r->overflow_head = op->overflow_next;
+        if (!r->overflow_head)
+            r->overflow_tail = NULL;
+        cq_write_locked(r, op->sqe.user_data, op->res);
+        op->overflow_next = *done;
+        *done = op;
+    }
+    set_overflow_flag_locked(r, r->overflow_head != NULL);
+}
+
+/*
+ * Post a completion for `op` (or for the extra CQE of a LINK_TIMEOUT when
+ * user_data is given separately).  Never loses it: with the CQ ring full
+ * it keeps `op` alive on the overflow list (op's task reference).
+ */
+static void post(struct uring *r, struct uring_op *op, uint64_t user_data, int32_t res, bool hold)
+{
+    spin_lock(&r->lock);
+    if (!r->dead) {
+        if (!r->overflow_head && cq_room_locked(r)) {
+            cq_write_locked(r, user_data, res);
+        } else if (hold) {
+            atomic_fetch_add(&op->task->refs, 1);
+            op->overflow_next = NULL;
+            if (r->overflow_tail)
+                r->overflow_tail->overflow_next = op;
+            else
+                r->overflow_head = op;
+            r->overflow_tail = op;
+            set_overflow_flag_locked(r, true);
+        } else {
+            atomic_fetch_add(RING_U32(r, r->p.cq_off.overflow), 1);
+        }
+    }
+    spin_unlock(&r->lock);
+    trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
+    waitq_wake_all(&r->cq_wait);
+}
+
+static void inflight_del_locked(struct uring *r, struct uring_op *op)
+{
+    if (op->inflight_prev)
+        op->inflight_prev->inflight_next = op->inflight_next;
+    else if (r->inflight == op)
+        r->inflight = op->inflight_next;
+    if (op->inflight_next)
+        op->inflight_next->inflight_prev = op->inflight_prev;
+    op->inflight_next = op->inflight_prev = NULL;
+    r->ninflight--;
+}
+
+/* Called by the op's future when it is done: CQE, then the link chain. */
+void uring_op_complete(struct uring_op *op, int32_t res)
+{
+    struct uring *r = op->ring;
+    op->res = res;
+    if (op->has_link_timeout)
+        post(r, op, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED, false);
+    post(r, op, op->sqe.user_data, res, true);
+    /* the chain: the next link runs only if this one fully succeeded
+     * (a short read or write breaks it, as on Linux) */
+    bool rw = op->sqe.opcode == IORING_OP_READ || op->sqe.opcode == IORING_OP_WRITE;
+    bool ok = res >= 0 && !(rw && (uint64_t)res < op->sqe.len);
+    struct uring_op *next = op->link_next;
+    op->link_next = NULL;
+    spin_lock(&r->lock);
+    inflight_del_locked(r, op);
+    spin_unlock(&r->lock);
+    while (next) {
+        if (ok && !r->dead) {
+            next->started = true;
+            task_start(next->task, TASK_NO_HART, false);
+            break;
+        }
+        struct uring_op *after = next->link_next;
+        next->link_next = NULL;
+        post(r, next, next->sqe.user_data, -ECANCELED, false);
+        spin_lock(&r->lock);
+        inflight_del_locked(r, next);
+        spin_unlock(&r->lock);
+        if (next->f)
+            file_put(next->f);
+        task_cancel(next->task);
+        uring_put(r);
+        next = after;
+    }
+    uring_put(r);               /* the op's reference */
+}
+
+/* ---- submission ----------------------------------------------------------- */
+
+static uint32_t cq_ready(struct uring *r)
+{
+    uint32_t head = atomic_load_explicit(RING_U32(r, r->p.cq_off.head), memory_order_acquire);
+    uint32_t n = r->cq_tail - head;
+    return n > r->cq_entries ? 0 : n;
+}
+
+/* Take the next SQE; NULL when the user's tail says there is none.  A
+ * bad index is dropped and counted, as Linux does. */
+static const struct io_uring_sqe *next_sqe(struct uring *r, uint32_t tail)
+{
+    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    while (r->sq_head != tail) {
+        uint32_t idx = atomic_load_explicit(&array[r->sq_head & (r->sq_entries - 1)], memory_order_relaxed);
+        r->sq_head++;
+        if (idx < r->sq_entries)
+            return &r->sqes[idx];
+        atomic_fetch_add(RING_U32(r, r->p.sq_off.dropped), 1);
+    }
+    return NULL;
+}
+
+static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
+{
+    struct task *t;
+    struct uring_op *op = task_alloc(sizeof *op, "uring_op", &t);
+    if (!op)
+        return NULL;
+    memset(op, 0, sizeof *op);
+    future_init(&op->base, &uring_op_ops);
+    op->ring = r;
+    op->task = t;
+    memcpy(&op->sqe, sqe, sizeof *sqe);     /* the user may reuse the slot at once */
+    atomic_fetch_add(&r->refs, 1);
+    spin_lock(&r->lock);
+    op->inflight_next = r->inflight;
+    if (r->inflight)
+        r->inflight->inflight_prev = op;
+    r->inflight = op;
+    r->ninflight++;
+    spin_unlock(&r->lock);
+    return op;
+}
+
+/* Submit up to n SQEs; returns how many were consumed, or -errno if none. */
+static long submit(struct uring *r, uint32_t n)
+{
+    uint32_t tail = atomic_load_explicit(RING_U32(r, r->p.sq_off.tail), memory_order_acquire);
+    /* a corrupt tail can claim at most one ring's worth */
+    if (tail - r->sq_head > r->sq_entries)
+        tail = r->sq_head + r->sq_entries;
+    long done = 0;
+    struct uring_op *chain_head = NULL, *chain_tail = NULL;
+    while ((uint32_t)done < n) {
+        if (r->ninflight >= MAX_INFLIGHT(r))
+            break;              /* back-pressure: the user must reap first */
+        const struct io_uring_sqe *sqe = next_sqe(r, tail);
+        if (!sqe)
+            break;
+        done++;
+        trace_event(TR_URING_SUBMIT, (uint32_t)sqe->user_data, sqe->opcode);
+        if (sqe->opcode == IORING_OP_LINK_TIMEOUT) {
+            /* attaches to the previous linked op */
+            struct uring_op *prev = chain_tail;
+            int64_t ts[2];
+            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe->addr, sizeof ts) ||
+                ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+                post(r, NULL, sqe->user_data, -EINVAL, false);
+                continue;
+            }
+            prev->has_link_timeout = true;
+            prev->lt_user_data = sqe->user_data;
+            prev->lt_deadline = arch_time() + (uint64_t)ts[0] * arch_timebase() +
+                                (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+            if (!(sqe->flags & IOSQE_IO_LINK)) {
+                chain_head->started = true;
+                task_start(chain_head->task, TASK_NO_HART, false);
+                chain_head = chain_tail = NULL;
+            }
+            continue;
+        }
+        struct uring_op *op = op_new(r, sqe);
+        if (!op) {
+            post(r, NULL, sqe->user_data, -ENOMEM, false);
+            continue;
+        }
+        if (chain_tail)
+            chain_tail->link_next = op;
+        else
+            chain_head = op;
+        chain_tail = op;
+        if (!(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) {
+            chain_head->started = true;
+            task_start(chain_head->task, TASK_NO_HART, false);
+            chain_head = chain_tail = NULL;
+        }
+    }
+    if (chain_head) {           /* a link left open at the end of the batch */
+        chain_head->started = true;
+        task_start(chain_head->task, TASK_NO_HART, false);
+    }
+    atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
+    if (done == 0 && r->ninflight >= MAX_INFLIGHT(r))
+        return -EBUSY;
+    return done;
+}
+
+/* ---- io_uring_enter's wait: a future on the ring's CQ queue ---------------- */
+
+
+static bool enough(struct enter_wait *e)
+{
+    struct uring *r = e->r;
+    struct uring_op *done = NULL;
+    spin_lock(&r->lock);
+    if (r->overflow_head)
+        flush_overflow_locked(r, &done);
+    spin_unlock(&r->lock);
+    while (done) {
+        struct uring_op *next = done->overflow_next;
+        task_put(done->task);
+        done = next;
+    }
+    return r->dead || cq_ready(r) >= e->min;
+}
+
+static enum poll enter_wait_poll(struct future *base, struct cx *cx)
+{
+    struct enter_wait *e = (struct enter_wait *)base;
+    ASYNC_BEGIN(e);
+    AWAIT_COND(e, cx, &e->r->cq_wait, &e->w, enough(e));
+    ASYNC_END(e);
+}
+
+static void enter_wait_cancel(struct future *base)
+{
+    struct enter_wait *e = (struct enter_wait *)base;
+    waitq_unregister(&e->r->cq_wait, &e->w);
+}
+
+static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_cancel, "uring_wait" };
+
+
+/*
+ * io_uring_enter: submit, then (GETEVENTS) set up e, a future that
+ * completes when min_complete completions are there; *must_wait says
+ * whether the caller has to await it.
+ */
+long uring_enter(struct uring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
+                 struct enter_wait *e, bool *must_wait)
+{
+    *must_wait = false;
+    long submitted = 0;
+    if (flags & ~(uint32_t)(IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP))
+        return -EINVAL;
+    if (to_submit) {
+        submitted = submit(r, MIN(to_submit, r->sq_entries));
+        if (submitted < 0)
+            return submitted;
+    }
+    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete == 0)
+        return submitted;
+    future_init(&e->base, &enter_wait_ops);
+    e->r = r;
+    e->min = MIN(min_complete, r->cq_entries);
+    e->w.linked = false;
+    *must_wait = !enough(e);    /* then the caller awaits e */
+    return submitted;
+}
