@@ -13,6 +13,7 @@ struct sleep {
     struct timer_node node;
     struct task *task;
     uint16_t hart;              /* whose heap holds node */
+    bool inserted;              /* ever put on a heap: leaving must take its lock */
 };
 
 void sleep_until_init(struct sleep *s, uint64_t deadline);   /* arch_time() ticks */

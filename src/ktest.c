@@ -430,6 +430,27 @@ static enum poll t_alloc_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* ---- 6, 7. address spaces and files (src/ktest_mm.c, src/ktest_files.c) --- */
+
+const char *ktest_mm(void);
+const char *ktest_files(void);
+
+static enum poll t_mm_poll(struct future *base, struct cx *cx)
+{
+    (void)cx;
+    ((struct ktest *)base)->fail = ktest_mm();
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
+static enum poll t_files_poll(struct future *base, struct cx *cx)
+{
+    (void)cx;
+    ((struct ktest *)base)->fail = ktest_files();
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
 /* ---- the runner ---------------------------------------------------------- */
 
 struct ktest_case {
@@ -446,6 +467,8 @@ static const struct ktest_case cases[] = {
     CASE("join_select_timeout_cancel", t_comb, t_comb_poll, 10000),
     CASE("timer_ordering", t_timer, t_timer_poll, 10000),
     CASE("alloc_exhaustion_recovery", t_alloc, t_alloc_poll, 30000),
+    CASE("address_spaces", ktest, t_mm_poll, 30000),
+    CASE("files_and_pipes", ktest, t_files_poll, 30000),
 };
 
 static struct future_ops case_ops[ARRAY_SIZE(cases)];

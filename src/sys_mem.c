@@ -26,12 +26,13 @@ SYS(mmap)
 SYS(munmap) { return mm_munmap(th->proc->mm, a[0], a[1]); }
 SYS(mprotect) { return mm_mprotect(th->proc->mm, a[0], a[1], (int)a[2]); }
 
-/* Advice only: MADV_DONTNEED's zeroing is not done (glibc uses it on
- * thread exit, where nobody reads the pages again). */
+/* MADV_DONTNEED drops the pages (the next touch reads zeroes); other
+ * advice is accepted and ignored. */
 SYS(madvise)
 {
-    (void)th;
     if (a[0] % 4096)
         return -EINVAL;
+    if (a[2] == 4 /* MADV_DONTNEED */)
+        return mm_dontneed(th->proc->mm, a[0], a[1]);
     return 0;
 }

@@ -44,18 +44,35 @@ void timer_interrupt(void)
     timer_rearm();
 }
 
+/* Take s off its heap.  Taking the heap's lock even when the interrupt
+ * already popped it waits out a task_wake in progress on another hart,
+ * so the future (and its task) cannot be freed under that wake. */
+static void sleep_leave(struct sleep *s)
+{
+    if (!s->inserted)
+        return;
+    struct hart *h = &harts[s->hart];
+    spin_lock(&h->timer_lock);
+    if (s->node.linked)
+        timer_heap_remove(&h->timers, &s->node);
+    spin_unlock(&h->timer_lock);
+    s->inserted = false;
+}
+
 static enum poll sleep_poll(struct future *base, struct cx *cx)
 {
     struct sleep *s = (struct sleep *)base;
     if (arch_time() >= s->node.deadline) {
+        sleep_leave(s);
         base->resume = RESUME_DONE;
         return READY;
     }
-    struct hart *h = s->node.linked ? &harts[s->hart] : this_hart();
+    struct hart *h = s->inserted ? &harts[s->hart] : this_hart();
     spin_lock(&h->timer_lock);
     s->task = cx->task;
     if (!s->node.linked) {
         s->hart = h->index;
+        s->inserted = true;
         timer_heap_insert(&h->timers, &s->node, s->node.deadline);
     }
     bool earliest = timer_heap_min(&h->timers) == &s->node;
@@ -67,13 +84,7 @@ static enum poll sleep_poll(struct future *base, struct cx *cx)
 
 static void sleep_cancel(struct future *base)
 {
-    struct sleep *s = (struct sleep *)base;
-    if (!s->node.linked)
-        return;
-    struct hart *h = &harts[s->hart];
-    spin_lock(&h->timer_lock);
-    timer_heap_remove(&h->timers, &s->node);
-    spin_unlock(&h->timer_lock);
+    sleep_leave((struct sleep *)base);
 }
 
 static const struct future_ops sleep_ops = { sleep_poll, sleep_cancel, "sleep" };
@@ -84,6 +95,7 @@ void sleep_until_init(struct sleep *s, uint64_t deadline)
     memset(&s->node, 0, sizeof s->node);
     s->node.deadline = deadline;
     s->task = NULL;
+    s->inserted = false;
 }
 
 void sleep_init(struct sleep *s, uint64_t ticks)

@@ -83,7 +83,7 @@ def test_backspace_edits_the_line(boot):
 def test_ktest_in_the_monitor_passes(boot):
     m = boot_monitor(boot, smp=4)
     out = m.monitor("ktest", timeout=120)
-    assert "5 passed, 0 failed" in out, out
+    assert re.search(r"ktest: \d+ passed, 0 failed", out), out
 
 
 def test_ktest_bootarg_exits_qemu_with_status_0(boot):

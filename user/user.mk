@@ -32,7 +32,8 @@ USER_GC := -ffunction-sections -fdata-sections -Wl,--gc-sections
 # Shell and core utilities, test programs, benchmarks.
 USER_PROGS := init sh echo cat ls ps kill sleep \
 	hello spin fault forkloop forkbomb threads badcalls systest memhog nop \
-	bench_syscall bench_yield bench_pipe bench_fork bench_exec
+	bench_syscall bench_yield bench_pipe bench_fork bench_exec \
+	uring_smoke
 
 USER_BINS := $(addprefix $(USER_OUT)/bin/,$(USER_PROGS))
 USER_STRIPPED := $(addprefix $(USER_OUT)/strip/,$(USER_PROGS))
@@ -48,13 +49,21 @@ $(USER_OUT)/bin $(USER_OUT)/strip $(USER_OUT)/obj:
 $(USER_OUT)/obj/ulib.o: $(USER_SRC)/ulib.c $(USER_SRC)/ulib.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -c -o $@ $<
 
+# The coroutine runtime: user/rt.c plus the kernel's own combinators
+# (src/combinators.c), built against the shared include/future.h.
+USER_RT_OBJS := $(USER_OUT)/obj/rt.o $(USER_OUT)/obj/combinators.o
+$(USER_OUT)/obj/rt.o: $(USER_SRC)/rt.c $(USER_SRC)/rt.h include/future.h | $(USER_OUT)/obj
+	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER $(USER_GC) -c -o $@ $<
+$(USER_OUT)/obj/combinators.o: src/combinators.c include/future.h | $(USER_OUT)/obj
+	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER -Iinclude $(USER_GC) -c -o $@ $<
+
 # nop is the smallest possible program (exit(0) in three instructions, no
 # libc): it measures the kernel's fork+exec cost and is a first bring-up test.
 $(USER_OUT)/bin/nop: $(USER_SRC)/nop.c | $(USER_OUT)/bin
 	$(USER_CC) $(USER_CFLAGS) -nostdlib -nostartfiles -o $@ $<
 
-$(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_OUT)/obj/ulib.o | $(USER_OUT)/bin
-	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -o $@ $< $(USER_OUT)/obj/ulib.o
+$(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_OUT)/obj/ulib.o $(USER_RT_OBJS) | $(USER_OUT)/bin
+	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -o $@ $< $(USER_OUT)/obj/ulib.o $(USER_RT_OBJS) -lpthread
 
 $(USER_OUT)/strip/%: $(USER_OUT)/bin/% | $(USER_OUT)/strip
 	$(USER_STRIP) -o $@ $<
