@@ -26,12 +26,12 @@
 #include "page_alloc.h"
 #include "spinlock.h"
 
-#define NCLASSES 12
+#define NCLASSES 13
 #define MAX_SMALL 2048
 #define FREE_MAGIC ((uintptr_t)0x5ab1f7eeUL)
 
 static const uint16_t class_size[NCLASSES] = {
-    16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048,
+    16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048,   /* 768: a user thread */
 };
 
 static struct spinlock lock = SPINLOCK_INIT("kmalloc");
