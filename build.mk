@@ -18,7 +18,7 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 	-ffreestanding -fno-builtin -nostdlib -fno-common -fno-pie -no-pie \
 	-march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany \
 	-fno-omit-frame-pointer -fno-stack-protector -fno-strict-aliasing \
-	-Iinclude -Iarch/riscv -Isrc -MMD -MP \
+	-Iinclude -Iarch/riscv -Isrc -I$(BUILD)/gen -MMD -MP \
 	-idirafter /usr/riscv64-linux-gnu/include   # Linux UAPI (io_uring.h) from Debian
 KASFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -Iarch/riscv -Iinclude -MMD -MP
 
@@ -57,6 +57,16 @@ $(KERNEL): $(KOBJS) arch/riscv/kernel.ld
 	@size $@ 2>/dev/null | tail -1 | awk '{print "kernel: text " $$1 " data " $$2 " bss " $$3}' || true
 
 -include $(KOBJS:.o=.d)
+
+# Names of the Linux system calls, for the one-time "unimplemented" log
+# line, generated from Debian's asm-generic/unistd.h.
+UNISTD := /usr/riscv64-linux-gnu/include/asm-generic/unistd.h
+$(BUILD)/gen/syscall_names.h: $(UNISTD)
+	@mkdir -p $(dir $@)
+	$(Q)sed -n -e 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' \
+		-e 's/^#define __NR3264_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' $< \
+		| grep -v '"syscalls"' | awk '!seen[$$1]++' > $@
+$(BUILD)/k/src/syscall.o: $(BUILD)/gen/syscall_names.h
 
 # User programs and the initial archive (user/user.mk sets INITRD).
 -include user/user.mk

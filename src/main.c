@@ -30,41 +30,51 @@ void userland_start(void);
 
 extern char __kernel_end[];
 
-bool bootarg_has(const char *word)
+/* Walk the bootargs word by word; fn returns true to stop. */
+static const char *bootarg_find(bool (*match)(const char *w, size_t n, const char *key), const char *key)
 {
-    size_t n = strlen(word);
     for (const char *p = machine.bootargs; *p;) {
         while (*p == ' ')
             p++;
         const char *e = p;
         while (*e && *e != ' ')
             e++;
-        if ((size_t)(e - p) == n && !strncmp(p, word, n))
-            return true;
+        if (e > p && match(p, e - p, key))
+            return p;
         p = e;
     }
-    return false;
+    return NULL;
+}
+
+static bool is_word(const char *w, size_t n, const char *key)
+{
+    return n == strlen(key) && !strncmp(w, key, n);
+}
+
+static bool is_assignment(const char *w, size_t n, const char *key)
+{
+    size_t k = strlen(key);
+    return n > k && !strncmp(w, key, k) && w[k] == '=';
+}
+
+bool bootarg_has(const char *word)
+{
+    return bootarg_find(is_word, word) != NULL;
 }
 
 const char *bootarg_value(const char *key)
 {
     static char val[64];
-    size_t n = strlen(key);
-    for (const char *p = machine.bootargs; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        if ((size_t)(e - p) > n && !strncmp(p, key, n) && p[n] == '=') {
-            size_t k = MIN((size_t)(e - p - n - 1), sizeof val - 1);
-            memcpy(val, p + n + 1, k);
-            val[k] = 0;
-            return val;
-        }
-        p = e;
-    }
-    return NULL;
+    const char *w = bootarg_find(is_assignment, key);
+    if (!w)
+        return NULL;
+    w += strlen(key) + 1;
+    size_t n = 0;
+    while (w[n] && w[n] != ' ' && n < sizeof val - 1)
+        n++;
+    memcpy(val, w, n);
+    val[n] = 0;
+    return val;
 }
 
 static void apply_policy_bootargs(void)

@@ -8,7 +8,7 @@
 #include "trace.h"
 #include "user_trap.h"
 
-#define NR_MAX 430
+#define NR_MAX 460
 
 static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
 #define E(nr, n) [nr] = { sys_##n, #n }
@@ -28,6 +28,11 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
 #undef E
 };
 
+/* Linux's names for every number (generated from unistd.h by build.mk). */
+static const char *const linux_names[NR_MAX] = {
+#include "syscall_names.h"
+};
+
 static _Atomic uint64_t enosys_logged[(NR_MAX + 63) / 64 + 1];
 
 enum poll syscall_start(struct thread *th)
@@ -45,8 +50,9 @@ enum poll syscall_start(struct thread *th)
         unsigned slot = nr >= 0 && nr < NR_MAX ? nr : NR_MAX;
         uint64_t bit = 1UL << (slot % 64);
         if (!(atomic_fetch_or(&enosys_logged[slot / 64], bit) & bit))
-            printk("pid %d (%s): unimplemented system call %ld: -ENOSYS\n",
-                   th->proc->pid, th->proc->name, nr);
+            printk("pid %d (%s): unimplemented system call %ld (%s): -ENOSYS\n",
+                   th->proc->pid, th->proc->name, nr,
+                   slot < NR_MAX && linux_names[slot] ? linux_names[slot] : "unknown");
         r = -ENOSYS;
     }
     trace_event(TR_SYSCALL_END, nr, r);
