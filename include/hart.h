@@ -12,6 +12,7 @@
 #define MAX_HARTS 16
 
 struct task;
+struct mm;
 
 #define PRIO_LEVELS 8
 
@@ -40,6 +41,8 @@ struct hart {
     struct spinlock tasks_lock; /* the tasks spawned here, for `tasks` */
     struct task *tasks;
     void *fp_owner;             /* user thread whose FP state is live here */
+    struct mm *_Atomic user_mm; /* address space running in user mode here, or NULL */
+    _Atomic uint64_t user_traps;/* traps from user mode: a TLB shootdown's ack */
     /* counters, for `harts` */
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
     uint64_t idle_time;         /* timer ticks spent in wfi */

@@ -56,6 +56,8 @@ struct mm {
     uint64_t brk_start, brk;
     uint64_t mmap_next;         /* next top-down mmap candidate */
     size_t user_pages;          /* pages mapped (for ps / leak checks) */
+    struct page *deferred;      /* unmapped pages other harts may still reach
+                                 * through stale TLB entries (shootdown.c) */
     _Atomic uint64_t gen;       /* bumped when a mapping is removed or
                                  * narrowed: enter_user reloads satp and
                                  * flushes the TLB when it changed */
@@ -93,6 +95,12 @@ int copyin(struct mm *mm, void *dst, uint64_t usrc, size_t len);        /* 0 / -
 int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len); /* 0 / -EFAULT */
 /* A NUL-terminated string of at most max-1 bytes: length, -EFAULT or -ENAMETOOLONG. */
 long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max);
+
+/* Multi-threaded address spaces: pages unmapped while another hart may
+ * run this mm in user mode are not freed at once but kept, stamped with
+ * the generation that removed them, until a TLB shootdown (src/shootdown.c)
+ * has seen every such hart trap; then mm_free_deferred frees them. */
+void mm_free_deferred(struct mm *mm, uint64_t upto_gen);
 
 /* ---- arch/riscv/pagetable.c: the page-table primitives mm.c uses ---- */
 uint64_t *pt_create(void);                      /* user half empty, kernel half shared */

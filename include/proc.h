@@ -26,6 +26,7 @@
 #include "outbuf.h"
 #include "timer.h"
 #include "trapframe.h"
+#include "shootdown.h"
 #include "uring.h"
 
 #define PROC_NAME 16
@@ -73,6 +74,7 @@ struct syscall_wait {
         } futex;
         struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
+        struct shootdown shootdown;
     };
 };
 

@@ -215,8 +215,18 @@ static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared
             continue;
         any = true;
         if (owned(pa) && !shared) {
-            page_free(pa_to_va(pa));
             mm->user_pages--;
+            struct page *pg = page_of(pa_to_va(pa));
+            if (atomic_load(&mm->refs) > 1 && pg) {
+                /* another thread may be running on another hart: keep
+                 * the page until the shootdown (the list lives in the
+                 * page descriptor, out of any stale TLB's reach) */
+                pg->slab_free = (void *)(uintptr_t)(atomic_load(&mm->gen) + 1);
+                pg->next = mm->deferred;
+                mm->deferred = pg;
+            } else {
+                page_free(pa_to_va(pa));
+            }
         }
     }
     return any;
@@ -357,6 +367,7 @@ void mm_put(struct mm *mm)
             v->sops->put(v->obj);
         kfree(v);
     }
+    mm_free_deferred(mm, UINT64_MAX);
     pt_destroy(mm->pt);
     kfree(mm);
 }
@@ -817,4 +828,30 @@ long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
         return r;
     }
     return addr;
+}
+
+void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
+{
+    struct page *keep = NULL, *done = NULL;
+    spin_lock(&mm->lock);
+    while (mm->deferred) {
+        struct page *pg = mm->deferred;
+        mm->deferred = pg->next;
+        if ((uint64_t)(uintptr_t)pg->slab_free <= upto_gen) {
+            pg->next = done;
+            done = pg;
+        } else {
+            pg->next = keep;
+            keep = pg;
+        }
+    }
+    mm->deferred = keep;
+    spin_unlock(&mm->lock);
+    while (done) {
+        struct page *next = done->next;
+        done->next = NULL;
+        done->slab_free = NULL;
+        page_free(page_addr(done));
+        done = next;
+    }
 }

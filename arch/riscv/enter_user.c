@@ -22,6 +22,7 @@
 #include "task.h"
 #include "klib.h"
 #include "proc.h"
+#include "shootdown.h"
 #include "timer.h"
 #include "trace.h"
 #include "trap.h"
@@ -40,6 +41,10 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     (void)cx;
     struct hart *h = this_hart();
     struct mm *mm = th->proc->mm;
+    /* say which mm runs here before looking at its generation: a
+     * shootdown either sees us here or we see its new generation */
+    atomic_store(&h->user_mm, mm);
+    atomic_thread_fence(memory_order_seq_cst);
     uint64_t gen = atomic_load(&mm->gen);
     if (loaded[h->index].mm != mm || loaded[h->index].gen != gen) {
         mm_activate(mm);
@@ -72,6 +77,9 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     th->cause = user_switch(&th->tf);
     trace_event(TR_TRAP_ENTER, th->tid, th->cause);
     /* back from user mode, interrupts masked */
+    atomic_store(&h->user_mm, NULL);
+    atomic_fetch_add(&h->user_traps, 1);
+    shootdown_ack();
     if ((th->tf.sstatus & SSTATUS_FS) == SSTATUS_FS_DIRTY) {
         fp_save(th->fp);
         h->fp_owner = th;
