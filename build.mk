@@ -87,7 +87,17 @@ test: deps all
 	$(PYTHON) -m pytest -v tests/
 
 bench: deps all
-	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json
+	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
+
+# make trace PROG="/bin/prog args" [SMP=4] [BOOTARGS=...]: build/trace.json
+# (Chrome trace events; PROG empty: the kernel self-tests).  See ci/trace.py.
+trace: deps all
+	$(PYTHON) ci/trace.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --smp $(SMP) --mem $(MEM) --prog "$(PROG)" --bootargs "$(BOOTARGS)" --log $(BUILD)/trace.log --out $(BUILD)/trace.json
+
+# make bench-plot [BOOTARGS=...]: build/bench.png from build/bench.json and a
+# sweep over 1, 2, 4, 8 harts.  See ci/bench_plot.py.
+bench-plot: deps all
+	/usr/bin/python3 ci/bench_plot.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --json $(BUILD)/bench.json --bootargs "$(BOOTARGS)" --out $(BUILD)/bench.png
 
 clean:
 	rm -rf $(BUILD)

@@ -1,39 +1,127 @@
 #!/usr/bin/env python3
 """make bench: boot Pollux under `-icount shift=0` with bootargs `bench`,
 collect its `bench <name> <value> <unit>` lines, print them and write
-build/bench.json (figures with unit and hart count, plus the git revision).
+build/bench.json.
+
+    make bench                          # 2 harts
+    make bench BENCH_SMP=4              # or SMP=4 on the command line
+    make bench BOOTARGS="steal=off"     # extra bootargs: the experiment switches
+    ci/bench.py --kernel build/pollux.elf --opensbi ... --out x.json --runs 3
 
 Under -icount the guest's counters count instructions, so two runs give
-the same figures; nothing here measures wall-clock time.
+the same figures; nothing here measures wall-clock time.  With --runs N
+the guest is booted N times and each figure is the median; the script
+fails if two runs of one figure differ by more than 1%.
+
+build/bench.json (schema version 1):
+
+    {
+      "schema": 1,
+      "git_revision": "1a2b3c4",        # `git rev-parse --short HEAD`, "unknown" outside git
+      "git_dirty": true,                # uncommitted changes in the tree measured
+      "harts": 2,                       # -smp
+      "memory": "256M",                 # -m
+      "bootargs": "bench steal=off",    # the whole kernel command line
+      "qemu": "-icount shift=0",
+      "runs": 1,
+      "figures": [
+        {"name": "task_spawn",          # [a-z0-9_]+, unique in the list
+         "value": 1733,                 # integer (the median of the runs)
+         "unit": "instructions",        # or "bytes"
+         "harts": 2,                    # the same as the top-level harts
+         "samples": [1733, 1733]},      # only when runs > 1: every run's value
+        ...
+      ]
+    }
+
+The kernel's figures (src/bench.c), always present:
+  task_spawn            instructions (all harts together) to spawn and
+                        complete one no-op task, 20000 spawned from one hart
+  wake_same_hart        instructions per wake-to-poll, two tasks on one hart
+  wake_cross_hart       the same, the two tasks on two harts (needs >= 2 harts)
+  kbytes_per_idle_task  kernel bytes held by one task waiting on a queue
+                        (the unit says bytes; the name is historical)
+User-space figures (user/bench_*.c), when the initrd has the programs:
+null_syscall, thread_yield, pipe_pingpong, fork_exit_wait, fork_exec_wait,
+uring_*, coro_* ... each "instructions" per operation.
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE = re.compile(r"^bench (\S+) (\d+) (\S+)\s*$")
+ONLINE = re.compile(r"^bench: (\d+) harts online")
+QEMU_ICOUNT = "shift=0"
+TOLERANCE = 0.01            # two runs of one figure may differ by this much
+
+
+class BenchError(SystemExit):
+    pass
 
 
 def run(kernel, initrd, opensbi, smp, mem, extra_bootargs="", timeout=600):
+    """Boot once; returns the figures as a list of {name, value, unit, harts}."""
     argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", opensbi, "-kernel", kernel, "-icount", "shift=0",
+            "-nographic", "-bios", opensbi, "-kernel", kernel, "-icount", QEMU_ICOUNT,
             "-append", ("bench " + extra_bootargs).strip()]
     if initrd and os.path.exists(initrd):
         argv += ["-initrd", initrd]
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    out = p.stdout.decode("latin-1")
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        out = p.stdout.decode("latin-1")
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("latin-1")
+        sys.stderr.write(out[-4000:])
+        raise BenchError("bench: the guest did not finish within %d s" % timeout)
     figures = []
     for line in out.splitlines():
-        m = LINE.match(line.strip())
+        line = line.strip()
+        m = LINE.match(line)
         if m:
             figures.append({"name": m.group(1), "value": int(m.group(2)), "unit": m.group(3),
                             "harts": smp})
+        m = ONLINE.match(line)
+        if m and int(m.group(1)) != smp:
+            sys.stderr.write(out[-4000:])
+            raise BenchError("bench: only %s of %d harts came online: the figures would "
+                             "not be for %d harts" % (m.group(1), smp, smp))
     if "bench: done" not in out:
         sys.stderr.write(out[-4000:])
-        raise SystemExit("bench: the guest did not finish (see its output above)")
+        raise BenchError("bench: the guest did not finish (see its output above)")
+    return figures
+
+
+def run_many(kernel, initrd, opensbi, smp, mem, extra_bootargs="", runs=1, timeout=600):
+    """Boot `runs` times; each figure's value is the median, with samples if runs > 1.
+    Raises BenchError if a figure's runs differ by more than TOLERANCE."""
+    samples = {}
+    order = []
+    units = {}
+    for _ in range(max(1, runs)):
+        for f in run(kernel, initrd, opensbi, smp, mem, extra_bootargs, timeout):
+            if f["name"] not in samples:
+                order.append(f["name"])
+                samples[f["name"]] = []
+            samples[f["name"]].append(f["value"])
+            units[f["name"]] = f["unit"]
+    figures, unsteady = [], []
+    for name in order:
+        v = samples[name]
+        f = {"name": name, "value": int(statistics.median_low(v)), "unit": units[name],
+             "harts": smp}
+        if runs > 1:
+            f["samples"] = v
+            if max(v) - min(v) > TOLERANCE * max(1, min(v)):
+                unsteady.append("%s %s" % (name, v))
+        figures.append(f)
+    if unsteady:
+        raise BenchError("bench: figures differ by more than %d%% between runs: %s"
+                         % (TOLERANCE * 100, "; ".join(unsteady)))
     return figures
 
 
@@ -45,7 +133,22 @@ def git_rev():
         return "unknown"
 
 
-def main():
+def git_dirty():
+    try:
+        out = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True)
+        return out.returncode == 0 and bool(out.stdout.strip())
+    except OSError:
+        return False
+
+
+def document(figures, smp, mem, bootargs, runs):
+    return {"schema": 1, "git_revision": git_rev(), "git_dirty": git_dirty(), "harts": smp,
+            "memory": mem, "bootargs": ("bench " + bootargs).strip(),
+            "qemu": "-icount " + QEMU_ICOUNT, "runs": runs, "figures": figures}
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", default="")
@@ -53,17 +156,19 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--mem", default="256M")
-    ap.add_argument("--bootargs", default="")
-    a = ap.parse_args()
-    figures = run(a.kernel, a.initrd, a.opensbi, a.smp, a.mem, a.bootargs)
+    ap.add_argument("--bootargs", default="", help="more bootargs, e.g. steal=off wake=local")
+    ap.add_argument("--runs", type=int, default=1, help="boot this many times; medians")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per boot")
+    a = ap.parse_args(argv)
+    bootargs = " ".join(a.bootargs.split())
+    figures = run_many(a.kernel, a.initrd, a.opensbi, a.smp, a.mem, bootargs, a.runs, a.timeout)
     for f in figures:
         print("bench %s %d %s" % (f["name"], f["value"], f["unit"]))
-    doc = {"git_revision": git_rev(), "harts": a.smp, "memory": a.mem,
-           "qemu": "-icount shift=0", "figures": figures}
+    doc = document(figures, a.smp, a.mem, bootargs, a.runs)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
-    print("bench: wrote %s" % a.out)
+    print("bench: wrote %s (%d harts%s)" % (a.out, a.smp, ", bootargs " + bootargs if bootargs else ""))
 
 
 if __name__ == "__main__":

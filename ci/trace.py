@@ -318,6 +318,26 @@ def to_chrome(t, meta=None):
     return {"traceEvents": ev, "displayTimeUnit": "ns", "otherData": other}
 
 
+def overlapping_slices(doc, eps=1e-6):
+    """Pairs of complete ("X") slices on one track that overlap without
+    nesting (Perfetto and the spec want them nested); [] if none."""
+    bad = []
+    by_tid = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            by_tid.setdefault((e["pid"], e["tid"]), []).append(e)
+    for slices in by_tid.values():
+        slices.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []
+        for e in slices:
+            while stack and stack[-1]["ts"] + stack[-1]["dur"] <= e["ts"] + eps:
+                stack.pop()
+            if stack and e["ts"] + e["dur"] > stack[-1]["ts"] + stack[-1]["dur"] + eps:
+                bad.append((stack[-1], e))
+            stack.append(e)
+    return bad
+
+
 def report(t, out=sys.stdout):
     """Print the summary, dropped records included; returns a list of problems."""
     problems = []
@@ -342,10 +362,19 @@ def report(t, out=sys.stdout):
     return problems
 
 
+BOOTARG_VALUE_MAX = 63     # bootarg_value() (src/main.c) keeps this many characters
+
+
 def traceprog(prog):
     """PROG words joined by ',' (bootargs are split at spaces); 'ktest' if empty."""
     words = prog.split()
-    return ",".join(words) if words else "ktest"
+    if any("," in w for w in words):
+        raise TraceError("PROG words cannot contain ',' (it separates them in bootargs)")
+    value = ",".join(words) if words else "ktest"
+    if len(value) > BOOTARG_VALUE_MAX:
+        raise TraceError("PROG is %d characters joined; the kernel reads at most %d"
+                         % (len(value), BOOTARG_VALUE_MAX))
+    return value
 
 
 def bootargs_for(prog, extra=""):
@@ -397,7 +426,10 @@ def main(argv=None):
     else:
         if not a.kernel:
             ap.error("--kernel is needed unless --from-log is given")
-        bootargs = bootargs_for(a.prog, a.bootargs)
+        try:
+            bootargs = bootargs_for(a.prog, a.bootargs)
+        except TraceError as e:
+            raise SystemExit("trace: %s" % e)
         print("trace: booting %d harts with bootargs \"%s\"" % (a.smp, bootargs))
         status, text = boot(a.kernel, a.opensbi, a.initrd, a.smp, a.mem, bootargs, a.timeout)
         meta.update({"bootargs": bootargs, "prog": a.prog, "qemu_status": status})
@@ -415,6 +447,10 @@ def main(argv=None):
         raise SystemExit("trace: %s" % e)
     problems = report(t)
     doc = to_chrome(t, meta)
+    overlaps = overlapping_slices(doc)
+    if overlaps:
+        problems.append("%d slices overlap without nesting, e.g. %s" % (len(overlaps), overlaps[0]))
+        print("trace: ERROR: %s" % problems[-1])
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

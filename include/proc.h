@@ -113,6 +113,7 @@ int proc_count(void);
 int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
 int exec_init(const char *path);                   /* start pid 1 */
 int exec_spawn(const char *path);                  /* a parentless process: pid */
+int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
 
 /* syscall.c: serve the ecall in th->tf.  Returns PENDING with th->sc
  * initialised when the call must wait; READY with tf.a0 set otherwise. */

@@ -56,3 +56,11 @@ void trace_alloc_rings(void);
  * tracing on; when it ends, print every ring as @T frames on the
  * console (see ci/trace.py) and power off. */
 void trace_run_start(const char *prog_and_args);
+/* Start `path` as a parentless process with argv[0..argc) (argv[argc] is
+ * NULL); returns its pid or -errno.  trace_export.c has a weak default
+ * that ignores the arguments (exec_spawn); exec.c may define the real one. */
+int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
+/* Rings are allocated only by trace_alloc_rings() (trace_run_start()
+ * calls it); until then a hart's records count as dropped.  Whoever turns
+ * tracing on elsewhere (bootargs `trace`, monitor `trace on`) should call
+ * trace_alloc_rings() first, from task context. */

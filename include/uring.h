@@ -7,8 +7,10 @@
  * same file_io future a blocking read/write awaits.  io_uring_enter only
  * starts tasks and returns: nothing waits synchronously.  Completions are
  * written as operations finish, in any order; one that finds the
- * completion ring full waits on the ring's overflow list (never lost) and
- * the SQ ring says IORING_SQ_CQ_OVERFLOW.
+ * completion ring full waits on the ring's overflow list (a small record,
+ * never lost) and the SQ ring says IORING_SQ_CQ_OVERFLOW.  NOP and
+ * MSG_RING, which never wait, complete during io_uring_enter itself
+ * (no task) unless they are part of a link chain.
  *
  * Trust: the rings are user-writable.  The kernel keeps its own copies
  * of the SQ head and CQ tail, reads the user's SQ tail and CQ head once
@@ -32,6 +34,7 @@
 #define URING_PRIO_LEVELS 8
 
 struct uring_op;
+struct uring_cqe_rec;
 struct mm;
 
 struct uring {
@@ -46,7 +49,8 @@ struct uring {
     uint32_t cq_tail;           /* kernel's own: next completion slot */
     struct io_uring_params p;   /* offsets, as given to the user */
     struct waitq cq_wait;       /* io_uring_enter waiting for completions */
-    struct uring_op *overflow_head, *overflow_tail;
+    struct uring_cqe_rec *overflow_head, *overflow_tail;   /* CQEs waiting for room */
+    uint32_t noverflow;
     struct uring_op *inflight;  /* submitted, not yet completed */
     uint32_t ninflight;
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
@@ -63,7 +67,6 @@ struct uring_op {
     struct task *task;
     struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
     struct uring_op *inflight_next, *inflight_prev;
-    struct uring_op *overflow_next;
     _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */
     bool started;
     int32_t res;
@@ -101,4 +104,11 @@ unsigned uring_prio_hint(struct uring *r);
 
 /* src/uring_ops.c */
 extern const struct future_ops uring_op_ops;
-void uring_op_complete(struct uring_op *op, int32_t res);   /* uring.c */
+/* MSG_RING: post (off, len) as a completion on the ring at sqe->fd. */
+int32_t uring_msg_ring(struct uring *r, const struct io_uring_sqe *sqe);
+
+/* src/uring.c */
+void uring_op_complete(struct uring_op *op, int32_t res);
+/* Post a completion (held in order if the CQ ring is full); false if it
+ * was dropped: ring closed, or no memory for the overflow record. */
+bool uring_post(struct uring *r, uint64_t user_data, int32_t res);

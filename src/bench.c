@@ -15,6 +15,7 @@
 #include "kmalloc.h"
 #include "latch.h"
 #include "printk.h"
+#include "timer.h"
 
 #define SPAWN_N 20000
 #define PINGS 2000
@@ -100,6 +101,7 @@ struct bench {
     struct task *user;          /* user-space benchmarks, when present */
     struct task_join join;
     bool steal_was;
+    struct sleep nap;
 };
 
 static bool start_pair(struct bench *b, unsigned hart_a, unsigned hart_b)
@@ -129,9 +131,14 @@ static enum poll bench_poll(struct future *base, struct cx *cx)
     struct kmalloc_stats ks;
     ASYNC_BEGIN(b);
     /* let the other harts come up and settle in wfi */
+    /* let the other harts come up: sleep, don't spin (under -icount a
+     * spinning hart starves the others of instructions) */
     b->t0 = arch_time();
-    while (harts_online() < nharts && arch_time() - b->t0 < time_ms(1000))
-        YIELD(b, cx);
+    while (harts_online() < nharts && arch_time() - b->t0 < time_ms(1000)) {
+        sleep_init(&b->nap, time_ms(1));
+        AWAIT(b, future_poll(&b->nap.base, cx));
+    }
+    printk("bench: %u harts online\n", harts_online());
 
     /* spawn + complete: SPAWN_N no-op tasks from this hart */
     latch_init(&b->latch, SPAWN_N);

@@ -265,9 +265,9 @@ int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenv
     return r;
 }
 
-/* Start `path` as a new process with no parent (pid 1 the first time),
- * its fds 0-2 on the console.  Returns the pid or -errno. */
-int exec_spawn(const char *path)
+/* Start `path` with arguments argv[0..argc) as a new process with no
+ * parent (pid 1 the first time), fds 0-2 on the console.  Pid or -errno. */
+int exec_spawn_argv(const char *path, int argc, const char *const argv[])
 {
     struct proc *p = proc_alloc(NULL);
     if (!p)
@@ -288,12 +288,17 @@ int exec_spawn(const char *path)
     a.buf = kmalloc(ARG_BYTES);
     if (!a.buf)
         return -ENOMEM;
-    args_add(&a, path, strlen(path));
-    args_add(&a, "PATH=/bin", 9);
-    args_add(&a, "HOME=/", 6);
-    a.argc = 1;
+    int r = 0;
+    for (int i = 0; i < argc && r == 0; i++)
+        r = args_add(&a, argv[i], strlen(argv[i]));
+    a.argc = argc;
+    if (r == 0)
+        r = args_add(&a, "PATH=/bin", 9);
+    if (r == 0)
+        r = args_add(&a, "HOME=/", 6);
     a.envc = 2;
-    int r = exec_args(th, path, &a);
+    if (r == 0)
+        r = exec_args(th, path, &a);
     kfree(a.buf);
     if (r < 0)
         return r;
@@ -301,6 +306,11 @@ int exec_spawn(const char *path)
         atomic_store(&console_fg_pgrp, p->pgid);
     thread_start(th);
     return p->pid;
+}
+
+int exec_spawn(const char *path)
+{
+    return exec_spawn_argv(path, 1, &path);
 }
 
 int exec_init(const char *path)

@@ -82,7 +82,7 @@ static const char *fork_under_pressure(struct mm *mm)
             failed_once = true;
         }
         page_get_stats(&s1);
-        if (s1.free_pages != s0.free_pages) {
+        if (s1.free_pages < s0.free_pages) {  /* (other harts may free meanwhile) */
             fail = "fork under pressure leaked pages";
             break;
         }
@@ -356,9 +356,10 @@ out:
         mm_put(mm);
     kmalloc_get_stats(&k1);
     page_get_stats(&p1);
-    if (!fail && k1.live_objects != k0.live_objects)
+    /* more free is fine: tasks of earlier tests may finish on other harts */
+    if (!fail && k1.live_objects > k0.live_objects)
         fail = "kmalloc objects leaked";
-    if (!fail && p1.free_pages != p0.free_pages)
+    if (!fail && p1.free_pages < p0.free_pages)
         fail = "pages leaked";
     return fail;
 }

@@ -86,8 +86,10 @@ static void apply_policy_bootargs(void)
         sched.priority = strcmp(v, "fifo") != 0;
     if ((v = bootarg_value("wake")))
         sched.wake_local = strcmp(v, "local") == 0;
-    if (bootarg_has("trace"))
+    if (bootarg_has("trace")) {
+        trace_alloc_rings();
         trace_on = true;
+    }
 }
 
 /* Called from entry.S on the boot hart, paging on, on hart_stacks[id]. */
@@ -116,6 +118,8 @@ void kmain(unsigned long hartid, uint64_t dtb_pa)
     }
     arch_set_this_hart(&harts[me]);
     arch_hart_init();
+    extern _Atomic uint32_t harts_ready;    /* entry.S */
+    atomic_store(&harts_ready, 1);
 
     /* Memory: keep the initrd by moving it down next to the kernel
      * image; everything above it is free. */

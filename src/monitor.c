@@ -167,6 +167,8 @@ static enum poll monitor_poll(struct future *base, struct cx *cx)
         } else if (!strcmp(cmd, "mem")) {
             report_mem(&console);
         } else if (!strcmp(cmd, "trace")) {
+            if (!strcmp(rest, "on"))
+                trace_alloc_rings();
             if (!strcmp(rest, "on") || !strcmp(rest, "off"))
                 trace_on = !strcmp(rest, "on");
             printk("trace is %s\n", trace_on ? "on" : "off");

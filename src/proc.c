@@ -131,13 +131,14 @@ void proc_became_zombie(struct proc *p)
     }
     p->state = PROC_ZOMBIE;
     struct proc *parent = p->parent;
-    if (!parent)
-        free_proc(p);           /* nobody will wait for it */
-    spin_unlock(&proc_lock);
+    /* wake under proc_lock: the parent cannot be reaped and freed meanwhile */
     if (parent)
         waitq_wake_all(&parent->child_exit);
     if (zombies_for_init)
         waitq_wake_all(&init_proc->child_exit);
+    if (!parent)
+        free_proc(p);           /* nobody will wait for it */
+    spin_unlock(&proc_lock);
     if (p == init_proc)
         printk("init exited: the system has no user space any more\n");
 }

@@ -4,14 +4,20 @@
  * Off, trace_event() (trace.h) costs one load and one branch; everything
  * here is the slow path taken only while tracing is on.
  *
- * Each hart writes only its own ring, under the ring's spinlock; a
- * reader on any hart (the exporter, trace_export.c) takes the same lock,
- * so it never sees a record half-written.  The lock is a leaf: nothing
- * is called while it is held but arch_time().
+ * Each hart writes only its own ring, under the ring's lock; a reader on
+ * any hart (the exporter, trace_export.c) takes the same lock, so it
+ * never sees a record half-written.  The lock is a bare test-and-set
+ * flag taken with interrupts masked (what spin_lock() does, without its
+ * nesting bookkeeping: this is the hot path of tracing); it is a leaf,
+ * held for a few stores.
  *
  * A full ring overwrites its oldest record and counts it as dropped, so
- * a reader always knows how much it missed.  Records that could not be
- * written at all (no memory for the ring) count as dropped too.
+ * a reader always knows how much it missed.
+ *
+ * Rings are allocated by trace_alloc_rings() (trace_run_start() calls
+ * it), never by trace_record(): the page allocator is not called from
+ * whatever context an event happens in (an interrupt, the idle loop).
+ * A record written while its hart has no ring counts as dropped too.
  *
  * trace_pid != 0 keeps only the records written while the hart is
  * polling a thread of that process (its polls, system calls, traps and
@@ -21,13 +27,12 @@
 #include "hart.h"
 #include "page_alloc.h"
 #include "proc.h"
-#include "spinlock.h"
 #include "trace.h"
 
 #define TRACE_RING 8192         /* records per hart, a power of two */
 
 struct trace_ring {
-    struct spinlock lock;
+    _Atomic uint32_t lock;
     uint64_t head;              /* records ever written */
     uint64_t read;              /* records consumed (or overwritten) */
     uint64_t dropped;           /* records overwritten before being read */
@@ -38,7 +43,7 @@ struct trace_ring {
 volatile bool trace_on;
 volatile int trace_pid;
 static struct trace_ring *_Atomic rings[MAX_HARTS];
-static _Atomic uint64_t unringed[MAX_HARTS];    /* dropped: no ring memory */
+static _Atomic uint64_t unringed[MAX_HARTS];    /* dropped: the hart had no ring */
 
 static unsigned ring_order(void)
 {
@@ -48,7 +53,7 @@ static unsigned ring_order(void)
     return order;
 }
 
-/* Hart i's ring, allocated on first use (by any hart); NULL if no memory. */
+/* Hart i's ring, allocated now if it has none; NULL if no memory. */
 static struct trace_ring *ring_get(unsigned i)
 {
     struct trace_ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
@@ -57,7 +62,6 @@ static struct trace_ring *ring_get(unsigned i)
     r = page_alloc_order(ring_order());         /* zeroed */
     if (!r)
         return NULL;
-    spin_init(&r->lock, "trace");
     r->ipis_seen = harts[i].ipis_recv;
     struct trace_ring *expected = NULL;
     if (!atomic_compare_exchange_strong_explicit(&rings[i], &expected, r,
@@ -86,6 +90,21 @@ static bool polling_pid(int pid)
     return th && th->proc && th->proc->pid == pid;
 }
 
+static bool ring_lock(struct trace_ring *r)
+{
+    bool on = arch_irq_disable();
+    while (atomic_exchange_explicit(&r->lock, 1, memory_order_acquire))
+        while (atomic_load_explicit(&r->lock, memory_order_relaxed))
+            arch_relax();
+    return on;
+}
+
+static void ring_unlock(struct trace_ring *r, bool on)
+{
+    atomic_store_explicit(&r->lock, 0, memory_order_release);
+    arch_irq_restore(on);
+}
+
 static void put(struct trace_ring *r, uint64_t time, uint32_t kind, uint32_t a, uint64_t b)
 {
     if (r->head - r->read >= TRACE_RING) {
@@ -106,12 +125,12 @@ void trace_record(enum trace_kind k, uint32_t a, uint64_t b)
     if (pid && !polling_pid(pid))
         return;
     struct hart *h = this_hart();
-    struct trace_ring *r = ring_get(h->index);
+    struct trace_ring *r = atomic_load_explicit(&rings[h->index], memory_order_acquire);
     if (!r) {
         atomic_fetch_add(&unringed[h->index], 1);
         return;
     }
-    spin_lock(&r->lock);                /* masks interrupts on this hart */
+    bool on = ring_lock(r);             /* masks interrupts on this hart */
     uint64_t now = arch_time();
     uint64_t ipis = h->ipis_recv;       /* only this hart's interrupts change it */
     if (ipis != r->ipis_seen && k != TR_IPI_RECV) {
@@ -119,7 +138,7 @@ void trace_record(enum trace_kind k, uint32_t a, uint64_t b)
         r->ipis_seen = ipis;
     }
     put(r, now, k, a, b);
-    spin_unlock(&r->lock);
+    ring_unlock(r, on);
 }
 
 unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64_t *dropped)
@@ -132,11 +151,11 @@ unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64
     if (!r)
         return 0;
     unsigned n = 0;
-    spin_lock(&r->lock);
+    bool on = ring_lock(r);
     while (n < max && r->read != r->head)
         out[n++] = r->rec[r->read++ % TRACE_RING];
     *dropped += r->dropped;
-    spin_unlock(&r->lock);
+    ring_unlock(r, on);
     return n;
 }
 
@@ -152,10 +171,10 @@ void trace_reset(void)
         struct trace_ring *r = atomic_load_explicit(&rings[i], memory_order_acquire);
         if (!r)
             continue;
-        spin_lock(&r->lock);
+        bool on = ring_lock(r);
         r->read = r->head;
         r->dropped = 0;
         r->ipis_seen = harts[i].ipis_recv;
-        spin_unlock(&r->lock);
+        ring_unlock(r, on);
     }
 }

@@ -12,6 +12,8 @@
  *   pingpong            two kernel tasks on harts 0 and 1 waking each
  *                       other PINGPONG_ROUNDS times: cross-hart wakes,
  *                       IPIs and idle, small enough to read whole.
+ * With bootargs word `traceonly` a program's trace keeps only the records
+ * of its own process (trace_set_pid(), see trace.c), not the whole system.
  *
  * The frames, one per line, fields separated by one space:
  *   @TBEGIN <harts> <timebase Hz> <workload>
@@ -33,6 +35,7 @@
 #include "kmalloc.h"
 #include "latch.h"
 #include "layout.h"
+#include "machine.h"
 #include "monitor.h"
 #include "printk.h"
 #include "proc.h"
@@ -44,6 +47,8 @@
 #define NAME_CACHE 256          /* task ids whose name was sent recently */
 #define PROG_LIMIT_MS 120000    /* a traced program that runs longer is cut off */
 #define PINGPONG_ROUNDS 200
+#define MAX_ARGS 8
+#define NO_PID 0x7fffffff       /* a pid no process has: trace nothing */
 
 enum workload { W_KTEST, W_PROG, W_PINGPONG };
 static const char *const workload_names[] = { "ktest", "prog", "pingpong" };
@@ -88,7 +93,11 @@ struct tracer {
     struct future base;
     enum workload what;
     char path[64];
+    char words[64];             /* the arguments, NUL-separated */
+    const char *argv[MAX_ARGS + 1];
+    int argc;
     int pid;
+    bool only;                  /* bootargs traceonly: the program's process alone */
     struct task *child;
     struct task_join join;
     struct latch latch;
@@ -213,20 +222,26 @@ static enum poll tracer_poll(struct future *base, struct cx *cx)
 {
     struct tracer *tr = (struct tracer *)base;
     ASYNC_BEGIN(tr);
+    tr->only = tr->what == W_PROG && bootarg_has("traceonly");
+    if (tr->only)
+        trace_set_pid(NO_PID);  /* nothing until the program has its pid */
     trace_alloc_rings();
     trace_reset();
     trace_on = true;
 
     if (tr->what == W_PROG) {
-        tr->pid = exec_spawn(tr->path);
+        tr->pid = exec_spawn_argv(tr->path, tr->argc, tr->argv);
+        if (tr->only)           /* its first few records may be missed */
+            trace_set_pid(tr->pid > 0 ? tr->pid : 0);
         if (tr->pid < 0) {
             printk("trace: cannot run %s (error %d); tracing the kernel self-tests instead\n",
                    tr->path, tr->pid);
             tr->what = W_KTEST;
         }
     }
-    printk("trace: tracing %s on %u harts\n",
-           tr->what == W_PROG ? tr->path : workload_names[tr->what], nharts);
+    printk("trace: tracing %s on %u harts%s\n",
+           tr->what == W_PROG ? tr->path : workload_names[tr->what], nharts,
+           trace_pid ? " (its process only)" : "");
 
     if (tr->what == W_PROG) {
         tr->t0 = arch_time();
@@ -322,9 +337,22 @@ void trace_run_start(const char *prog_and_args)
             n = sizeof tr->path - 1 - o;
         memcpy(tr->path + o, s, n);
         tr->path[o + n] = 0;
-        if (s[n])
-            printk("trace: running %s without its arguments (exec_spawn takes a path only)\n",
-                   tr->path);
+        tr->argv[tr->argc++] = tr->path;
+        /* the other words, split at ',' or ' ', into tr->words */
+        size_t w = 0;
+        for (s += n; *s && tr->argc < MAX_ARGS;) {
+            while (*s == ' ' || *s == ',')
+                s++;
+            if (!*s)
+                break;
+            tr->argv[tr->argc++] = tr->words + w;
+            while (*s && *s != ' ' && *s != ',' && w < sizeof tr->words - 1)
+                tr->words[w++] = *s++;
+            tr->words[w++] = 0;
+            if (w >= sizeof tr->words)
+                break;
+        }
+        tr->argv[tr->argc] = NULL;
     }
     task_start(t, TASK_NO_HART, false);
 }

@@ -32,6 +32,14 @@
 #define RING_U32(r, off) ((_Atomic uint32_t *)((char *)(r)->mem + (off)))
 #define MAX_INFLIGHT(r) (4 * (r)->cq_entries)
 
+/* A completion that found the CQ ring full, or others waiting before it:
+ * kept, in order, until the user makes room (IORING_FEAT_NODROP). */
+struct uring_cqe_rec {
+    struct uring_cqe_rec *next;
+    uint64_t user_data;
+    int32_t res;
+};
+
 static unsigned order_for(size_t bytes)
 {
     unsigned o = 0;
@@ -138,9 +146,17 @@ void uring_put(struct uring *r)
         return;
     page_free_order(r->mem, r->mem_order);
     page_free_order(r->sqes, r->sqes_order);
-    if (r->mm)
+    if (r->mm && !r->dead)      /* release dropped it already */
         mm_put(r->mm);
     kfree(r);
+}
+
+/* An operation in flight holds the ring and the address space whose
+ * buffers it uses. */
+static void op_ref_put(struct uring *r)
+{
+    mm_put(r->mm);
+    uring_put(r);
 }
 
 /* The file's last reference: cancel everything in flight. */
@@ -148,19 +164,30 @@ void uring_release(struct uring *r)
 {
     spin_lock(&r->lock);
     r->dead = true;
-    struct uring_op *ov = r->overflow_head;
+    struct uring_cqe_rec *ov = r->overflow_head;
     r->overflow_head = r->overflow_tail = NULL;
+    r->noverflow = 0;
     for (struct uring_op *op = r->inflight; op; op = op->inflight_next) {
         atomic_store(&op->cancel_req, true);
-        task_wake(op->task);
+        /* a link not started yet is cancelled by its predecessor's
+         * completion; waking it here would complete it twice */
+        if (op->started)
+            task_wake(op->task);
     }
     spin_unlock(&r->lock);
     while (ov) {                /* completions nobody will read */
-        struct uring_op *next = ov->overflow_next;
-        task_put(ov->task);
+        struct uring_cqe_rec *next = ov->next;
+        kfree(ov);
         ov = next;
     }
     waitq_wake_all(&r->cq_wait);
+    /*
+     * The mappings of the ring hold the ring, and the ring held the
+     * address space: a cycle a process exiting without munmap would leak.
+     * From here only the operations still in flight need the address
+     * space, and each holds its own reference (op_new).
+     */
+    mm_put(r->mm);
     uring_put(r);
 }
 
@@ -204,7 +231,8 @@ static uint32_t cq_room_locked(struct uring *r)
     return used > r->cq_entries ? 0 : r->cq_entries - used;
 }
 
-static void cq_write_locked(struct uring *r, uint64_t user_data, int32_t res)
+/* Fill the next CQE; the user sees it at the next cq_publish_locked(). */
+static inline void cq_put_locked(struct uring *r, uint64_t user_data, int32_t res)
 {
     struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
     struct io_uring_cqe *c = &cqes[r->cq_tail & (r->cq_entries - 1)];
@@ -213,7 +241,17 @@ static void cq_write_locked(struct uring *r, uint64_t user_data, int32_t res)
     c->flags = 0;
     r->cq_tail++;
     r->posted++;
+}
+
+static inline void cq_publish_locked(struct uring *r)
+{
     atomic_store_explicit(RING_U32(r, r->p.cq_off.tail), r->cq_tail, memory_order_release);
+}
+
+static void cq_write_locked(struct uring *r, uint64_t user_data, int32_t res)
+{
+    cq_put_locked(r, user_data, res);
+    cq_publish_locked(r);
 }
 
 static void set_overflow_flag_locked(struct uring *r, bool on)
@@ -225,48 +263,86 @@ static void set_overflow_flag_locked(struct uring *r, bool on)
         atomic_fetch_and(flags, ~IORING_SQ_CQ_OVERFLOW);
 }
 
-/* Move overflowed completions into the CQ ring while there is room. */
-static void flush_overflow_locked(struct uring *r, struct uring_op **done)
+/* Move overflowed completions into the CQ ring while there is room; the
+ * records used are chained on *done for the caller to free (unlocked). */
+static void flush_overflow_locked(struct uring *r, struct uring_cqe_rec **done)
 {
     while (r->overflow_head && cq_room_locked(r)) {
-        struct uring_op *op = r->overflow_head;
-        r->overflow_head = op->overflow_next;
+        struct uring_cqe_rec *rec = r->overflow_head;
+        r->overflow_head = rec->next;
         if (!r->overflow_head)
             r->overflow_tail = NULL;
-        cq_write_locked(r, op->sqe.user_data, op->res);
-        op->overflow_next = *done;
-        *done = op;
+        r->noverflow--;
+        cq_write_locked(r, rec->user_data, rec->res);
+        rec->next = *done;
+        *done = rec;
     }
     set_overflow_flag_locked(r, r->overflow_head != NULL);
 }
 
-/*
- * Post a completion for `op` (or for the extra CQE of a LINK_TIMEOUT when
- * user_data is given separately).  Never loses it: with the CQ ring full
- * it keeps `op` alive on the overflow list (op's task reference).
- */
-static void post(struct uring *r, struct uring_op *op, uint64_t user_data, int32_t res, bool hold)
+static void flush_overflow(struct uring *r)
 {
+    struct uring_cqe_rec *done = NULL;
     spin_lock(&r->lock);
-    if (!r->dead) {
+    if (r->overflow_head)
+        flush_overflow_locked(r, &done);
+    spin_unlock(&r->lock);
+    while (done) {
+        struct uring_cqe_rec *next = done->next;
+        kfree(done);
+        done = next;
+    }
+}
+
+/* Write a completion, or queue it behind the ones already waiting.  No
+ * wake-up: the caller wakes cq_wait.  false: dropped (ring closed, or no
+ * memory for a record: then counted in the CQ ring's overflow field). */
+static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res)
+{
+    struct uring_cqe_rec *rec = NULL;
+    bool ok = false;
+    spin_lock(&r->lock);
+    while (!r->dead) {
         if (!r->overflow_head && cq_room_locked(r)) {
             cq_write_locked(r, user_data, res);
-        } else if (hold) {
-            atomic_fetch_add(&op->task->refs, 1);
-            op->overflow_next = NULL;
+            ok = true;
+            break;
+        }
+        if (rec) {
+            rec->next = NULL;
+            rec->user_data = user_data;
+            rec->res = res;
             if (r->overflow_tail)
-                r->overflow_tail->overflow_next = op;
+                r->overflow_tail->next = rec;
             else
-                r->overflow_head = op;
-            r->overflow_tail = op;
+                r->overflow_head = rec;
+            r->overflow_tail = rec;
+            r->noverflow++;
             set_overflow_flag_locked(r, true);
-        } else {
-            atomic_fetch_add(RING_U32(r, r->p.cq_off.overflow), 1);
+            rec = NULL;
+            ok = true;
+            break;
+        }
+        spin_unlock(&r->lock);          /* full: allocate a record, look again */
+        rec = kmalloc(sizeof *rec);
+        spin_lock(&r->lock);
+        if (!rec) {
+            if (!r->dead)
+                atomic_fetch_add(RING_U32(r, r->p.cq_off.overflow), 1);
+            break;
         }
     }
     spin_unlock(&r->lock);
+    kfree(rec);                         /* not needed after all */
     trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
+    return ok;
+}
+
+bool uring_post(struct uring *r, uint64_t user_data, int32_t res)
+{
+    bool ok = post_nowake(r, user_data, res);
     waitq_wake_all(&r->cq_wait);
+    return ok;
 }
 
 static void inflight_del_locked(struct uring *r, struct uring_op *op)
@@ -287,8 +363,8 @@ void uring_op_complete(struct uring_op *op, int32_t res)
     struct uring *r = op->ring;
     op->res = res;
     if (op->has_link_timeout)
-        post(r, op, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED, false);
-    post(r, op, op->sqe.user_data, res, true);
+        uring_post(r, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED);
+    uring_post(r, op->sqe.user_data, res);
     /* the chain: the next link runs only if this one fully succeeded
      * (a short read or write breaks it, as on Linux) */
     bool rw = op->sqe.opcode == IORING_OP_READ || op->sqe.opcode == IORING_OP_WRITE;
@@ -306,17 +382,17 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         }
         struct uring_op *after = next->link_next;
         next->link_next = NULL;
-        post(r, next, next->sqe.user_data, -ECANCELED, false);
+        uring_post(r, next->sqe.user_data, -ECANCELED);
         spin_lock(&r->lock);
         inflight_del_locked(r, next);
         spin_unlock(&r->lock);
         if (next->f)
             file_put(next->f);
         task_cancel(next->task);
-        uring_put(r);
+        op_ref_put(r);
         next = after;
     }
-    uring_put(r);               /* the op's reference */
+    op_ref_put(r);              /* the op's references */
 }
 
 /* ---- submission ----------------------------------------------------------- */
@@ -355,6 +431,7 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
     op->task = t;
     memcpy(&op->sqe, sqe, sizeof *sqe);     /* the user may reuse the slot at once */
     atomic_fetch_add(&r->refs, 1);
+    mm_get(r->mm);
     spin_lock(&r->lock);
     op->inflight_next = r->inflight;
     if (r->inflight)
@@ -365,30 +442,123 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
     return op;
 }
 
-/* Submit up to n SQEs; returns how many were consumed, or -errno if none. */
+/*
+ * The fast path for NOPs: a run of unlinked NOP SQEs completes here under
+ * one lock, each CQE written as any other and the CQ tail published once.
+ * It stops at anything else, at a full CQ ring (the general path then
+ * queues overflow records) and when tracing (the general path traces).
+ * Returns how many SQEs it took.
+ */
+static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
+{
+    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
+    uint32_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
+    uint32_t head = r->sq_head, n = 0;
+    spin_lock(&r->lock);
+    uint32_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
+    uint32_t ctail = r->cq_tail;
+    if (room > max)
+        room = max;
+    while (n < room && head != tail) {
+        uint32_t idx = atomic_load_explicit(&array[head & smask], memory_order_relaxed);
+        if (idx > smask)
+            break;              /* a bad index: next_sqe drops and counts it */
+        const struct io_uring_sqe *sqe = &r->sqes[idx];
+        if (sqe->opcode != IORING_OP_NOP || (sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)))
+            break;
+        struct io_uring_cqe *c = &cqes[ctail & cmask];
+        c->user_data = sqe->user_data;
+        c->res = 0;
+        c->flags = 0;
+        ctail++;
+        head++;
+        n++;
+    }
+    r->sq_head = head;
+    r->cq_tail = ctail;
+    r->posted += n;
+    cq_publish_locked(r);
+    spin_unlock(&r->lock);
+    return n;
+}
+
+/* Is the next SQE an unlinked NOP?  (A peek: nothing consumed.) */
+static bool next_is_nop(struct uring *r, uint32_t tail)
+{
+    if (r->sq_head == tail)
+        return false;
+    uint32_t idx = atomic_load_explicit(&RING_U32(r, SQ_ARRAY_OFF)[r->sq_head & (r->sq_entries - 1)],
+                                        memory_order_relaxed);
+    if (idx >= r->sq_entries)
+        return false;
+    const struct io_uring_sqe *sqe = &r->sqes[idx];
+    return sqe->opcode == IORING_OP_NOP && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+}
+
+static bool busy(struct uring *r)
+{
+    return r->ninflight + r->noverflow >= MAX_INFLIGHT(r);
+}
+
+static void start_chain(struct uring_op *head)
+{
+    head->started = true;
+    task_start(head->task, TASK_NO_HART, false);
+}
+
+/*
+ * Submit up to n SQEs; returns how many were consumed, or -errno if none.
+ *
+ * NOP and MSG_RING never wait, so outside a link chain they complete
+ * right here, without a task (their CQE is written exactly as any other;
+ * runs of NOPs in nop_run).  Every other operation becomes a task.
+ */
 static long submit(struct uring *r, uint32_t n)
 {
     uint32_t tail = atomic_load_explicit(RING_U32(r, r->p.sq_off.tail), memory_order_acquire);
     /* a corrupt tail can claim at most one ring's worth */
     if (tail - r->sq_head > r->sq_entries)
         tail = r->sq_head + r->sq_entries;
+    if (r->overflow_head)
+        flush_overflow(r);      /* the user may have made room */
     long done = 0;
+    bool posted = false;
     struct uring_op *chain_head = NULL, *chain_tail = NULL;
     while ((uint32_t)done < n) {
-        if (r->ninflight >= MAX_INFLIGHT(r))
+        if (!chain_tail && !trace_on && next_is_nop(r, tail)) {
+            uint32_t k = nop_run(r, tail, n - (uint32_t)done);
+            if (k) {
+                done += k;
+                posted = true;
+                continue;
+            }
+        }
+        if (busy(r))
             break;              /* back-pressure: the user must reap first */
         const struct io_uring_sqe *sqe = next_sqe(r, tail);
         if (!sqe)
             break;
         done++;
-        trace_event(TR_URING_SUBMIT, (uint32_t)sqe->user_data, sqe->opcode);
-        if (sqe->opcode == IORING_OP_LINK_TIMEOUT) {
+        uint8_t opc = sqe->opcode;
+        uint64_t ud = sqe->user_data;
+        trace_event(TR_URING_SUBMIT, (uint32_t)ud, opc);
+        bool alone = !chain_tail && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+        if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
+            /* never waits: completes here (a NOP gets here when the CQ
+             * ring is full, or when tracing) */
+            post_nowake(r, ud, opc == IORING_OP_NOP ? 0 : uring_msg_ring(r, sqe));
+            posted = true;
+            continue;
+        }
+        if (opc == IORING_OP_LINK_TIMEOUT) {
             /* attaches to the previous linked op */
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
             if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe->addr, sizeof ts) ||
                 ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
-                post(r, NULL, sqe->user_data, -EINVAL, false);
+                post_nowake(r, sqe->user_data, -EINVAL);
+                posted = true;
                 continue;
             }
             prev->has_link_timeout = true;
@@ -396,34 +566,38 @@ static long submit(struct uring *r, uint32_t n)
             prev->lt_deadline = arch_time() + (uint64_t)ts[0] * arch_timebase() +
                                 (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
             if (!(sqe->flags & IOSQE_IO_LINK)) {
-                chain_head->started = true;
-                task_start(chain_head->task, TASK_NO_HART, false);
+                start_chain(chain_head);
                 chain_head = chain_tail = NULL;
             }
             continue;
         }
         struct uring_op *op = op_new(r, sqe);
         if (!op) {
-            post(r, NULL, sqe->user_data, -ENOMEM, false);
+            post_nowake(r, sqe->user_data, -ENOMEM);
+            posted = true;
             continue;
         }
+        if (opc == IORING_OP_TIMEOUT && sqe->off)
+            /* count completions from submission on, as Linux does
+             * (not from the op's first poll: NOPs of the same batch
+             * complete before it) */
+            op->timeout_target = r->posted + sqe->off;
         if (chain_tail)
             chain_tail->link_next = op;
         else
             chain_head = op;
         chain_tail = op;
         if (!(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) {
-            chain_head->started = true;
-            task_start(chain_head->task, TASK_NO_HART, false);
+            start_chain(chain_head);
             chain_head = chain_tail = NULL;
         }
     }
-    if (chain_head) {           /* a link left open at the end of the batch */
-        chain_head->started = true;
-        task_start(chain_head->task, TASK_NO_HART, false);
-    }
+    if (chain_head)             /* a link left open at the end of the batch */
+        start_chain(chain_head);
     atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
-    if (done == 0 && r->ninflight >= MAX_INFLIGHT(r))
+    if (posted)                 /* TIMEOUTs counting completions, other waiters */
+        waitq_wake_all(&r->cq_wait);
+    if (done == 0 && busy(r))
         return -EBUSY;
     return done;
 }
@@ -434,16 +608,8 @@ static long submit(struct uring *r, uint32_t n)
 static bool enough(struct enter_wait *e)
 {
     struct uring *r = e->r;
-    struct uring_op *done = NULL;
-    spin_lock(&r->lock);
     if (r->overflow_head)
-        flush_overflow_locked(r, &done);
-    spin_unlock(&r->lock);
-    while (done) {
-        struct uring_op *next = done->overflow_next;
-        task_put(done->task);
-        done = next;
-    }
+        flush_overflow(r);
     return r->dead || cq_ready(r) >= e->min;
 }
 

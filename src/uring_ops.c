@@ -80,37 +80,14 @@ static int32_t async_cancel(struct uring_op *op)
     return res;
 }
 
-static int32_t msg_ring(struct uring_op *op)
+int32_t uring_msg_ring(struct uring *r, const struct io_uring_sqe *sqe)
 {
-    struct file *f = fd_get(op->ring->files, op->sqe.fd);
+    struct file *f = fd_get(r->files, sqe->fd);
     if (!f)
         return -EBADF;
     int32_t res = -EBADFD;
-    if (f->type == FT_URING) {
-        struct uring *t = f->uring;
-        spin_lock(&t->lock);
-        bool posted = false;
-        if (!t->dead) {
-            uint32_t head = atomic_load((_Atomic uint32_t *)((char *)t->mem + t->p.cq_off.head));
-            uint32_t used = t->cq_tail - head;
-            if (used < t->cq_entries) {
-                struct io_uring_cqe *c = (void *)((char *)t->mem + t->p.cq_off.cqes);
-                c += t->cq_tail & (t->cq_entries - 1);
-                c->user_data = op->sqe.off;
-                c->res = op->sqe.len;
-                c->flags = 0;
-                t->cq_tail++;
-                t->posted++;
-                atomic_store_explicit((_Atomic uint32_t *)((char *)t->mem + t->p.cq_off.tail),
-                                      t->cq_tail, memory_order_release);
-                posted = true;
-            }
-        }
-        spin_unlock(&t->lock);
-        if (posted)
-            waitq_wake_all(&t->cq_wait);
-        res = posted ? 0 : -EOVERFLOW;
-    }
+    if (f->type == FT_URING)
+        res = uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
     file_put(f);
     return res;
 }
@@ -184,8 +161,14 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
         } else {
             uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
             sleep_until_init(&op->lt_sleep, (op->sqe.timeout_flags & IORING_TIMEOUT_ABS) ? ticks : arch_time() + ticks);
-            op->timeout_target = op->sqe.off ? op->ring->posted + op->sqe.off : 0;
-            AWAIT_COND(op, cx, &op->ring->cq_wait, &op->w, timeout_done(op, cx));
+            /* op->timeout_target (a count in off) was set at submission */
+            if (op->timeout_target) {
+                AWAIT_COND(op, cx, &op->ring->cq_wait, &op->w, timeout_done(op, cx));
+            } else {
+                /* only the clock ends it: not woken by every completion */
+                AWAIT(op, future_poll(&op->lt_sleep.base, cx));
+                op->res = -ETIME;
+            }
         }
     } else if (opc == IORING_OP_ASYNC_CANCEL) {
         op->res = async_cancel(op);
@@ -200,7 +183,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                        &op->w, poll_events(op) != 0);
         }
     } else if (opc == IORING_OP_MSG_RING) {
-        op->res = msg_ring(op);
+        op->res = uring_msg_ring(op->ring, &op->sqe);
     } else {
         op->res = -EINVAL;      /* an opcode we do not offer */
     }
@@ -209,7 +192,9 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
 
 static void op_finish(struct uring_op *op, int32_t res)
 {
-    if (op->has_link_timeout)
+    /* the link timeout's sleep exists only once the op has been polled
+     * (a cancelled op may never have been) */
+    if (op->has_link_timeout && op->lt_sleep.base.ops)
         future_cancel(&op->lt_sleep.base);
     if (op->f) {
         file_put(op->f);

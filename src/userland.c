@@ -6,9 +6,15 @@
 #include "monitor.h"
 #include "printk.h"
 #include "proc.h"
+#include "trace.h"
 
 void userland_start(void)
 {
+    const char *tp = bootarg_value("traceprog");
+    if (tp) {                   /* make trace: run one program, send the trace */
+        trace_run_start(tp);
+        return;
+    }
     if (!bootarg_has("monitor")) {
         int r = exec_init("/bin/init");
         if (r == 0)

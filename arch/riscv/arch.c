@@ -68,7 +68,11 @@ void arch_start_harts(void)
     for (unsigned i = 0; i < nharts; i++) {
         if (harts[i].hartid == this_hart()->hartid)
             continue;
+        if (atomic_load(&harts[i].online))
+            continue;
         long err = sbi_hart_start(harts[i].hartid, entry, 0);
+        if (err == -6)          /* SBI_ERR_ALREADY_AVAILABLE: it came by itself (entry.S) */
+            continue;
         if (err)
             printk("hart %u: start failed (sbi error %ld)\n", harts[i].hartid, err);
     }

@@ -13,6 +13,20 @@
     .globl _start
 _start:
     csrw sie, zero
+    /* Only one hart may boot.  Should firmware ever send a second one
+     * here, it waits (no stack, no .bss yet) until the boot hart has set
+     * up the hart table, then joins as a secondary. */
+    la t0, boot_claimed
+    li t1, 1
+    amoswap.w.aq t1, t1, (t0)
+    beqz t1, 0f
+    la t0, harts_ready
+1:  lw t1, 0(t0)
+    beqz t1, 1b
+    fence r, rw
+    li s2, 0
+    j paging_on
+0:
     /* clear .bss (boot hart only, before anything uses it) */
     la t0, __bss_start      /* PC-relative: the physical addresses */
     la t1, __bss_end
@@ -67,6 +81,13 @@ halt:
  */
 #define GIGA_PTE(pa) (((pa) >> 12) << 10 | 0xef)
     .section .data
+    .balign 4
+boot_claimed:
+    .word 0
+    .globl harts_ready
+harts_ready:                /* set by kmain once harts[] is filled in */
+    .word 0
+
     .balign 4096
     .globl boot_pagetable
 boot_pagetable:

@@ -1,0 +1,49 @@
+"""make bench's output: build/bench.json's schema (documented in
+ci/bench.py) and figures that repeat from one boot to the next."""
+import json
+import re
+import subprocess
+import sys
+
+from pollux import KERNEL, OPENSBI, ROOT
+
+KERNEL_FIGURES = {"task_spawn": "instructions", "wake_same_hart": "instructions",
+                  "wake_cross_hart": "instructions", "kbytes_per_idle_task": "bytes"}
+
+
+def test_bench_json_schema_and_repeatability(tmp_path):
+    out = tmp_path / "bench.json"
+    # the kernel's figures only (no initrd): two boots, medians, <= 1% apart
+    p = subprocess.run([sys.executable, "ci/bench.py", "--kernel", KERNEL, "--opensbi", OPENSBI,
+                        "--out", str(out), "--smp", "2", "--runs", "2", "--timeout", "120",
+                        "--bootargs", "steal=on"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text())
+
+    assert doc["schema"] == 1
+    assert isinstance(doc["git_revision"], str) and re.fullmatch(r"[0-9a-f]{4,40}|unknown",
+                                                                 doc["git_revision"])
+    assert isinstance(doc["git_dirty"], bool)
+    assert doc["harts"] == 2 and doc["memory"] == "256M" and doc["runs"] == 2
+    assert doc["bootargs"] == "bench steal=on"
+    assert doc["qemu"] == "-icount shift=0"
+
+    figs = doc["figures"]
+    names = [f["name"] for f in figs]
+    assert len(names) == len(set(names))
+    assert set(KERNEL_FIGURES) <= set(names)
+    for f in figs:
+        assert set(f) == {"name", "value", "unit", "harts", "samples"}, f
+        assert re.fullmatch(r"[a-z0-9_]+", f["name"])
+        assert type(f["value"]) is int and f["value"] > 0
+        assert f["unit"] in ("instructions", "bytes")
+        assert f["harts"] == 2
+        assert len(f["samples"]) == 2 and all(type(v) is int for v in f["samples"])
+        assert max(f["samples"]) - min(f["samples"]) <= 0.01 * min(f["samples"]), f
+    for name, unit in KERNEL_FIGURES.items():
+        assert next(f for f in figs if f["name"] == name)["unit"] == unit
+
+    # what the script printed is what it wrote
+    for f in figs:
+        assert "bench %s %d %s" % (f["name"], f["value"], f["unit"]) in p.stdout
