@@ -54,16 +54,26 @@ static struct task *runq_pop(struct runq *q)
     return t;
 }
 
+/* IPI hart i if it sleeps and nobody has woken it yet: taking its bit
+ * out of idle_mask is the right to send the one IPI it needs. */
+static bool wake_idle(struct hart *self, unsigned i)
+{
+    uint64_t bit = 1UL << i;
+    if (!(atomic_fetch_and(&idle_mask, ~bit) & bit))
+        return false;
+    self->ipis_sent++;
+    trace_event(TR_IPI_SEND, i, 0);
+    arch_send_ipi(i);
+    return true;
+}
+
 /* Wake some idle hart other than `self` so it can steal. */
 static void kick_idle_hart(struct hart *self)
 {
-    uint64_t m = atomic_load(&idle_mask) & ~(1UL << self->index);
-    if (m) {
-        unsigned i = __builtin_ctzl(m);
-        self->ipis_sent++;
-        trace_event(TR_IPI_SEND, i, 0);
-        arch_send_ipi(i);
-    }
+    uint64_t m;
+    while ((m = atomic_load(&idle_mask) & ~(1UL << self->index)) != 0)
+        if (wake_idle(self, __builtin_ctzl(m)))
+            return;
 }
 
 void runq_push(struct hart *h, struct task *t)
@@ -84,11 +94,8 @@ void runq_push(struct hart *h, struct task *t)
     atomic_thread_fence(memory_order_seq_cst);
     struct hart *self = this_hart();
     if (h != self) {
-        if (atomic_load(&h->idle)) {
-            self->ipis_sent++;
-            trace_event(TR_IPI_SEND, h->index, 0);
-            arch_send_ipi(h->index);
-        }
+        if (atomic_load(&h->idle))
+            wake_idle(self, h->index);
     } else if (len > 1 && sched.steal) {
         kick_idle_hart(self);
     }
