@@ -154,6 +154,9 @@ static enum poll bench_poll(struct future *base, struct cx *cx)
     }
     AWAIT_COND(b, cx, &b->latch.wq, &b->w, latch_done(&b->latch));
     bench_report("task_spawn", (machine_instructions() - b->t0) / SPAWN_N, "instructions");
+    for (unsigned i = 0; i < nharts; i++)
+        printk("bench: after task_spawn, hart %u has polled %lu tasks (%lu stolen), %lu IPIs in\n",
+               i, harts[i].polls, harts[i].steals, harts[i].ipis_recv);
 
     /* wake-to-poll, same hart: half a ping-pong round trip */
     if (!start_pair(b, this_hart()->index, this_hart()->index))
