@@ -68,8 +68,6 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
         if (t.kind == UT_INTERRUPT) {
             user_trap_irq(th);
             arch_irq_enable();
-            if (user_slice_expired())
-                YIELD(th, cx);          /* preempted: let the others run */
         } else if (t.kind == UT_SYSCALL) {
             arch_irq_enable();
             user_skip_ecall(th);
@@ -93,6 +91,10 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             arch_irq_enable();
             fatal(th, t.signal, user_trap_name(th));
         }
+        /* The time slice is over (its timer may have fired in user mode
+         * or during a system call): let the others run. */
+        if (user_slice_expired())
+            YIELD(th, cx);
     }
     thread_exit(th);
     ASYNC_END(th);
