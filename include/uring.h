@@ -76,10 +76,15 @@ struct uring_op {
     uint64_t lt_deadline;
     bool lt_fired;                      /* the LINK_TIMEOUT expired first */
     uint64_t timeout_target;            /* TIMEOUT: completions to wait for */
-    struct sleep lt_sleep;              /* LINK_TIMEOUT / TIMEOUT deadline */
+    int32_t prep_err;                   /* TIMEOUT: bad argument found at submission */
+    uint64_t timeout_rel;               /* TIMEOUT behind a link: ticks from its start */
+    struct sleep lt_sleep;              /* LINK_TIMEOUT deadline */
     union {
         struct file_io io;              /* READ, WRITE, READV, WRITEV (one iovec at a time) */
-        struct waiter w;                /* POLL_ADD, TIMEOUT */
+        struct {
+            struct waiter w;            /* POLL_ADD, TIMEOUT (with a count) */
+            struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
+        };
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
     int64_t vec_total;

@@ -14,7 +14,14 @@
  *
  * Lifetime: refs counts the file, each mapping of the ring memory and
  * each operation in flight; the memory is freed at zero.  Closing the
- * file (process exit included) cancels every operation in flight.
+ * file (process exit included) cancels every operation in flight.  The
+ * address space is held by the ring until the file is closed, and by each
+ * operation in flight (the mappings hold the ring: a ring holding the
+ * address space for good would be a cycle).
+ *
+ * Completions that find the CQ ring full wait, in order, as small
+ * records on the overflow list; while the list and the operations in
+ * flight reach 4 x cq_entries, io_uring_enter submits nothing (-EBUSY).
  */
 #include "arch.h"
 #include "errno.h"
@@ -357,6 +364,17 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
     r->ninflight--;
 }
 
+/* Start an op's task.  `started` says whether its task may be woken
+ * (ASYNC_CANCEL, ring teardown): set under the lock together with the
+ * start, so no waker can slip in between and queue it first. */
+static void start_op(struct uring *r, struct uring_op *op)
+{
+    spin_lock(&r->lock);
+    op->started = true;
+    task_start(op->task, TASK_NO_HART, false);
+    spin_unlock(&r->lock);
+}
+
 /* Called by the op's future when it is done: CQE, then the link chain. */
 void uring_op_complete(struct uring_op *op, int32_t res)
 {
@@ -376,8 +394,7 @@ void uring_op_complete(struct uring_op *op, int32_t res)
     spin_unlock(&r->lock);
     while (next) {
         if (ok && !r->dead) {
-            next->started = true;
-            task_start(next->task, TASK_NO_HART, false);
+            start_op(r, next);
             break;
         }
         struct uring_op *after = next->link_next;
@@ -496,16 +513,40 @@ static bool next_is_nop(struct uring *r, uint32_t tail)
     return sqe->opcode == IORING_OP_NOP && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
 }
 
+/*
+ * TIMEOUT reads its timespec at submission and, unless it waits behind a
+ * link, starts its clock and its count there, as Linux does: not at the
+ * op's first poll, which may come a time slice later (and NOPs of the
+ * same batch complete before it).  Behind a link, a relative timeout
+ * starts when the op does (op_run).
+ */
+static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
+{
+    int64_t ts[2];
+    if (op->sqe.len != 1) {
+        op->prep_err = -EINVAL;
+    } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
+        op->prep_err = -EFAULT;
+    } else if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+        op->prep_err = -EINVAL;
+    } else {
+        uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+        if (op->sqe.timeout_flags & IORING_TIMEOUT_ABS)
+            sleep_until_init(&op->sleep, ticks);
+        else if (!behind_link)
+            sleep_until_init(&op->sleep, arch_time() + ticks);
+        else
+            op->timeout_rel = ticks;    /* the sleep is set up when it starts */
+        if (op->sqe.off)
+            op->timeout_target = r->posted + op->sqe.off;
+    }
+}
+
 static bool busy(struct uring *r)
 {
     return r->ninflight + r->noverflow >= MAX_INFLIGHT(r);
 }
 
-static void start_chain(struct uring_op *head)
-{
-    head->started = true;
-    task_start(head->task, TASK_NO_HART, false);
-}
 
 /*
  * Submit up to n SQEs; returns how many were consumed, or -errno if none.
@@ -566,7 +607,7 @@ static long submit(struct uring *r, uint32_t n)
             prev->lt_deadline = arch_time() + (uint64_t)ts[0] * arch_timebase() +
                                 (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
             if (!(sqe->flags & IOSQE_IO_LINK)) {
-                start_chain(chain_head);
+                start_op(r, chain_head);
                 chain_head = chain_tail = NULL;
             }
             continue;
@@ -577,23 +618,20 @@ static long submit(struct uring *r, uint32_t n)
             posted = true;
             continue;
         }
-        if (opc == IORING_OP_TIMEOUT && sqe->off)
-            /* count completions from submission on, as Linux does
-             * (not from the op's first poll: NOPs of the same batch
-             * complete before it) */
-            op->timeout_target = r->posted + sqe->off;
+        if (opc == IORING_OP_TIMEOUT)
+            timeout_prep(r, op, chain_tail != NULL);
         if (chain_tail)
             chain_tail->link_next = op;
         else
             chain_head = op;
         chain_tail = op;
         if (!(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) {
-            start_chain(chain_head);
+            start_op(r, chain_head);
             chain_head = chain_tail = NULL;
         }
     }
     if (chain_head)             /* a link left open at the end of the batch */
-        start_chain(chain_head);
+        start_op(r, chain_head);
     atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
     if (posted)                 /* TIMEOUTs counting completions, other waiters */
         waitq_wake_all(&r->cq_wait);

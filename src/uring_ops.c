@@ -31,7 +31,8 @@ static void op_cancel_inner(struct uring_op *op)
             waitq_unregister(file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)), &op->w);
         break;
     case IORING_OP_TIMEOUT:
-        future_cancel(&op->lt_sleep.base);
+        if (op->sleep.base.ops)
+            future_cancel(&op->sleep.base);
         waitq_unregister(&op->ring->cq_wait, &op->w);
         break;
     }
@@ -51,11 +52,11 @@ static uint32_t poll_events(struct uring_op *op)
 static bool timeout_done(struct uring_op *op, struct cx *cx)
 {
     if (op->timeout_target && op->ring->posted >= op->timeout_target) {
-        future_cancel(&op->lt_sleep.base);
+        future_cancel(&op->sleep.base);
         op->res = 0;
         return true;
     }
-    if (future_poll(&op->lt_sleep.base, cx) == READY) {
+    if (future_poll(&op->sleep.base, cx) == READY) {
         op->res = -ETIME;
         return true;
     }
@@ -154,21 +155,17 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
             }
         }
     } else if (opc == IORING_OP_TIMEOUT) {
-        int64_t ts[2];
-        if (op->sqe.len != 1 || copyin(op->ring->mm, ts, op->sqe.addr, sizeof ts) ||
-            ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
-            op->res = op->sqe.len != 1 ? -EINVAL : -EFAULT;
+        /* the deadline and the count were taken at submission (uring.c) */
+        if (!op->prep_err && !op->sleep.base.ops)   /* behind a link: from now */
+            sleep_until_init(&op->sleep, arch_time() + op->timeout_rel);
+        if (op->prep_err) {
+            op->res = op->prep_err;
+        } else if (op->timeout_target) {
+            AWAIT_COND(op, cx, &op->ring->cq_wait, &op->w, timeout_done(op, cx));
         } else {
-            uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
-            sleep_until_init(&op->lt_sleep, (op->sqe.timeout_flags & IORING_TIMEOUT_ABS) ? ticks : arch_time() + ticks);
-            /* op->timeout_target (a count in off) was set at submission */
-            if (op->timeout_target) {
-                AWAIT_COND(op, cx, &op->ring->cq_wait, &op->w, timeout_done(op, cx));
-            } else {
-                /* only the clock ends it: not woken by every completion */
-                AWAIT(op, future_poll(&op->lt_sleep.base, cx));
-                op->res = -ETIME;
-            }
+            /* only the clock ends it: not woken by every completion */
+            AWAIT(op, future_poll(&op->sleep.base, cx));
+            op->res = -ETIME;
         }
     } else if (opc == IORING_OP_ASYNC_CANCEL) {
         op->res = async_cancel(op);

@@ -100,6 +100,7 @@ static int ring_open(struct worker *w)
     w->ctl = p.sq_off.resv1 ? (void *)(ring + p.sq_off.resv1) : NULL;
     w->sqes = sqes;
     w->sq_local_tail = atomic_load(w->sq_tail);
+    w->to_submit = 0;
     return 0;
 }
 
@@ -186,6 +187,9 @@ static int rq_top_prio(void)
 /* A coroutine became ready: if a worker sleeps in the kernel, wake it. */
 static void kick_idle_worker(void)
 {
+    /* the push before us, then the idle flags: pairs with the fence in
+     * worker_loop's idle path (one of the two sees the other) */
+    atomic_thread_fence(memory_order_seq_cst);
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         if (w == self || !atomic_load(&w->idle))
@@ -314,8 +318,10 @@ static enum poll op_poll(struct future *base, struct cx *cx)
     struct io_uring_sqe *s = sqe_get(self);
     uint32_t slot = s ? slot_alloc(op) : 0;
     if (!slot) {
-        if (s)                  /* no slot: turn the SQE into a no-op */
-            s->opcode = IORING_OP_NOP, s->user_data = 0;
+        if (s) {                /* no slot: turn the SQE into a no-op (no stale link flag) */
+            memset(s, 0, sizeof *s);
+            s->opcode = IORING_OP_NOP;
+        }
         task_wake(cx->task);    /* try again next round */
         return PENDING;
     }
@@ -475,6 +481,10 @@ static void *worker_loop(void *arg)
 {
     struct worker *w = arg;
     self = w;
+    /* a worker thread sets its own ring up: the kernel takes a thread's
+     * priority hint from the first ring that thread created */
+    if (w->ring_fd < 0 && ring_open(w) < 0)
+        return NULL;
     for (;;) {
         /* one round: every coroutine ready now, highest priority first */
         long batch = rq.len;
@@ -494,7 +504,12 @@ static void *worker_loop(void *arg)
         }
         /* nothing ready: block until a completion (or a wake message) */
         atomic_store(&w->idle, 1);
-        if (rq.len > 0) {       /* raced with a wake: don't sleep */
+        atomic_thread_fence(memory_order_seq_cst);
+        /* raced with a wake, or the last coroutine finished on another
+         * worker after we looked (it only wakes workers already idle):
+         * don't sleep */
+        if (atomic_load_explicit((_Atomic long *)&rq.len, memory_order_relaxed) > 0 ||
+            atomic_load(&live) == 0) {
             atomic_store(&w->idle, 0);
             continue;
         }
@@ -535,10 +550,8 @@ void rt_run(int n)
         n = MAX_WORKERS;
     for (int i = 1; i < n; i++) {
         workers[i].index = i;
-        if (ring_open(&workers[i]) < 0) {
-            n = i;
-            break;
-        }
+        workers[i].ring_fd = -1;        /* opened by the worker itself */
+        atomic_store(&workers[i].idle, 0);
     }
     nworkers = n;
     pthread_t tids[MAX_WORKERS];

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,12 +262,14 @@ static int t_rw_pipe(void)
     struct iovec wv[2] = { { "hello ", 6 }, { "world", 5 } };
     char a[4], b[16] = { 0 };
     struct iovec rv[2] = { { a, sizeof a }, { b, sizeof b } };
+    /* (one iovec at a time, as writev(2) here: a READV racing with the
+     * WRITEV may see only its first piece, so the READV goes second) */
     sqe(r, IORING_OP_WRITEV, p[1], (uint64_t)wv, 2, 2);
+    REQUIRE(uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS) == 1, "enter");
+    REQUIRE(collect(r, 1) == 0 && res_of[2] == 11, "WRITEV res %ld", (long)res_of[2]);
     sqe(r, IORING_OP_READV, p[0], (uint64_t)rv, 2, 3);
-    REQUIRE(uring_enter(r, 2, 2, IORING_ENTER_GETEVENTS) == 2, "enter");
-    REQUIRE(collect(r, 2) == 0, "stray");
-    REQUIRE(res_of[2] == 11, "WRITEV res %ld", (long)res_of[2]);
-    REQUIRE(res_of[3] == 11, "READV res %ld", (long)res_of[3]);
+    REQUIRE(uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS) == 1, "enter");
+    REQUIRE(collect(r, 1) == 0 && res_of[3] == 11, "READV res %ld", (long)res_of[3]);
     REQUIRE(memcmp(a, "hell", 4) == 0 && memcmp(b, "o world", 7) == 0, "READV content");
     return 0;
 }
@@ -346,6 +349,22 @@ static int t_timeout_count(void)
     REQUIRE(uring_enter(r, 1, 3, IORING_ENTER_GETEVENTS) == 1, "enter");
     REQUIRE(collect(r, 3) == 0, "stray");
     REQUIRE(res_of[20] == 0, "count 2: res %ld", (long)res_of[20]);
+    /* behind a link, a relative TIMEOUT counts from when it starts */
+    int p[2];
+    mkpipe(p, 0);
+    char c;
+    struct __kernel_timespec t30 = ts_ms(30);
+    t0 = u_now_ns();
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)&c, 1, 30)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&t30, 1, 31);
+    REQUIRE(uring_enter(r, 2, 0, 0) == 2, "enter");
+    sleep_ms(50);
+    REQUIRE(write(p[1], "t", 1) == 1, "write");
+    REQUIRE(collect(r, 2) == 0, "stray");
+    uint64_t dt = u_now_ns() - t0;
+    REQUIRE(res_of[30] == 1 && res_of[31] == -ETIME, "linked: %ld %ld", (long)res_of[30], (long)res_of[31]);
+    REQUIRE(dt >= 75 * MS, "a linked 30 ms TIMEOUT started after 50 ms ended at %lu ms",
+            (unsigned long)(dt / MS));
     return 0;
 }
 
@@ -412,6 +431,20 @@ static int t_link_timeout(void)
     REQUIRE(res_of[3] == 1 && res_of[4] == -ECANCELED, "read first: read %ld timeout %ld",
             (long)res_of[3], (long)res_of[4]);
     REQUIRE(u_now_ns() - t0 < 1000 * MS, "waited for the timeout");
+    /* on a TIMEOUT: two sleeps in one operation */
+    struct __kernel_timespec t_long = ts_ms(1000), t_short = ts_ms(20);
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&t_long, 1, 6)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&t_short, 1, 7);
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&t_short, 1, 8)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&t_long, 1, 9);
+    t0 = u_now_ns();
+    REQUIRE(uring_enter(r, 4, 4, IORING_ENTER_GETEVENTS) == 4, "enter");
+    REQUIRE(collect(r, 4) == 0, "stray");
+    REQUIRE(res_of[6] == -ECANCELED && res_of[7] == -ETIME, "TIMEOUT cut short: %ld %ld",
+            (long)res_of[6], (long)res_of[7]);
+    REQUIRE(res_of[8] == -ETIME && res_of[9] == -ECANCELED, "TIMEOUT first: %ld %ld",
+            (long)res_of[8], (long)res_of[9]);
+    REQUIRE(u_now_ns() - t0 < 800 * MS, "waited for a long sleep");
     /* a LINK_TIMEOUT with nothing before it */
     sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&ts, 1, 5);
     REQUIRE(uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS) == 1, "enter");
@@ -680,9 +713,8 @@ static int t_corrupt_cq(void)
     tail = *r->cq_tail;
     *r->cq_tail = 0x7777777;
     sqe(r, IORING_OP_NOP, -1, 0, 0, 10);
-    long e = u_syscall6(__NR_io_uring_enter, r->fd, 1, 0, 0, 0, 0);
+    long e = uring_enter(r, 1, 0, 0);
     REQUIRE(e == 1, "enter: %ld", e);
-    *r->sq_tail = r->tail;
     for (int i = 0; i < 1000 && *r->cq_tail != tail + 1; i++)
         sleep_ms(1);
     REQUIRE(*r->cq_tail == tail + 1, "cq tail %#x, expected %#x", *r->cq_tail, tail + 1);
@@ -781,8 +813,10 @@ static void child_with_ops_in_flight(int how)
 static int t_exit_in_flight(void)
 {
     long base_pages = 0, base_objs = 0, pages, objs;
-    for (int round = 0; round < 7; round++) {
-        if (round == 1)
+    /* rounds 0 and 1 (one of each kind) warm up: this process's own first
+     * use of a stack or data page must not count as the kernel's */
+    for (int round = 0; round < 8; round++) {
+        if (round == 2)
             REQUIRE(mem_free(&base_pages, &base_objs) == 0, "/proc/mem");
         int how = round & 1;
         pid_t pid = fork();
@@ -798,7 +832,15 @@ static int t_exit_in_flight(void)
         else
             REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
     }
-    /* cancelled operations finish on their own harts: give them a moment */
+    /*
+     * Cancelled operations finish on their own harts: give them a moment.
+     * SLACK: an idle hart holds back the page-table root of the last
+     * process it ran until it runs another (arch/riscv/pagetable.c: at
+     * most one per hart), so the free count may end a few pages short
+     * with nothing lost.  What one round would leak (its ring's two
+     * pages, or its whole address space) times six rounds is beyond it.
+     */
+    enum { SLACK = 4 };
     for (int i = 0; i < 200; i++) {
         REQUIRE(mem_free(&pages, &objs) == 0, "/proc/mem");
         if (pages >= base_pages && objs <= base_objs)
@@ -807,7 +849,16 @@ static int t_exit_in_flight(void)
     }
     printf("uring_test: free pages %ld -> %ld, kmalloc objects %ld -> %ld after 6 rounds\n", base_pages,
            pages, base_objs, objs);
-    REQUIRE(pages >= base_pages, "%ld pages lost", base_pages - pages);
+    if (pages + SLACK < base_pages) {   /* show the whole report */
+        char buf[512];
+        int fd = open("/proc/mem", O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        printf("%s", buf);
+    }
+    REQUIRE(pages + SLACK >= base_pages, "%ld pages lost", base_pages - pages);
     REQUIRE(objs <= base_objs, "%ld kmalloc objects lost", objs - base_objs);
     return 0;
 }

@@ -1,0 +1,114 @@
+"""Asynchronous system calls (io_uring) and the user coroutine runtime."""
+import re
+import time
+
+from test_user import PROMPT, run, shell
+
+
+def free_pages(m):
+    return int(re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1))
+
+
+# An idle hart holds back the page-table root of the last process it ran
+# (arch/riscv/pagetable.c, at most one per hart): "back to baseline" is
+# within that many pages.
+ROOTS_HELD = 4
+
+
+def settles_back(m, before):
+    for _ in range(20):
+        if free_pages(m) + ROOTS_HELD >= before:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_uring_abi_conformance(boot):
+    m = shell(boot)
+    out = run(m, "uring_test", timeout=120)
+    assert "FAIL" not in out, out
+    assert "uring_test: all ok" in out, out
+    # the read on an empty pipe was still pending when io_uring_enter returned
+    assert "enter returned 1 with the read still pending" in out, out
+
+
+def test_coroutine_thread_blocks_only_when_all_wait(boot):
+    m = shell(boot)
+    m.sendline("coread")
+    # a read of the console is pending all along, and the other coroutine
+    # keeps ticking: the thread does not block on the read
+    ticks = [int(m.expect(r"coread: tick (\d+)", timeout=10).group(1)) for _ in range(3)]
+    assert ticks == sorted(ticks) and len(set(ticks)) == 3, ticks
+    m.sendline("hello pollux")
+    m.expect(r"coread: got hello pollux", timeout=10)
+    stats = m.expect(r"coread: ticks (\d+), enters (\d+), waits (\d+)", timeout=10)
+    assert int(stats.group(1)) >= 3
+    m.child.expect_exact(PROMPT, timeout=10)
+
+
+def test_many_coroutines_echo_through_pipes(boot):
+    m = shell(boot)
+    out = run(m, "aecho", timeout=60)
+    assert re.search(r"aecho: 64 coroutines, 1024 messages ok", out), out
+
+
+def test_ten_thousand_coroutines(boot):
+    m = shell(boot)
+    before = free_pages(m)
+    out = run(m, "coro10k", timeout=120)
+    assert re.search(r"coro10k: 10000 done in \d+ ms", out), out
+    assert "coro10k: 10000 ok, 0 bad" in out, out
+    # every kernel task and ring of the run is gone
+    assert settles_back(m, before), (before, free_pages(m))
+
+
+def test_high_priority_coroutine_is_served_first(boot):
+    m = shell(boot)
+    out = run(m, "prio", timeout=60)
+    g = re.search(r"prio: high served first \(max lag (\d+) yields\) ok", out)
+    assert g and int(g.group(1)) <= 1, out
+    # for comparison, at the same priority it waits behind the 8 others
+    g = re.search(r"prio: sleeper at 1: max lag (\d+) yields", out)
+    assert g and int(g.group(1)) >= 1, out
+
+
+def test_coroutine_migrates_to_an_idle_worker(boot):
+    m = shell(boot, smp=4)
+    out = run(m, "migrate 2", timeout=60)
+    g = re.search(r"migrate: coroutine resumed on hart (\d+) after hart (\d+)", out)
+    assert g and g.group(1) != g.group(2), out
+    assert "migrate: ok" in out, out
+
+
+def test_killed_with_operations_in_flight_leaves_the_kernel_fine(boot):
+    m = shell(boot)
+
+    rounds = iter(range(100))
+
+    def sync():
+        # the job's output and the shell's prompt come in either order
+        n = next(rounds)
+        m.sendline("echo SYNC%d" % n)
+        m.expect(r"\nSYNC%d" % n, timeout=20)
+        m.child.expect_exact(PROMPT, timeout=10)
+
+    def one_round():
+        m.sendline("uring_test hold &")
+        pid = m.expect(r"\[(\d+)\]").group(1)
+        m.expect(r"uring_test: holding 16 operations", timeout=20)
+        sync()
+        run(m, "kill -9 %s" % pid)
+        for _ in range(20):
+            if not re.search(r"^%s\s" % pid, run(m, "ps"), re.M):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("uring_test hold did not die")
+
+    one_round()                 # warm the allocator caches up
+    before = free_pages(m)
+    for _ in range(4):
+        one_round()
+    assert settles_back(m, before), (before, free_pages(m))
+    out = run(m, "uring_test nop_batches async_cancel exit_in_flight", timeout=60)
+    assert "uring_test: all ok" in out, out
