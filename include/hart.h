@@ -34,6 +34,7 @@ struct hart {
     _Atomic bool idle;          /* in wfi (or about to be) */
     struct runq runq;
     struct task *current;       /* being polled */
+    _Atomic uint8_t current_prio;/* its priority (read by other harts) */
     struct spinlock timer_lock;
     struct timer_heap timers;
     uint64_t timer_armed;       /* deadline programmed in the hardware */

@@ -55,8 +55,9 @@ struct uring {
     uint32_t ninflight;
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
     bool dead;                  /* the file is closed: post nothing more */
-    struct mm *mm;              /* whose buffers the operations use */
-    struct fdtable *files;
+    struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
+    struct mm *mm;              /* the submitter's, while it submits */
+    struct fdtable *files;      /* (ditto) */
 };
 
 /* One submission, as a task's root future. */
@@ -65,6 +66,7 @@ struct uring_op {
     struct uring *ring;
     struct io_uring_sqe sqe;            /* copied at submission: stable */
     struct task *task;
+    struct mm *mm;                      /* the submitter's: the buffers' address space */
     struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
     struct uring_op *inflight_next, *inflight_prev;
     _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */
@@ -99,8 +101,8 @@ struct enter_wait {
 };
 
 long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files);
-long uring_enter(struct uring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
-                 struct enter_wait *e, bool *must_wait);
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
+                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait);
 long uring_mmap(struct uring *r, struct mm *mm, uint64_t len, uint64_t off, int prot);
 void uring_release(struct uring *r);            /* the file's last reference */
 void uring_put(struct uring *r);
@@ -110,7 +112,8 @@ unsigned uring_prio_hint(struct uring *r);
 /* src/uring_ops.c */
 extern const struct future_ops uring_op_ops;
 /* MSG_RING: post (off, len) as a completion on the ring at sqe->fd. */
-int32_t uring_msg_ring(struct uring *r, const struct io_uring_sqe *sqe);
+int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe);
+int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe);
 
 /* src/uring.c */
 void uring_op_complete(struct uring_op *op, int32_t res);

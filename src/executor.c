@@ -96,6 +96,9 @@ void runq_push(struct hart *h, struct task *t)
     if (h != self) {
         if (atomic_load(&h->idle))
             wake_idle(self, h->index);
+        else if (sched.priority && atomic_load(&h->user_mm) &&
+                 t->prio > atomic_load(&h->current_prio))
+            arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
     } else if (len > 1 && sched.steal) {
         kick_idle_hart(self);
     }
@@ -119,6 +122,12 @@ void task_wake(struct task *t)
 
 struct task *task_current(void) { return this_hart()->current; }
 
+bool runq_has_higher(struct hart *h, unsigned prio)
+{
+    return sched.priority && (atomic_load_explicit((_Atomic uint32_t *)&h->runq.mask,
+                                                    memory_order_relaxed) >> (prio + 1)) != 0;
+}
+
 void task_finish(struct task *t);   /* task.c */
 
 static void poll_task(struct hart *h, struct task *t)
@@ -126,6 +135,7 @@ static void poll_task(struct hart *h, struct task *t)
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
+    atomic_store(&h->current_prio, t->prio);
     h->polls++;
     t->polls++;
     trace_event(TR_POLL_BEGIN, t->id, (uint64_t)t->name);

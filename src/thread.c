@@ -10,6 +10,7 @@
 #include "arch.h"
 #include "errno.h"
 #include "executor.h"
+#include "hart.h"
 #include "klib.h"
 #include "kmalloc.h"
 #include "printk.h"
@@ -92,8 +93,9 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             fatal(th, t.signal, user_trap_name(th));
         }
         /* The time slice is over (its timer may have fired in user mode
-         * or during a system call): let the others run. */
-        if (user_slice_expired())
+         * or during a system call), or a task of higher priority is
+         * waiting here: let the others run. */
+        if (user_slice_expired() || runq_has_higher(this_hart(), th->task->prio))
             YIELD(th, cx);
     }
     thread_exit(th);

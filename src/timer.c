@@ -13,20 +13,28 @@
 #include "task.h"
 #include "timer.h"
 
+/*
+ * Program this hart's timer.  The hardware is written after the lock is
+ * released (interrupts stay masked, and only this hart programs its own
+ * timer): under QEMU -icount a timer write can end the hart's time slice,
+ * and another hart must not be left spinning on our lock meanwhile.
+ */
 void timer_rearm(void)
 {
     struct hart *h = this_hart();
+    bool on = arch_irq_disable();
     spin_lock(&h->timer_lock);
     struct timer_node *n = timer_heap_min(&h->timers);
     uint64_t when = n ? n->deadline : UINT64_MAX;
     /* a slice that has ended already did its job (the thread yields) */
     if (h->slice_end > arch_time() && h->slice_end < when)
         when = h->slice_end;
-    if (when != h->timer_armed) {
-        h->timer_armed = when;
-        arch_timer_program(when);
-    }
+    bool program = when != h->timer_armed;
+    h->timer_armed = when;
     spin_unlock(&h->timer_lock);
+    if (program)
+        arch_timer_program(when);
+    arch_irq_restore(on);
 }
 
 void timer_interrupt(void)

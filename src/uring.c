@@ -106,12 +106,12 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     }
     atomic_store(&r->refs, 1);
     spin_init(&r->lock, "uring");
+    spin_init(&r->submit_lock, "uring.submit");
     waitq_init(&r->cq_wait, "uring.cq");
     r->sq_entries = sq;
     r->cq_entries = cq;
-    r->mm = mm;
-    mm_get(mm);
-    r->files = files;
+    r->mm = NULL;               /* the submitter's, during io_uring_enter only */
+    r->files = NULL;            /* the submitter's, during io_uring_enter only */
 
     memset(&p, 0, sizeof p - 0);
     p.sq_entries = sq;
@@ -153,17 +153,15 @@ void uring_put(struct uring *r)
         return;
     page_free_order(r->mem, r->mem_order);
     page_free_order(r->sqes, r->sqes_order);
-    if (r->mm && !r->dead)      /* release dropped it already */
-        mm_put(r->mm);
     kfree(r);
 }
 
 /* An operation in flight holds the ring and the address space whose
  * buffers it uses. */
-static void op_ref_put(struct uring *r)
+static void op_ref_put(struct uring_op *op)
 {
-    mm_put(r->mm);
-    uring_put(r);
+    mm_put(op->mm);
+    uring_put(op->ring);
 }
 
 /* The file's last reference: cancel everything in flight. */
@@ -194,7 +192,6 @@ void uring_release(struct uring *r)
      * From here only the operations still in flight need the address
      * space, and each holds its own reference (op_new).
      */
-    mm_put(r->mm);
     uring_put(r);
 }
 
@@ -405,11 +402,12 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         spin_unlock(&r->lock);
         if (next->f)
             file_put(next->f);
-        task_cancel(next->task);
-        op_ref_put(r);
+        struct uring_op *dead = next;
         next = after;
+        op_ref_put(dead);
+        task_cancel(dead->task);
     }
-    op_ref_put(r);              /* the op's references */
+    op_ref_put(op);             /* the op's references */
 }
 
 /* ---- submission ----------------------------------------------------------- */
@@ -448,7 +446,16 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
     op->task = t;
     memcpy(&op->sqe, sqe, sizeof *sqe);     /* the user may reuse the slot at once */
     atomic_fetch_add(&r->refs, 1);
-    mm_get(r->mm);
+    /* The op keeps the submitter's address space (its buffers) and the
+     * files its fds name, resolved now as Linux does; it holds no file
+     * table, so an exiting process's table closes the ring and that
+     * cancels the op (no reference cycle). */
+    op->mm = r->mm;
+    mm_get(op->mm);
+    uint8_t opc = sqe->opcode;
+    if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
+        opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING)
+        op->f = fd_get(r->files, sqe->fd);      /* NULL: the op says -EBADF */
     spin_lock(&r->lock);
     op->inflight_next = r->inflight;
     if (r->inflight)
@@ -588,7 +595,7 @@ static long submit(struct uring *r, uint32_t n)
         if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
             /* never waits: completes here (a NOP gets here when the CQ
              * ring is full, or when tracing) */
-            post_nowake(r, ud, opc == IORING_OP_NOP ? 0 : uring_msg_ring(r, sqe));
+            post_nowake(r, ud, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r->files, sqe));
             posted = true;
             continue;
         }
@@ -673,15 +680,22 @@ static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_ca
  * completes when min_complete completions are there; *must_wait says
  * whether the caller has to await it.
  */
-long uring_enter(struct uring *r, uint32_t to_submit, uint32_t min_complete, uint32_t flags,
-                 struct enter_wait *e, bool *must_wait)
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
+                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait)
 {
     *must_wait = false;
     long submitted = 0;
     if (flags & ~(uint32_t)(IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP))
         return -EINVAL;
     if (to_submit) {
+        /* one submitter at a time: the SQ head is the kernel's alone */
+        spin_lock(&r->submit_lock);
+        r->mm = mm;
+        r->files = files;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
+        r->mm = NULL;
+        r->files = NULL;
+        spin_unlock(&r->submit_lock);
         if (submitted < 0)
             return submitted;
     }

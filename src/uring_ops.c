@@ -81,15 +81,22 @@ static int32_t async_cancel(struct uring_op *op)
     return res;
 }
 
-int32_t uring_msg_ring(struct uring *r, const struct io_uring_sqe *sqe)
+/* MSG_RING: post (off, len) as (user_data, res) in the ring file f. */
+int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe)
 {
-    struct file *f = fd_get(r->files, sqe->fd);
     if (!f)
         return -EBADF;
-    int32_t res = -EBADFD;
-    if (f->type == FT_URING)
-        res = uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
-    file_put(f);
+    if (f->type != FT_URING)
+        return -EBADFD;
+    return uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
+}
+
+int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe)
+{
+    struct file *f = fd_get(files, sqe->fd);
+    int32_t res = uring_msg_ring(f, sqe);
+    if (f)
+        file_put(f);
     return res;
 }
 
@@ -98,7 +105,7 @@ static bool vec_next(struct uring_op *op)
 {
     while (op->vec_i < op->sqe.len) {
         uint64_t iov[2];
-        if (copyin(op->ring->mm, iov, op->sqe.addr + 16 * op->vec_i, 16)) {
+        if (copyin(op->mm, iov, op->sqe.addr + 16 * op->vec_i, 16)) {
             op->res = op->vec_total ? op->vec_total : -EFAULT;
             return false;
         }
@@ -106,9 +113,9 @@ static bool vec_next(struct uring_op *op)
         if (iov[1] == 0)
             continue;
         if (op->sqe.opcode == IORING_OP_WRITEV)
-            file_write_init(&op->io, op->f, op->ring->mm, iov[0], iov[1]);
+            file_write_init(&op->io, op->f, op->mm, iov[0], iov[1]);
         else
-            file_read_init(&op->io, op->f, op->ring->mm, iov[0], iov[1]);
+            file_read_init(&op->io, op->f, op->mm, iov[0], iov[1]);
         return true;
     }
     op->res = op->vec_total;
@@ -123,19 +130,17 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
     if (opc == IORING_OP_NOP) {
         op->res = 0;
     } else if (opc == IORING_OP_READ || opc == IORING_OP_WRITE) {
-        op->f = fd_get(op->ring->files, op->sqe.fd);
         if (!op->f) {
             op->res = -EBADF;
         } else {
             if (opc == IORING_OP_WRITE)
-                file_write_init(&op->io, op->f, op->ring->mm, op->sqe.addr, op->sqe.len);
+                file_write_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
             else
-                file_read_init(&op->io, op->f, op->ring->mm, op->sqe.addr, op->sqe.len);
+                file_read_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
             AWAIT(op, future_poll(&op->io.base, cx));
             op->res = op->io.result;
         }
     } else if (opc == IORING_OP_READV || opc == IORING_OP_WRITEV) {
-        op->f = fd_get(op->ring->files, op->sqe.fd);
         if (!op->f) {
             op->res = -EBADF;
         } else if (op->sqe.len > 1024) {
@@ -170,7 +175,6 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
     } else if (opc == IORING_OP_ASYNC_CANCEL) {
         op->res = async_cancel(op);
     } else if (opc == IORING_OP_POLL_ADD) {
-        op->f = fd_get(op->ring->files, op->sqe.fd);
         if (!op->f) {
             op->res = -EBADF;
         } else if (!file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN))) {
@@ -180,7 +184,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                        &op->w, poll_events(op) != 0);
         }
     } else if (opc == IORING_OP_MSG_RING) {
-        op->res = uring_msg_ring(op->ring, &op->sqe);
+        op->res = uring_msg_ring(op->f, &op->sqe);
     } else {
         op->res = -EINVAL;      /* an opcode we do not offer */
     }
