@@ -3,7 +3,11 @@
  */
 #include "klib.h"
 
-void *memset(void *d, int c, size_t n)
+/* The compiler itself emits calls to these (struct copies, zeroing):
+ * `used` keeps link-time optimisation from dropping them. */
+#define COMPILER_CALLS __attribute__((used))
+
+COMPILER_CALLS void *memset(void *d, int c, size_t n)
 {
     unsigned char *p = d;
     if (n >= 16 && !((uintptr_t)p & 7)) {
@@ -16,7 +20,7 @@ void *memset(void *d, int c, size_t n)
     return d;
 }
 
-void *memcpy(void *d, const void *s, size_t n)
+COMPILER_CALLS void *memcpy(void *d, const void *s, size_t n)
 {
     unsigned char *dp = d;
     const unsigned char *sp = s;
@@ -29,7 +33,7 @@ void *memcpy(void *d, const void *s, size_t n)
     return d;
 }
 
-void *memmove(void *d, const void *s, size_t n)
+COMPILER_CALLS void *memmove(void *d, const void *s, size_t n)
 {
     unsigned char *dp = d;
     const unsigned char *sp = s;
@@ -40,7 +44,7 @@ void *memmove(void *d, const void *s, size_t n)
     return d;
 }
 
-int memcmp(const void *a, const void *b, size_t n)
+COMPILER_CALLS int memcmp(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
     for (; n; n--, x++, y++)
