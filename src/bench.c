@@ -14,6 +14,7 @@
 #include "klib.h"
 #include "kmalloc.h"
 #include "latch.h"
+#include "pingpong.h"
 #include "printk.h"
 #include "timer.h"
 
@@ -39,40 +40,6 @@ static enum poll nop_poll(struct future *base, struct cx *cx)
 }
 static const struct future_ops nop_ops = { nop_poll, NULL, "nop" };
 
-/* ---- ping-pong between two tasks ------------------------------------------ */
-
-struct pinger {
-    struct future base;
-    struct pinger *peer;
-    struct task *peer_task;
-    _Atomic long ball;          /* > 0: my turn */
-    long rounds;
-    bool serve;
-    struct latch *latch;
-};
-
-static enum poll pinger_poll(struct future *base, struct cx *cx)
-{
-    (void)cx;
-    struct pinger *p = (struct pinger *)base;
-    ASYNC_BEGIN(p);
-    while (p->rounds > 0) {
-        if (p->serve) {
-            p->serve = false;
-        } else {
-            while (atomic_load(&p->ball) == 0)
-                SUSPEND(p);     /* the peer's task_wake brings us back */
-            atomic_store(&p->ball, 0);
-        }
-        p->rounds--;
-        atomic_store(&p->peer->ball, 1);
-        task_wake(p->peer_task);
-    }
-    latch_arrive(p->latch);
-    ASYNC_END(p);
-}
-static const struct future_ops pinger_ops = { pinger_poll, NULL, "pinger" };
-
 /* ---- idle tasks ------------------------------------------------------------ */
 
 struct idler { struct future base; struct waitq *wq; struct waiter w; volatile bool *go; struct latch *latch; };
@@ -93,8 +60,6 @@ struct bench {
     uint64_t t0;
     long i;
     int phase;
-    struct pinger *a, *b;
-    struct task *ta, *tb;
     struct waitq wq;
     volatile bool go;
     size_t bytes0;
@@ -106,23 +71,8 @@ struct bench {
 
 static bool start_pair(struct bench *b, unsigned hart_a, unsigned hart_b)
 {
-    b->a = task_alloc(sizeof *b->a, "ping", &b->ta);
-    b->b = task_alloc(sizeof *b->b, "pong", &b->tb);
-    if (!b->a || !b->b)
-        return false;
-    future_init(&b->a->base, &pinger_ops);
-    future_init(&b->b->base, &pinger_ops);
-    b->a->peer = b->b; b->a->peer_task = b->tb;
-    b->b->peer = b->a; b->b->peer_task = b->ta;
-    atomic_store(&b->a->ball, 0); atomic_store(&b->b->ball, 0);
-    b->a->rounds = b->b->rounds = PINGS;
-    b->a->serve = true; b->b->serve = false;
-    b->a->latch = b->b->latch = &b->latch;
-    latch_init(&b->latch, 2);
     b->t0 = machine_instructions();
-    task_start(b->tb, hart_b, false);
-    task_start(b->ta, hart_a, false);
-    return true;
+    return pingpong_start(PINGS, hart_a, hart_b, &b->latch);
 }
 
 static enum poll bench_poll(struct future *base, struct cx *cx)

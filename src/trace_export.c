@@ -42,6 +42,7 @@
 #include "task.h"
 #include "timer.h"
 #include "trace.h"
+#include "pingpong.h"
 
 #define CHUNK 64                /* records per poll of the exporter */
 #define NAME_CACHE 256          /* task ids whose name was sent recently */
@@ -52,40 +53,6 @@
 
 enum workload { W_KTEST, W_PROG, W_PINGPONG };
 static const char *const workload_names[] = { "ktest", "prog", "pingpong" };
-
-/* ---- the pingpong workload -------------------------------------------- */
-
-struct pinger {
-    struct future base;
-    struct pinger *peer;
-    struct task *peer_task;
-    _Atomic long ball;          /* > 0: my turn */
-    long rounds;
-    bool serve;
-    struct latch *latch;
-};
-
-static enum poll pinger_poll(struct future *base, struct cx *cx)
-{
-    (void)cx;
-    struct pinger *p = (struct pinger *)base;
-    ASYNC_BEGIN(p);
-    while (p->rounds > 0) {
-        if (p->serve) {
-            p->serve = false;
-        } else {
-            while (atomic_load(&p->ball) == 0)
-                SUSPEND(p);     /* the peer's task_wake brings us back */
-            atomic_store(&p->ball, 0);
-        }
-        p->rounds--;
-        atomic_store(&p->peer->ball, 1);
-        task_wake(p->peer_task);
-    }
-    latch_arrive(p->latch);
-    ASYNC_END(p);
-}
-static const struct future_ops pinger_ops = { pinger_poll, NULL, "pinger" };
 
 /* ---- the tracer task -------------------------------------------------- */
 
@@ -120,29 +87,7 @@ static bool alive(int pid)
 
 static bool start_pingpong(struct tracer *tr)
 {
-    struct task *ta, *tb;
-    struct pinger *a = task_alloc(sizeof *a, "ping", &ta);
-    if (!a)
-        return false;
-    future_init(&a->base, &pinger_ops);
-    struct pinger *b = task_alloc(sizeof *b, "pong", &tb);
-    if (!b) {
-        task_cancel(ta);
-        return false;
-    }
-    future_init(&b->base, &pinger_ops);
-    a->peer = b; a->peer_task = tb;
-    b->peer = a; b->peer_task = ta;
-    atomic_store(&a->ball, 0);
-    atomic_store(&b->ball, 0);
-    a->rounds = b->rounds = PINGPONG_ROUNDS;
-    a->serve = true;
-    b->serve = false;
-    a->latch = b->latch = &tr->latch;
-    latch_init(&tr->latch, 2);
-    task_start(tb, 1 % nharts, false);
-    task_start(ta, 0, false);
-    return true;
+    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, &tr->latch);
 }
 
 /* A task name as one printable word (it may point into freed memory by
