@@ -17,6 +17,7 @@ extern struct sched_policy sched;
 
 void executor_init_hart(struct hart *h);
 __attribute__((noreturn)) void executor_run(void);
+bool executor_poll_one(void);
 /* Is a task of higher priority than `prio` waiting on this hart? */
 bool runq_has_higher(struct hart *h, unsigned prio);
 /* Push t on hart h's run queue (t already marked QUEUED). */
