@@ -21,6 +21,7 @@ void arch_timer_program(uint64_t deadline);   /* this hart; UINT64_MAX: none */
 
 void arch_send_ipi(unsigned hart_index);
 void arch_start_harts(void);            /* boot hart starts the others */
+void arch_harts_ready(void);            /* harts[] is filled in */
 
 /* End QEMU: 0 = pass, else failure code.  Falls back to SBI reset. */
 __attribute__((noreturn)) void arch_poweroff(int code);

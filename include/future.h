@@ -151,6 +151,17 @@ struct select {
 };
 void select_init(struct select *s, struct future **children, int n);
 
+/* Run `child` against a timer future: whichever finishes first wins, the
+ * other is cancelled; timed_out says it was the timer.  The kernel's
+ * struct timeout (timer.h) and the runtime's rt_timeout embed one with
+ * their own timer (a sleep, an io_uring TIMEOUT). */
+struct deadline {
+    struct future base;
+    struct select sel;
+    bool timed_out;
+};
+void deadline_init(struct deadline *d, struct future *child, struct future *timer);
+
 /* Wake a task: src/executor.c in the kernel, user/rt.c in the runtime. */
 void task_wake(struct task *t);
 

@@ -12,6 +12,9 @@
 
 #define SYSCALL_WAIT LONG_MIN
 
+/* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
+uint64_t time_ticks_of_clock(int clock_realtime);
+
 typedef long (*syscall_fn)(struct thread *th, uint64_t a[6]);
 
 /* Start th->sc as a wait on `child` (embedded in th->sc); the result of

@@ -22,10 +22,8 @@ void sleep_init(struct sleep *s, uint64_t ticks);            /* from now */
 /* Run `child` with a deadline: timed_out tells which came first.  The
  * loser is cancelled. */
 struct timeout {
-    struct future base;
-    struct select sel;
+    struct deadline d;          /* d.timed_out: which came first */
     struct sleep sleep;
-    bool timed_out;
 };
 void timeout_init(struct timeout *t, struct future *child, uint64_t ticks);
 

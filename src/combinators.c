@@ -74,3 +74,30 @@ void select_init(struct select *s, struct future **children, int n)
     for (int i = 0; i < s->n; i++)
         s->child[i] = children[i];
 }
+
+/* ---- deadline: a child against a timer -------------------------------- */
+
+static enum poll deadline_poll(struct future *base, struct cx *cx)
+{
+    struct deadline *d = (struct deadline *)base;
+    if (future_poll(&d->sel.base, cx) == PENDING)
+        return PENDING;
+    d->timed_out = d->sel.winner == 1;
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
+static void deadline_cancel(struct future *base)
+{
+    future_cancel(&((struct deadline *)base)->sel.base);
+}
+
+static const struct future_ops deadline_ops = { deadline_poll, deadline_cancel, "deadline" };
+
+void deadline_init(struct deadline *d, struct future *child, struct future *timer)
+{
+    future_init(&d->base, &deadline_ops);
+    struct future *c[2] = { child, timer };
+    select_init(&d->sel, c, 2);
+    d->timed_out = false;
+}

@@ -123,7 +123,6 @@ SYS(futex)
             return -EINVAL;
         uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000;
         if (op == FUTEX_WAIT_BITSET) {          /* absolute deadline */
-            extern uint64_t time_ticks_of_clock(int clock_realtime);
             uint64_t now = arch_time() + time_ticks_of_clock((int)a[1] & 256);
             ticks = ticks > now ? ticks - now : 0;
         }

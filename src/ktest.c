@@ -270,8 +270,8 @@ static enum poll t_comb_poll(struct future *base, struct cx *cx)
     t->flag = false;
     gate_init(&t->gate, &t->wq, &t->flag);
     timeout_init(&t->to, &t->gate.base, time_ms(20));
-    AWAIT(&t->k, future_poll(&t->to.base, cx));
-    if (!t->to.timed_out)
+    AWAIT(&t->k, future_poll(&t->to.d.base, cx));
+    if (!t->to.d.timed_out)
         KTEST_FAIL(t, "timeout did not fire");
     if (t->wq.head || t->gate.w.linked)
         KTEST_FAIL(t, "timeout left a waker registered");
@@ -281,13 +281,13 @@ static enum poll t_comb_poll(struct future *base, struct cx *cx)
     gate_init(&t->gate, &t->wq, &t->flag);
     timeout_init(&t->to, &t->gate.base, time_ms(1000));
     sleep_init(&t->a, time_ms(5));
-    c[0] = &t->to.base; c[1] = &t->a.base;
+    c[0] = &t->to.d.base; c[1] = &t->a.base;
     join_init(&t->join, c, 2);
     /* open the gate once the short sleep is done (join polls both) */
     AWAIT(&t->k, (t->a.node.deadline <= arch_time() && !t->flag
                   ? (t->flag = true, waitq_wake_all(&t->wq), PENDING)
                   : future_poll(&t->join.base, cx)));
-    if (t->to.timed_out || t->to.sleep.node.linked)
+    if (t->to.d.timed_out || t->to.sleep.node.linked)
         KTEST_FAIL(t, "timeout fired although its child finished");
 
     /* cancel of a pending future unregisters it */
@@ -511,8 +511,8 @@ static enum poll runner_poll(struct future *base, struct cx *cx)
         task_start(r->child, TASK_NO_HART, true);
         task_join_init(&r->join, r->child);
         timeout_init(&r->to, &r->join.base, time_ms(c->timeout_ms));
-        AWAIT(r, future_poll(&r->to.base, cx));
-        if (r->to.timed_out) {
+        AWAIT(r, future_poll(&r->to.d.base, cx));
+        if (r->to.d.timed_out) {
             /* the test task is stuck: a lost wake-up; leak it, report it */
             printk("ktest: %s ... FAIL (timed out after %lu ms)\n", cases[r->i].name,
                    cases[r->i].timeout_ms);

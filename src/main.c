@@ -118,8 +118,7 @@ void kmain(unsigned long hartid, uint64_t dtb_pa)
     }
     arch_set_this_hart(&harts[me]);
     arch_hart_init();
-    extern _Atomic uint32_t harts_ready;    /* entry.S */
-    atomic_store(&harts_ready, 1);
+    arch_harts_ready();         /* a hart that came early may join now */
 
     /* Memory: keep the initrd by moving it down next to the kernel
      * image; everything above it is free. */

@@ -111,31 +111,10 @@ void sleep_init(struct sleep *s, uint64_t ticks)
     sleep_until_init(s, arch_time() + ticks);
 }
 
-static enum poll timeout_poll(struct future *base, struct cx *cx)
-{
-    struct timeout *t = (struct timeout *)base;
-    if (future_poll(&t->sel.base, cx) == PENDING)
-        return PENDING;
-    t->timed_out = t->sel.winner == 1;
-    base->resume = RESUME_DONE;
-    return READY;
-}
-
-static void timeout_cancel(struct future *base)
-{
-    struct timeout *t = (struct timeout *)base;
-    future_cancel(&t->sel.base);
-}
-
-static const struct future_ops timeout_ops = { timeout_poll, timeout_cancel, "timeout" };
-
 void timeout_init(struct timeout *t, struct future *child, uint64_t ticks)
 {
-    future_init(&t->base, &timeout_ops);
     sleep_init(&t->sleep, ticks);
-    struct future *c[2] = { child, &t->sleep.base };
-    select_init(&t->sel, c, 2);
-    t->timed_out = false;
+    deadline_init(&t->d, child, &t->sleep.base);
 }
 
 size_t timer_pending(void)

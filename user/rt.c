@@ -397,30 +397,10 @@ void rt_poll_init(struct rt_op *op, int fd, uint32_t events)
     op->sqe.poll32_events = events;
 }
 
-static enum poll timeout_poll(struct future *base, struct cx *cx)
-{
-    struct rt_timeout *t = (struct rt_timeout *)base;
-    if (future_poll(&t->sel.base, cx) == PENDING)
-        return PENDING;
-    t->timed_out = t->sel.winner == 1;
-    base->resume = RESUME_DONE;
-    return READY;
-}
-
-static void timeout_cancel(struct future *base)
-{
-    future_cancel(&((struct rt_timeout *)base)->sel.base);
-}
-
-static const struct future_ops rt_timeout_ops = { timeout_poll, timeout_cancel, "rt_timeout" };
-
 void rt_timeout_init(struct rt_timeout *t, struct future *child, uint64_t ns)
 {
-    future_init(&t->base, &rt_timeout_ops);
     rt_sleep_init(&t->sleep, ns);
-    struct future *c[2] = { child, &t->sleep.base };
-    select_init(&t->sel, c, 2);
-    t->timed_out = false;
+    deadline_init(&t->d, child, &t->sleep.base);
 }
 
 /* ---- the worker loop ---------------------------------------------------------------- */

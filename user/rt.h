@@ -66,7 +66,7 @@ void rt_write_init(struct rt_op *op, int fd, const void *buf, uint32_t len);
 void rt_sleep_init(struct rt_op *op, uint64_t ns);          /* IORING_OP_TIMEOUT */
 void rt_poll_init(struct rt_op *op, int fd, uint32_t events);
 /* An op awaited with a deadline: select(op, sleep); timed_out says which. */
-struct rt_timeout { struct future base; struct select sel; struct rt_op sleep; bool timed_out; };
+struct rt_timeout { struct deadline d; struct rt_op sleep; };   /* d.timed_out */
 void rt_timeout_init(struct rt_timeout *t, struct future *child, uint64_t ns);
 
 struct task *rt_current(void);

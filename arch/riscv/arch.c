@@ -61,6 +61,12 @@ void arch_send_ipi(unsigned index)
 }
 
 extern char _start_secondary[];
+extern _Atomic uint32_t harts_ready;    /* entry.S: early harts wait on it */
+
+void arch_harts_ready(void)
+{
+    atomic_store(&harts_ready, 1);
+}
 
 void arch_start_harts(void)
 {
