@@ -26,10 +26,12 @@ KCFLAGS := -std=gnu11 -O2 $(KLTO) -g -Wall -Wextra -Werror=implicit-function-dec
 KASFLAGS := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -Iarch/riscv -Iinclude -MMD -MP
 
 # libgcc of the rv64imac/lp64 multilib (the _zicsr spelling defeats
-# gcc's multilib matching).
-LIBGCC := $(shell $(CC) -march=rv64imac -mabi=lp64 -print-libgcc-file-name)
+# gcc's multilib matching).  Asked of the compiler when the kernel is
+# linked, never when make reads this file: on a bare machine the compiler
+# only exists once `deps` has run.
+LIBGCC = $$($(CC) -march=rv64imac -mabi=lp64 -print-libgcc-file-name)
 
-KSRCS := $(wildcard src/*.c) $(wildcard arch/riscv/*.c)
+KSRCS := $(wildcard src/*.c src/*/*.c) $(wildcard arch/riscv/*.c)
 KASMS := $(wildcard arch/riscv/*.S)
 KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.S=$(BUILD)/k/%.o)
 KERNEL := $(BUILD)/pollux.elf
@@ -41,7 +43,10 @@ QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 
 .PHONY: all kernel run test bench bench-plot gdb trace clean deps unit
 
-all: kernel user
+# Everything goes through `deps` first, then a second make that reads this
+# file afresh with the tools installed.
+all: deps
+	@$(MAKE) --no-print-directory kernel user
 
 kernel: $(KERNEL)
 
@@ -70,12 +75,12 @@ $(KOBJS): build.mk          # flags changed: rebuild
 # Names of the Linux system calls, for the one-time "unimplemented" log
 # line, generated from Debian's asm-generic/unistd.h.
 UNISTD := /usr/riscv64-linux-gnu/include/asm-generic/unistd.h
-$(BUILD)/gen/syscall_names.h: $(UNISTD)
+$(BUILD)/gen/syscall_names.h: $(wildcard $(UNISTD))
 	@mkdir -p $(dir $@)
 	$(Q)sed -n -e 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' \
 		-e 's/^#define __NR3264_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' $< \
 		| grep -v '"syscalls"' | awk '!seen[$$1]++' > $@
-$(BUILD)/k/src/syscall.o: $(BUILD)/gen/syscall_names.h
+$(BUILD)/k/src/proc/syscall.o: $(BUILD)/gen/syscall_names.h
 
 # User programs and the initial archive (user/user.mk sets INITRD).
 -include user/user.mk

@@ -34,7 +34,7 @@ build/bench.json (schema version 1):
       ]
     }
 
-The kernel's figures (src/bench.c), always present:
+The kernel's figures (src/instruments/bench.c), always present:
   task_spawn            instructions (all harts together) to spawn and
                         complete one no-op task, 20000 spawned from one hart
   wake_same_hart        instructions per wake-to-poll, two tasks on one hart

@@ -8,7 +8,7 @@ trace the kernel prints into build/trace.json, a Chrome trace-event file
     ci/trace.py --from-log build/trace.log --out build/trace.json
 
 The guest gets bootargs `trace traceprog=<PROG words joined by ','>`
-(`traceprog=ktest` when PROG is empty).  src/trace_export.c runs the
+(`traceprog=ktest` when PROG is empty).  src/instruments/trace_export.c runs the
 workload (a user program; `ktest`, the kernel self-tests, also used when
 the program cannot be started; or `pingpong`, two kernel tasks on harts 0
 and 1 waking each other), then prints every hart's trace ring as text
@@ -16,7 +16,7 @@ frames on the serial console and powers off:
 
     @TBEGIN <harts> <timebase Hz> <workload>
     @N <task id> <name>              task names, before their first poll record
-    @T <hart> <time> <kind> <a> <b>  one record; kind numbers as in include/trace.h
+    @T <hart> <time> <kind> <a> <b>  one record; kind numbers as in include/instruments/trace.h
     @TH <hart> <records sent> <dropped>
     @TEND <dropped of hart 0> <dropped of hart 1> ...
 
@@ -44,7 +44,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Must match enum trace_kind in include/trace.h; kind_names() re-reads
+# Must match enum trace_kind in include/instruments/trace.h; kind_names() re-reads
 # the header when it is there, so the two cannot drift apart silently.
 KINDS = ["POLL_BEGIN", "POLL_END", "WAKE", "IPI_SEND", "IPI_RECV", "TRAP_ENTER",
          "TRAP_EXIT", "SYSCALL_BEGIN", "SYSCALL_END", "URING_SUBMIT", "URING_COMPLETE",
@@ -54,7 +54,7 @@ FRAME = re.compile(r"@(TBEGIN|TEND|TH|T|N)(?: (.*))?$")
 
 
 def kind_names(header=os.path.join(ROOT, "include", "trace.h")):
-    """{number: name} of the trace kinds, from include/trace.h if present."""
+    """{number: name} of the trace kinds, from include/instruments/trace.h if present."""
     names = list(KINDS)
     try:
         with open(header) as f:
@@ -77,7 +77,7 @@ def kind_names(header=os.path.join(ROOT, "include", "trace.h")):
     return {i + 1: n for i, n in enumerate(names)}
 
 
-def syscall_names(src=os.path.join(ROOT, "src", "syscall.c")):
+def syscall_names(src=os.path.join(ROOT, "src", "proc", "syscall.c")):
     """{number: name} from the kernel's system-call table, if present."""
     try:
         with open(src) as f:
@@ -307,7 +307,7 @@ def to_chrome(t, meta=None):
                    "tid": to, "ts": us(ts[i])})
     stats["flows"] = fid
 
-    other = {"source": "Pollux trace (src/trace_export.c, ci/trace.py)",
+    other = {"source": "Pollux trace (src/instruments/trace_export.c, ci/trace.py)",
              "harts": t["harts"], "timebase_hz": t["timebase"], "workload": t["workload"],
              "records": len(recs), "records_per_hart": [t["received"].get(h, 0) for h in range(t["harts"])],
              "dropped_per_hart": t["dropped"], "complete": t["complete"],

@@ -3,7 +3,7 @@
  */
 #pragma once
 #include <stdbool.h>
-#include "fdt.h"
+#include "dev/fdt.h"
 extern struct fdt_info machine;
 /* bootargs word test: "ktest", "bench", "trace", "sched=..." */
 bool bootarg_has(const char *word);

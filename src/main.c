@@ -3,18 +3,18 @@
  * one executor per hart, start the other harts, spawn the first tasks.
  */
 #include "arch.h"
-#include "console.h"
-#include "executor.h"
-#include "fdt.h"
-#include "hart.h"
-#include "initrd.h"
-#include "klib.h"
-#include "kmalloc.h"
+#include "dev/console.h"
+#include "core/executor.h"
+#include "dev/fdt.h"
+#include "core/hart.h"
+#include "fs/initrd.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
 #include "layout.h"
 #include "machine.h"
-#include "page_alloc.h"
-#include "printk.h"
-#include "trace.h"
+#include "mem/page_alloc.h"
+#include "lib/printk.h"
+#include "instruments/trace.h"
 
 struct fdt_info machine;
 struct hart harts[MAX_HARTS];

@@ -1,5 +1,5 @@
 """Tracing: the kernel's trace rings, sent as @T frames on the console
-(src/trace_export.c), turned into Chrome trace-event JSON by ci/trace.py.
+(src/instruments/trace_export.c), turned into Chrome trace-event JSON by ci/trace.py.
 
 The guest tests boot with bootargs `trace traceprog=...`, which
 userland_start() hands to trace_run_start()."""
@@ -17,7 +17,7 @@ _spec = importlib.util.spec_from_file_location("pollux_trace", os.path.join(ROOT
 ptrace = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ptrace)
 
-RING = 8192     # records per hart (src/trace.c)
+RING = 8192     # records per hart (src/instruments/trace.c)
 
 
 def start_traced(boot, smp, workload, extra=""):

@@ -3,7 +3,7 @@
 Each tests/unit/test_*.c is one pytest test.  Its first line names the
 kernel sources it links:
 
-    // SOURCES: src/page_alloc.c src/kmalloc.c
+    // SOURCES: src/mem/page_alloc.c src/mem/kmalloc.c
 
 It is compiled with ASan/UBSan together with tests/unit/host_stubs.c into
 build/unit/<name> and must exit 0.  test_fdt additionally gets the path
@@ -24,7 +24,7 @@ BUILD_DIR = ROOT / "build" / "unit"
 CFLAGS = [
     "-std=gnu11", "-O1", "-g", "-DHOST_TEST",
     "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-    "-Iinclude", "-Itests/unit",
+    "-Iinclude", "-Isrc", "-Itests/unit",
 ]
 
 TEST_SOURCES = sorted(UNIT_DIR.glob("test_*.c"))

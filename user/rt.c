@@ -1,7 +1,7 @@
 /*
  * rt.c - the user-space coroutine runtime (see rt.h).
  *
- * Coroutine lifecycle, as the kernel's tasks (include/task.h):
+ * Coroutine lifecycle, as the kernel's tasks (include/core/task.h):
  * task_wake sets QUEUED and pushes it on the shared ready queue unless it
  * is RUNNING (then the worker that polls it requeues it afterwards), so a
  * coroutine is never queued twice nor polled by two workers at once.

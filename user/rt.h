@@ -2,7 +2,7 @@
  * rt.h - Pollux's user-space coroutine runtime over io_uring.
  *
  * Coroutines are futures written in the kernel's own notation
- * (include/future.h: ASYNC_BEGIN / AWAIT / ASYNC_END), run by a runtime
+ * (include/core/future.h: ASYNC_BEGIN / AWAIT / ASYNC_END), run by a runtime
  * executor in one or more worker threads.  Asynchronous calls go through
  * the worker's io_uring: a coroutine fills a submission whose user_data
  * names its operation slot, returns PENDING, and the runtime submits the
@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/io_uring.h>
-#include "../include/future.h"
+#include "../include/core/future.h"
 
 #define RT_PRIOS 8
 

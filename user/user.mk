@@ -51,11 +51,11 @@ $(USER_OUT)/obj/ulib.o: $(USER_SRC)/ulib.c $(USER_SRC)/ulib.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -c -o $@ $<
 
 # The coroutine runtime: user/rt.c plus the kernel's own combinators
-# (src/combinators.c), built against the shared include/future.h.
+# (src/core/combinators.c), built against the shared include/core/future.h.
 USER_RT_OBJS := $(USER_OUT)/obj/rt.o $(USER_OUT)/obj/combinators.o
-$(USER_OUT)/obj/rt.o: $(USER_SRC)/rt.c $(USER_SRC)/rt.h include/future.h | $(USER_OUT)/obj
+$(USER_OUT)/obj/rt.o: $(USER_SRC)/rt.c $(USER_SRC)/rt.h include/core/future.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER $(USER_GC) -c -o $@ $<
-$(USER_OUT)/obj/combinators.o: src/combinators.c include/future.h | $(USER_OUT)/obj
+$(USER_OUT)/obj/combinators.o: src/core/combinators.c include/core/future.h include/core/waitq.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER -Iinclude $(USER_GC) -c -o $@ $<
 
 # nop is the smallest possible program (exit(0) in three instructions, no

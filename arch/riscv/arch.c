@@ -5,11 +5,11 @@
  */
 #include "arch.h"
 #include "csr.h"
-#include "fdt.h"
-#include "hart.h"
+#include "dev/fdt.h"
+#include "core/hart.h"
 #include "layout.h"
 #include "machine.h"
-#include "printk.h"
+#include "lib/printk.h"
 #include "sbi.h"
 
 struct hart *arch_this_hart(void)

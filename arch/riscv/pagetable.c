@@ -12,7 +12,7 @@
  * has V clear (the hardware ignores the rest) and the software bit
  * PTE_NONE set, so mprotect(PROT_NONE) and back preserves the contents.
  *
- * The mm layer (src/mm.c) serialises all changes to one table under
+ * The mm layer (src/mem/mm.c) serialises all changes to one table under
  * mm->lock; the functions here take no lock except for the deferred
  * freeing of root tables below.
  *
@@ -29,13 +29,13 @@
  */
 #include <stdbool.h>
 #include "csr.h"
-#include "errno.h"
-#include "hart.h"
-#include "klib.h"
+#include "lib/errno.h"
+#include "core/hart.h"
+#include "lib/klib.h"
 #include "layout.h"
-#include "mm.h"
-#include "page_alloc.h"
-#include "spinlock.h"
+#include "mem/mm.h"
+#include "mem/page_alloc.h"
+#include "core/spinlock.h"
 
 #define PTE_V (1UL << 0)
 #define PTE_R (1UL << 1)

@@ -2,7 +2,7 @@
  * plic.c - the platform-level interrupt controller: route a device's
  * interrupt to one hart's S-mode context, claim and complete.
  */
-#include "hart.h"
+#include "core/hart.h"
 #include "layout.h"
 #include "machine.h"
 #include "plic.h"

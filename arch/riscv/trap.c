@@ -5,14 +5,14 @@
  * acknowledge the device and wake tasks.  An exception in kernel mode is
  * a kernel bug: panic with the registers and a backtrace.  Exceptions
  * from user mode never come here; they return from user_switch to the
- * thread's future (src/thread.c).
+ * thread's future (src/proc/thread.c).
  */
 #include "arch.h"
 #include "csr.h"
-#include "hart.h"
+#include "core/hart.h"
 #include "plic.h"
-#include "printk.h"
-#include "timer.h"
+#include "lib/printk.h"
+#include "core/timer.h"
 #include "trapframe.h"
 #include "trap.h"
 

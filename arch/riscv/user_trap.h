@@ -5,7 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-#include "future.h"
+#include "core/future.h"
 
 struct thread;
 struct mm;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "spinlock.h"
-#include "klib.h"
+#include "core/spinlock.h"
+#include "lib/klib.h"
 
 void spin_init(struct spinlock *l, const char *name)
 {
@@ -33,7 +33,7 @@ void spin_unlock(struct spinlock *l)
     atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
 
-/* Weak, so a test that links src/klib.c gets the kernel's own. */
+/* Weak, so a test that links src/lib/klib.c gets the kernel's own. */
 __attribute__((weak)) size_t strlcpy(char *d, const char *s, size_t n)
 {
     size_t len = strlen(s);

@@ -1,4 +1,4 @@
-// SOURCES: src/cpio.c
+// SOURCES: src/fs/cpio.c
 /*
  * test_cpio.c - host tests for the newc cpio reader.
  *
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../../src/cpio.h"
+#include "fs/cpio.h"
 #include "unit.h"
 
 /* ---- a small newc writer ------------------------------------------------ */

@@ -1,13 +1,13 @@
-// SOURCES: src/executor.c src/task.c src/future.c src/combinators.c src/kmalloc.c src/page_alloc.c src/timer_heap.c
+// SOURCES: src/core/executor.c src/core/task.c src/core/waitq.c src/core/combinators.c src/mem/kmalloc.c src/mem/page_alloc.c src/core/timer_heap.c
 /*
  * test_executor.c - the executor's run queue and task states, and the
  * join/select combinators, on the host: one hart, the arch layer stubbed.
  */
 #include <stdlib.h>
-#include "executor.h"
-#include "kmalloc.h"
-#include "page_alloc.h"
-#include "trace.h"
+#include "core/executor.h"
+#include "mem/kmalloc.h"
+#include "mem/page_alloc.h"
+#include "instruments/trace.h"
 #include "unit.h"
 
 /* ---- the arch layer, for one host "hart" ---------------------------- */

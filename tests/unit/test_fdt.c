@@ -1,4 +1,4 @@
-// SOURCES: src/fdt.c
+// SOURCES: src/dev/fdt.c
 /*
  * test_fdt.c - host tests for the device tree parser.
  *
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "fdt.h"
+#include "dev/fdt.h"
 #include "unit.h"
 
 static uint8_t *dtb;        /* the QEMU blob, exactly totalsize bytes */

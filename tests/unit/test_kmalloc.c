@@ -1,4 +1,4 @@
-// SOURCES: src/page_alloc.c src/kmalloc.c
+// SOURCES: src/mem/page_alloc.c src/mem/kmalloc.c
 /*
  * test_kmalloc.c - host tests for the slab allocator: every size class,
  * large blocks, exhaustion, bad frees, and a randomized stress run with
@@ -7,8 +7,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "kmalloc.h"
-#include "page_alloc.h"
+#include "mem/kmalloc.h"
+#include "mem/page_alloc.h"
 #include "unit.h"
 
 #define REGION_BYTES (16UL << 20)

@@ -1,4 +1,4 @@
-// SOURCES: src/page_alloc.c
+// SOURCES: src/mem/page_alloc.c
 /*
  * test_page_alloc.c - host tests for the buddy allocator: exhaustion
  * and recovery, coalescing back to maximal blocks, zeroing, page_of
@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "klib.h"
-#include "page_alloc.h"
+#include "lib/klib.h"
+#include "mem/page_alloc.h"
 #include "unit.h"
 
 /* 8 MiB plus an odd 37 pages: not a power of two, yet it must hold at

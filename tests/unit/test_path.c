@@ -1,12 +1,12 @@
-// SOURCES: src/path.c
+// SOURCES: src/fs/path.c
 /*
  * test_path.c - host tests for path_resolve(): joining with the cwd,
  * ".", "..", repeated and trailing slashes, the root's "..", the empty
  * path, and results that do not fit (exactly at and around the limit).
  */
 #include <string.h>
-#include "errno.h"
-#include "file.h"
+#include "lib/errno.h"
+#include "fs/file.h"
 #include "unit.h"
 
 static int resolve(const char *cwd, const char *path, char *out, size_t cap)

@@ -1,4 +1,4 @@
-// SOURCES: src/timer_heap.c
+// SOURCES: src/core/timer_heap.c
 /*
  * test_timer_heap.c - host tests for the pairing heap: ordering of 100k
  * random deadlines, ties leaving in insertion order, random removes,
@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "timer_heap.h"
+#include "core/timer_heap.h"
 #include "unit.h"
 
 #define BIG 100000

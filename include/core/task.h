@@ -1,0 +1,82 @@
+/*
+ * task.h - a task: one future at the root, polled by a hart's executor.
+ *
+ * Lifecycle (state bits in task.state; numbers are transitions):
+ *
+ *        spawn (1)             pop (3)               READY (5)
+ *   new ---------> QUEUED ----------------> RUNNING ----------> DONE
+ *                    ^  ^                   |   |
+ *                    |  |  wake while       |   | PENDING, no wake (4)
+ *                    |  +-- RUNNING (6):    |   v
+ *                    |      requeued after  |  idle  --- wake (2) ---> QUEUED
+ *                    |      the poll        |
+ *                    +----------------------+
+ *
+ *  (2) task_wake() sets QUEUED and, unless RUNNING, pushes the task on a
+ *      hart's run queue.  A wake of a QUEUED task does nothing, so a task
+ *      is never on two queues (no duplicated wake-up).
+ *  (3) the executor clears QUEUED and sets RUNNING before polling, so a
+ *      wake during the poll is remembered (6) and the task is pushed
+ *      again after the poll: no lost wake-up, and never polled on two
+ *      harts at once.
+ *
+ * The task struct and its root future are one allocation; a task holds
+ * no stack.  Wakers are task pointers.  A task is freed when it is DONE
+ * and its last reference (the spawner's handle, if kept) is dropped.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdint.h>
+#include "core/future.h"
+
+#define TASK_QUEUED  1u
+#define TASK_RUNNING 2u
+#define TASK_DONE    4u
+
+#define TASK_NO_HART 0xffff
+#define PRIO_DEFAULT 4          /* kernel tasks; the ceiling of user hints */
+
+struct task {
+    _Atomic uint32_t state;
+    _Atomic uint32_t refs;
+    struct task *next;          /* run-queue link */
+    struct task *list_next, *list_prev;  /* the spawning hart's task list */
+    uint32_t id;
+    uint16_t hart;              /* owner: hart that polled it last */
+    uint16_t list_hart;         /* whose task list holds it */
+    uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
+    const char *name;
+    uint64_t polls;
+    uint64_t instret;           /* instructions spent in its polls */
+    struct waitq done;          /* joiners */
+    void *owner;                /* e.g. the user thread; for ps */
+    struct future *root;        /* the future right after this struct */
+};
+
+/*
+ * Allocate a task with room for a root future of `size` bytes.  Returns
+ * the future's storage (the caller initialises it), or NULL on no memory.
+ */
+void *task_alloc(size_t size, const char *name, struct task **out);
+/* Make it runnable on `hart` (TASK_NO_HART: this hart).  Consumes nothing:
+ * if `keep` the caller holds a reference and must task_put() it. */
+void task_start(struct task *t, unsigned hart, bool keep);
+void task_put(struct task *t);
+void task_cancel(struct task *t);   /* only for a task never started */
+
+/* Awaiting a task's completion (needs a kept reference). */
+struct task_join {
+    struct future base;
+    struct task *t;
+    struct waiter w;
+};
+void task_join_init(struct task_join *j, struct task *t);
+static inline bool task_done(struct task *t) {
+    return atomic_load(&t->state) & TASK_DONE;
+}
+
+struct task *task_current(void);
+
+/* For `tasks`: walk every live task (under the list locks). */
+void task_for_each(void (*fn)(struct task *t, void *arg), void *arg);
+uint64_t task_count(void);

@@ -1,0 +1,119 @@
+/*
+ * mm.h - user address spaces: Sv39 page tables (arch/riscv/pagetable.c)
+ * plus the list of mapped regions (src/mem/mm.c).
+ *
+ * The kernel's upper half is shared by every page table, so switching
+ * address space never unmaps the kernel and a trap never switches satp.
+ * Kernel pages are never user-accessible.  User memory is touched only
+ * through copyin/copyout, which walk the page table in software and
+ * turn any bad pointer into -EFAULT (they never fault the kernel).
+ * Anonymous memory (heap, stack, mmap) is allocated on first touch.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/spinlock.h"
+
+#define PROT_READ  1    /* Linux values */
+#define PROT_WRITE 2
+#define PROT_EXEC  4
+
+enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHARED };
+
+/* VMA_SHARED: kernel pages shared with user space (io_uring rings).  The
+ * pages belong to `obj`; each region holds one reference (get/put), so
+ * they outlive every mapping, fork included. */
+struct vma_shared_ops {
+    void (*get)(void *obj);
+    void (*put)(void *obj);
+};
+
+struct vma {
+    uint64_t start, end;        /* page aligned, [start, end) */
+    uint32_t prot;              /* PROT_* */
+    uint32_t kind;              /* enum vma_kind */
+    /* VMA_FILE: bytes [start, start + file_len) come from file (the
+     * initrd), the rest is zero.  Read-only page-aligned file pages are
+     * mapped straight from the initrd; others are copied on first touch. */
+    const uint8_t *file;
+    uint64_t file_len;
+    const struct vma_shared_ops *sops;  /* VMA_SHARED: file is the pages' kernel VA */
+    void *obj;
+    struct vma *next;           /* sorted by start */
+};
+
+#define USER_STACK_TOP  0x3fffff0000UL  /* top of the main thread's stack */
+#define USER_STACK_MAX  (8UL << 20)
+#define USER_MMAP_TOP   0x3f00000000UL  /* mmap grows down from here */
+
+struct mm {
+    struct spinlock lock;       /* vmas and page table */
+    _Atomic int refs;           /* threads sharing it (CLONE_VM) */
+    uint64_t *pt;               /* root page table, kernel VA */
+    struct vma *vmas;
+    uint64_t brk_start, brk;
+    uint64_t mmap_next;         /* next top-down mmap candidate */
+    size_t user_pages;          /* pages mapped (for ps / leak checks) */
+    struct page *deferred;      /* unmapped pages other harts may still reach
+                                 * through stale TLB entries (shootdown.c) */
+    _Atomic uint64_t gen;       /* bumped when a mapping is removed or
+                                 * narrowed: enter_user reloads satp and
+                                 * flushes the TLB when it changed */
+};
+
+struct mm *mm_create(void);                     /* NULL: no memory */
+void mm_get(struct mm *mm);
+void mm_put(struct mm *mm);                     /* frees everything at zero */
+struct mm *mm_fork(struct mm *mm);              /* private copy; NULL: no memory */
+void mm_activate(struct mm *mm);                /* load satp (arch) */
+
+/* Add a region (exec: segments, stack).  0 or -errno. */
+int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
+                  enum vma_kind kind, const void *file, uint64_t file_len);
+/* A user page fault at va for `access` (PROT_READ/WRITE/EXEC): 0 if the
+ * page is now mapped, -EFAULT if the access is not allowed, -ENOMEM. */
+int mm_fault(struct mm *mm, uint64_t va, uint32_t access);
+
+long mm_brk(struct mm *mm, uint64_t newbrk);    /* Linux brk: returns the break */
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
+             int fd, uint64_t off);             /* anonymous only; address or -errno */
+long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
+long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
+/* madvise(MADV_DONTNEED): drop the pages of [addr, addr + len), keeping
+ * the regions; the next touch sees zeros (file regions: the file). */
+long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len);
+
+/* Map physically contiguous kernel memory [pa, pa+len) shared into mm at
+ * an address of the kernel's choice; takes a reference on obj.  Address
+ * or -errno. */
+long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
+                   const struct vma_shared_ops *sops, void *obj);
+
+int copyin(struct mm *mm, void *dst, uint64_t usrc, size_t len);        /* 0 / -EFAULT */
+int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len); /* 0 / -EFAULT */
+/* A NUL-terminated string of at most max-1 bytes: length, -EFAULT or -ENAMETOOLONG. */
+long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max);
+
+/* Multi-threaded address spaces: pages unmapped while another hart may
+ * run this mm in user mode are not freed at once but kept, stamped with
+ * the generation that removed them, until a TLB shootdown (src/mem/shootdown.c)
+ * has seen every such hart trap; then mm_free_deferred frees them. */
+void mm_free_deferred(struct mm *mm, uint64_t upto_gen);
+
+/* ---- arch/riscv/pagetable.c: the page-table primitives mm.c uses ---- */
+uint64_t *pt_create(void);                      /* user half empty, kernel half shared */
+void pt_destroy(uint64_t *pt);                  /* frees table pages only */
+/* Map one 4 KiB page; 0, -ENOMEM.  prot: PROT_*; user-accessible. */
+int pt_map(uint64_t *pt, uint64_t va, uint64_t pa, uint32_t prot);
+/* Unmap one page; returns its physical address or 0 if none. */
+uint64_t pt_unmap(uint64_t *pt, uint64_t va);
+/* Physical address and prot of a mapped user page, or 0. */
+uint64_t pt_lookup(uint64_t *pt, uint64_t va, uint32_t *prot);
+int pt_protect(uint64_t *pt, uint64_t va, uint32_t prot);
+void pt_activate(uint64_t *pt);                 /* satp + sfence.vma; NULL: kernel table */
+void pt_flush(void);                            /* sfence.vma on this hart */
+/* First page in [va, end) with a mapping (any prot), or end; skips absent
+ * tables, so walking a huge sparse range is cheap. */
+uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end);

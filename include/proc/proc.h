@@ -1,0 +1,127 @@
+/*
+ * proc.h - processes and user threads.
+ *
+ * A process is an address space plus resources: its file table, cwd,
+ * children and exit status.  A thread is a user register set and a task
+ * in the kernel whose root future is, in effect,
+ *
+ *     loop { trap = await enter_user(thread); await handle_trap(thread, trap); }
+ *
+ * (src/proc/thread.c).  A blocked thread costs only its struct thread and task
+ * header: no kernel stack.
+ *
+ * Process lifecycle:
+ *
+ *   clone/exec ---> ALIVE --- last thread exits ---> ZOMBIE --- wait4 ---> freed
+ *                     |  (exit_group, fatal fault, kill)  ^
+ *                     +-----------------------------------+
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "fs/file.h"
+#include "core/future.h"
+#include "mem/mm.h"
+#include "lib/outbuf.h"
+#include "core/timer.h"
+#include "trapframe.h"
+#include "mem/shootdown.h"
+#include "uring/uring.h"
+
+#define PROC_NAME 16
+
+enum proc_state { PROC_ALIVE, PROC_ZOMBIE };
+
+struct proc {
+    int pid, pgid;
+    enum proc_state state;
+    struct proc *parent;
+    struct proc *children, *sibling;    /* under proc_lock */
+    struct proc *all_next;              /* every process, for ps */
+    struct mm *mm;
+    struct fdtable *files;
+    char cwd[128];
+    char name[PROC_NAME];
+    int nthreads;                       /* live threads */
+    struct thread *threads;             /* under proc_lock */
+    _Atomic int killed;                 /* signal number that ends it, 0 if none */
+    uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
+    uint8_t prio_ceiling;               /* highest task priority its threads may get */
+    int exit_code;                      /* wait4 status word */
+    struct waitq child_exit;            /* wait4 waiters (in this, the parent) */
+    uint64_t utime, stime;              /* ticks, for times() */
+    uint64_t cutime, cstime;
+    uint64_t start_time;
+};
+
+/* The system call being served: its future lives here, one at a time. */
+struct syscall_wait {
+    struct future base;
+    struct thread *th;
+    long result;
+    int kind;                           /* which union member below */
+    union {
+        struct file_io io;
+        struct sleep sleep;
+        struct { struct waiter w; int pid; uint64_t ustatus; int options; } wait;
+        struct {
+            struct syscall_wait *next, *prev;   /* bucket list (futex.c) */
+            struct mm *mm;
+            uint64_t uaddr;
+            struct sleep timeout;
+            bool has_timeout, linked, woken;
+        } futex;
+        struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
+        struct { struct enter_wait wait; struct file *f; long submitted; } uring;
+        struct shootdown shootdown;
+    };
+};
+
+struct thread {
+    struct future base;                 /* the thread's root future */
+    struct trapframe tf;                /* user registers (saved by trapvec.S) */
+    struct proc *proc;
+    struct task *task;
+    struct thread *sibling;             /* proc->threads */
+    int tid;
+    uint64_t clear_child_tid;           /* CLONE_CHILD_CLEARTID / set_tid_address */
+    uint64_t cause;                     /* the trap enter_user returned */
+    uint64_t *fp;                       /* FP registers + fcsr, once the thread used FP */
+    uint16_t fp_hart;                   /* hart whose FP registers hold ours */
+    bool exiting;
+    uint64_t entered;                   /* time of the last entry to user mode */
+    struct uring *prio_ring;            /* whose control word carries our priority hint */
+    struct syscall_wait sc;
+};
+
+extern struct spinlock proc_lock;
+
+struct thread *thread_current(void);
+struct proc *proc_alloc(struct proc *parent);     /* pid assigned; NULL: no memory */
+struct thread *thread_alloc(struct proc *p);      /* a task with a thread future; NULL: no memory */
+void thread_start(struct thread *th);
+/* Record exit of the whole process with status (wait4 word), kill others. */
+void proc_exit_group(struct proc *p, int status);
+int proc_kill(int pid, int sig);                   /* 0 / -ESRCH / -EINVAL */
+int proc_kill_group(int pgid, int sig);
+void proc_report_ps(struct outbuf *o);
+struct proc *proc_find(int pid);                   /* under proc_lock */
+int proc_count(void);
+
+/* exec.c: replace p's image.  0 or -errno (the old image is intact on error). */
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
+int exec_init(const char *path);                   /* start pid 1 */
+int exec_spawn(const char *path);                  /* a parentless process: pid */
+int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
+
+/* syscall.c: serve the ecall in th->tf.  Returns PENDING with th->sc
+ * initialised when the call must wait; READY with tf.a0 set otherwise. */
+enum poll syscall_start(struct thread *th);
+void syscall_finish(struct thread *th, long result);
+
+/* futex.c */
+long futex_wake(struct mm *mm, uint64_t uaddr, int n);
+
+/* Console ^C and TIOCSPGRP. */
+extern _Atomic int console_fg_pgrp;

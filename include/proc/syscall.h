@@ -1,0 +1,35 @@
+/*
+ * syscall.h - system call handlers (src/sys_*.c), Linux riscv64 ABI.
+ *
+ * A handler returns its result, or SYSCALL_WAIT after initialising the
+ * thread's syscall future (th->sc), which the thread then awaits: the
+ * same future that would serve the call asynchronously.
+ */
+#pragma once
+#include <limits.h>
+#include <stdint.h>
+#include "proc/proc.h"
+
+#define SYSCALL_WAIT LONG_MIN
+
+/* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
+uint64_t time_ticks_of_clock(int clock_realtime);
+
+typedef long (*syscall_fn)(struct thread *th, uint64_t a[6]);
+
+/* Start th->sc as a wait on `child` (embedded in th->sc); the result of
+ * the call is computed by `done` from it when it completes. */
+void sc_wait_init(struct thread *th, const struct future_ops *ops);
+
+#define SYS(name) long sys_##name(struct thread *th, uint64_t a[6])
+SYS(exit); SYS(exit_group); SYS(getpid); SYS(getppid); SYS(gettid); SYS(clone);
+SYS(execve); SYS(wait4); SYS(kill); SYS(set_tid_address); SYS(sched_yield);
+SYS(futex); SYS(setpgid); SYS(getpgid); SYS(rt_sigaction); SYS(rt_sigprocmask);
+SYS(set_robust_list); SYS(prlimit64); SYS(getuid);
+SYS(read); SYS(write); SYS(readv); SYS(writev); SYS(openat); SYS(close); SYS(dup);
+SYS(dup3); SYS(pipe2); SYS(fstat); SYS(newfstatat); SYS(getcwd); SYS(chdir);
+SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);
+SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
+SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
+SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
+SYS(io_uring_setup); SYS(io_uring_enter); SYS(io_uring_register); SYS(setpriority); SYS(getpriority);

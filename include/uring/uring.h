@@ -1,0 +1,122 @@
+/*
+ * uring.h - asynchronous system calls with the io_uring ABI.
+ *
+ * A ring is a file (io_uring_setup) whose memory the process maps at the
+ * IORING_OFF_* offsets.  Every submission becomes a kernel task whose
+ * root future is the operation (struct uring_op): for READ and WRITE the
+ * same file_io future a blocking read/write awaits.  io_uring_enter only
+ * starts tasks and returns: nothing waits synchronously.  Completions are
+ * written as operations finish, in any order; one that finds the
+ * completion ring full waits on the ring's overflow list (a small record,
+ * never lost) and the SQ ring says IORING_SQ_CQ_OVERFLOW.  NOP and
+ * MSG_RING, which never wait, complete during io_uring_enter itself
+ * (no task) unless they are part of a link chain.
+ *
+ * Trust: the rings are user-writable.  The kernel keeps its own copies
+ * of the SQ head and CQ tail, reads the user's SQ tail and CQ head once
+ * per use, bounds every index by the ring mask, and treats a CQ head that
+ * makes no sense as "full".
+ *
+ * Pollux extension: sq_off.resv1 is the offset of a 32-bit word in the
+ * ring memory where the user runtime publishes the highest priority of
+ * its ready coroutines (0..7); the kernel reads it as a hint, clamped by
+ * the process's ceiling.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdint.h>
+#include <linux/io_uring.h>
+#include "core/future.h"
+#include "fs/file.h"
+#include "core/timer.h"
+
+#define URING_MAX_ENTRIES 4096
+#define URING_PRIO_LEVELS 8
+
+struct uring_op;
+struct uring_cqe_rec;
+struct mm;
+
+struct uring {
+    _Atomic int refs;           /* the file, mappings, ops in flight */
+    struct spinlock lock;       /* CQ tail, overflow list, in-flight list */
+    void *mem;                  /* SQ ring + CQ ring + control word */
+    unsigned mem_order;
+    struct io_uring_sqe *sqes;
+    unsigned sqes_order;
+    uint32_t sq_entries, cq_entries;
+    uint32_t sq_head;           /* kernel's own: next submission to take */
+    uint32_t cq_tail;           /* kernel's own: next completion slot */
+    struct io_uring_params p;   /* offsets, as given to the user */
+    struct waitq cq_wait;       /* io_uring_enter waiting for completions */
+    struct uring_cqe_rec *overflow_head, *overflow_tail;   /* CQEs waiting for room */
+    uint32_t noverflow;
+    struct uring_op *inflight;  /* submitted, not yet completed */
+    uint32_t ninflight;
+    uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
+    bool dead;                  /* the file is closed: post nothing more */
+    struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
+    struct mm *mm;              /* the submitter's, while it submits */
+    struct fdtable *files;      /* (ditto) */
+};
+
+/* One submission, as a task's root future. */
+struct uring_op {
+    struct future base;
+    struct uring *ring;
+    struct io_uring_sqe sqe;            /* copied at submission: stable */
+    struct task *task;
+    struct mm *mm;                      /* the submitter's: the buffers' address space */
+    struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
+    struct uring_op *inflight_next, *inflight_prev;
+    _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */
+    bool started;
+    int32_t res;
+    struct file *f;
+    bool has_link_timeout;
+    uint64_t lt_user_data;
+    uint64_t lt_deadline;
+    bool lt_fired;                      /* the LINK_TIMEOUT expired first */
+    uint64_t timeout_target;            /* TIMEOUT: completions to wait for */
+    int32_t prep_err;                   /* TIMEOUT: bad argument found at submission */
+    uint64_t timeout_rel;               /* TIMEOUT behind a link: ticks from its start */
+    struct sleep lt_sleep;              /* LINK_TIMEOUT deadline */
+    union {
+        struct file_io io;              /* READ, WRITE, READV, WRITEV (one iovec at a time) */
+        struct {
+            struct waiter w;            /* POLL_ADD, TIMEOUT (with a count) */
+            struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
+        };
+    };
+    uint32_t vec_i;                     /* READV/WRITEV progress */
+    int64_t vec_total;
+};
+
+/* io_uring_enter's wait for completions (lives in the thread's syscall). */
+struct enter_wait {
+    struct future base;
+    struct uring *r;
+    uint32_t min;
+    struct waiter w;
+};
+
+long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files);
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
+                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait);
+long uring_mmap(struct uring *r, struct mm *mm, uint64_t len, uint64_t off, int prot);
+void uring_release(struct uring *r);            /* the file's last reference */
+void uring_put(struct uring *r);
+/* The priority hint the runtime published, 0..7 (0 when none). */
+unsigned uring_prio_hint(struct uring *r);
+
+/* src/uring/uring_ops.c */
+extern const struct future_ops uring_op_ops;
+/* MSG_RING: post (off, len) as a completion on the ring at sqe->fd. */
+int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe);
+int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe);
+
+/* src/uring/uring.c */
+void uring_op_complete(struct uring_op *op, int32_t res);
+/* Post a completion (held in order if the CQ ring is full); false if it
+ * was dropped: ring closed, or no memory for the overflow record. */
+bool uring_post(struct uring *r, uint64_t user_data, int32_t res);

@@ -1,0 +1,135 @@
+/*
+ * task.c - allocating, starting, joining and freeing tasks.
+ *
+ * A task and its root future are one kmalloc block:
+ *
+ *     +-------------+----------------------+
+ *     | struct task | root future (size)   |
+ *     +-------------+----------------------+
+ *
+ * References: the executor holds one until the task is DONE; a spawner
+ * that wants to join keeps another.  The block is freed at zero.
+ */
+#include "core/executor.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "core/task.h"
+
+static _Atomic uint32_t next_task_id = 1;
+
+void *task_alloc(size_t size, const char *name, struct task **out)
+{
+    struct task *t = kmalloc(sizeof *t + size);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    atomic_store(&t->refs, 1);
+    t->id = atomic_fetch_add(&next_task_id, 1);
+    t->hart = TASK_NO_HART;
+    t->prio = PRIO_DEFAULT;
+    t->name = name;
+    waitq_init(&t->done, "task.done");
+    t->root = (struct future *)(t + 1);
+    *out = t;
+    return t->root;
+}
+
+static void list_add(struct task *t)
+{
+    struct hart *h = this_hart();
+    t->list_hart = h->index;
+    spin_lock(&h->tasks_lock);
+    t->list_prev = NULL;
+    t->list_next = h->tasks;
+    if (h->tasks)
+        h->tasks->list_prev = t;
+    h->tasks = t;
+    spin_unlock(&h->tasks_lock);
+}
+
+static void list_del(struct task *t)
+{
+    struct hart *h = &harts[t->list_hart];
+    spin_lock(&h->tasks_lock);
+    if (t->list_prev)
+        t->list_prev->list_next = t->list_next;
+    else
+        h->tasks = t->list_next;
+    if (t->list_next)
+        t->list_next->list_prev = t->list_prev;
+    spin_unlock(&h->tasks_lock);
+}
+
+void task_start(struct task *t, unsigned hart, bool keep)
+{
+    if (keep)
+        atomic_fetch_add(&t->refs, 1);
+    list_add(t);
+    atomic_store(&t->state, TASK_QUEUED);
+    runq_push(hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts], t);
+}
+
+void task_put(struct task *t)
+{
+    if (atomic_fetch_sub(&t->refs, 1) == 1)
+        kfree(t);
+}
+
+void task_cancel(struct task *t)
+{
+    future_cancel(t->root);
+    task_put(t);
+}
+
+/* Called by the executor when the root future returned READY. */
+void task_finish(struct task *t)
+{
+    list_del(t);
+    atomic_store(&t->state, TASK_DONE);
+    waitq_wake_all(&t->done);
+    task_put(t);
+}
+
+static enum poll task_join_poll(struct future *base, struct cx *cx)
+{
+    struct task_join *j = (struct task_join *)base;
+    ASYNC_BEGIN(j);
+    AWAIT_COND(j, cx, &j->t->done, &j->w, task_done(j->t));
+    ASYNC_END(j);
+}
+
+static void task_join_cancel(struct future *base)
+{
+    struct task_join *j = (struct task_join *)base;
+    waitq_unregister(&j->t->done, &j->w);
+}
+
+static const struct future_ops task_join_ops = {
+    .poll = task_join_poll, .cancel = task_join_cancel, .name = "task_join",
+};
+
+void task_join_init(struct task_join *j, struct task *t)
+{
+    future_init(&j->base, &task_join_ops);
+    j->t = t;
+    j->w.linked = false;
+}
+
+void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < nharts; i++) {
+        spin_lock(&harts[i].tasks_lock);
+        for (struct task *t = harts[i].tasks; t; t = t->list_next)
+            fn(t, arg);
+        spin_unlock(&harts[i].tasks_lock);
+    }
+}
+
+static void count_one(struct task *t, void *arg) { (void)t; (*(uint64_t *)arg)++; }
+
+uint64_t task_count(void)
+{
+    uint64_t n = 0;
+    task_for_each(count_one, &n);
+    return n;
+}

@@ -1,0 +1,397 @@
+/*
+ * sys_file.c - file system calls.  read and write await the file's
+ * file_io future (the same future an asynchronous read would use).
+ */
+#include "lib/errno.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "proc/syscall.h"
+
+#define AT_FDCWD (-100)
+#define AT_EMPTY_PATH 0x1000
+#define O_CLOEXEC 02000000
+#define O_NONBLOCK 04000
+#define IOV_MAX 1024
+
+/* ---- read / write -------------------------------------------------------- */
+
+static enum poll io_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    if (future_poll(&sc->io.base, cx) == PENDING)
+        return PENDING;
+    sc->result = sc->io.result;
+    file_put(sc->io.f);
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
+static void io_cancel(struct future *base)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    future_cancel(&sc->io.base);
+    file_put(sc->io.f);
+}
+
+static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
+
+static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, bool write)
+{
+    struct file *f = fd_get(th->proc->files, fd);
+    if (!f)
+        return -EBADF;
+    sc_wait_init(th, &io_ops);
+    if (write)
+        file_write_init(&th->sc.io, f, th->proc->mm, ubuf, len);
+    else
+        file_read_init(&th->sc.io, f, th->proc->mm, ubuf, len);
+    /* most reads and writes finish at once: no need to come back */
+    struct cx cx = { .task = th->task };
+    if (io_poll(&th->sc.base, &cx) == READY)
+        return th->sc.result;
+    return SYSCALL_WAIT;
+}
+
+SYS(read) { return start_io(th, (int)a[0], a[1], a[2], false); }
+SYS(write) { return start_io(th, (int)a[0], a[1], a[2], true); }
+
+/* readv / writev: one file_io per iovec, in order, stopping at a short one. */
+static bool vec_next(struct syscall_wait *sc)
+{
+    struct thread *th = sc->th;
+    while (sc->vec.i < sc->vec.cnt) {
+        uint64_t iov[2];
+        if (copyin(th->proc->mm, iov, sc->vec.iov + 16 * sc->vec.i, 16)) {
+            sc->result = sc->vec.total ? sc->vec.total : -EFAULT;
+            return false;
+        }
+        sc->vec.i++;
+        if (iov[1] == 0)
+            continue;
+        if ((int64_t)iov[1] < 0) {
+            sc->result = -EINVAL;
+            return false;
+        }
+        struct file *f = fd_get(th->proc->files, sc->vec.fd);
+        if (!f) {
+            sc->result = -EBADF;
+            return false;
+        }
+        if (sc->vec.write)
+            file_write_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
+        else
+            file_read_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
+        return true;
+    }
+    sc->result = sc->vec.total;
+    return false;
+}
+
+static enum poll vec_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    ASYNC_BEGIN(sc);
+    while (vec_next(sc)) {
+        AWAIT(sc, future_poll(&sc->vec.io.base, cx));
+        file_put(sc->vec.io.f);
+        if (sc->vec.io.result < 0) {
+            sc->result = sc->vec.total ? sc->vec.total : sc->vec.io.result;
+            break;
+        }
+        sc->vec.total += sc->vec.io.result;
+        if ((size_t)sc->vec.io.result < sc->vec.io.len) {
+            sc->result = sc->vec.total;
+            break;
+        }
+    }
+    ASYNC_END(sc);
+}
+
+static void vec_cancel(struct future *base)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    if (sc->base.resume != 0) {         /* an iovec's io is in flight */
+        future_cancel(&sc->vec.io.base);
+        file_put(sc->vec.io.f);
+    }
+}
+
+static const struct future_ops vec_ops = { vec_poll, vec_cancel, "readv/writev" };
+
+static long start_vec(struct thread *th, uint64_t a[6], bool write)
+{
+    int cnt = (int)a[2];
+    if (cnt < 0 || cnt > IOV_MAX)
+        return -EINVAL;
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    file_put(f);
+    sc_wait_init(th, &vec_ops);
+    th->sc.vec.fd = (int)a[0];
+    th->sc.vec.iov = a[1];
+    th->sc.vec.cnt = cnt;
+    th->sc.vec.i = 0;
+    th->sc.vec.total = 0;
+    th->sc.vec.write = write;
+    struct cx cx = { .task = th->task };
+    if (vec_poll(&th->sc.base, &cx) == READY)
+        return th->sc.result;
+    return SYSCALL_WAIT;
+}
+
+SYS(readv) { return start_vec(th, a, false); }
+SYS(writev) { return start_vec(th, a, true); }
+
+/* ---- names ---------------------------------------------------------------- */
+
+static long user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap)
+{
+    char path[128];
+    long n = copyin_str(th->proc->mm, path, upath, sizeof path);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return -ENOENT;
+    if (path[0] != '/' && dirfd != AT_FDCWD) {
+        struct file *d = fd_get(th->proc->files, dirfd);
+        if (!d)
+            return -EBADF;
+        int r = d->type == FT_DIR ? path_resolve(d->ird.path, path, abs, cap) : -ENOTDIR;
+        file_put(d);
+        return r;
+    }
+    return path_resolve(th->proc->cwd, path, abs, cap);
+}
+
+SYS(openat)
+{
+    char abs[128];
+    long r = user_path(th, (int)a[0], a[1], abs, sizeof abs);
+    if (r < 0)
+        return r;
+    struct file *f;
+    int flags = (int)a[2];
+    if ((r = file_open(abs, flags, &f)) < 0)
+        return r;
+    r = fd_install(th->proc->files, f, 0, flags & O_CLOEXEC);
+    if (r < 0)
+        file_put(f);
+    return r;
+}
+
+SYS(close) { return fd_close(th->proc->files, (int)a[0]); }
+
+SYS(dup)
+{
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    long r = fd_install(th->proc->files, f, 0, false);
+    if (r < 0)
+        file_put(f);
+    return r;
+}
+
+SYS(dup3)
+{
+    if (a[2] & ~(uint64_t)O_CLOEXEC)
+        return -EINVAL;
+    int r = fd_dup_to(th->proc->files, (int)a[0], (int)a[1], a[2] & O_CLOEXEC);
+    return r < 0 ? r : (long)a[1];
+}
+
+SYS(fcntl)
+{
+    int fd = (int)a[0], cmd = (int)a[1];
+    struct file *f = fd_get(th->proc->files, fd);
+    if (!f)
+        return -EBADF;
+    long r;
+    switch (cmd) {
+    case 0: case 1030:              /* F_DUPFD, F_DUPFD_CLOEXEC */
+        r = fd_install(th->proc->files, f, (int)a[2], cmd == 1030);
+        if (r >= 0)
+            return r;
+        break;
+    case 1: r = 0; break;           /* F_GETFD (cloexec not reported) */
+    case 2: r = 0; break;           /* F_SETFD */
+    case 3: r = f->flags; break;    /* F_GETFL */
+    case 4: f->flags = (f->flags & ~O_NONBLOCK) | ((int)a[2] & O_NONBLOCK); r = 0; break;
+    default: r = -EINVAL;
+    }
+    file_put(f);
+    return r;
+}
+
+SYS(pipe2)
+{
+    if (a[1] & ~(uint64_t)(O_CLOEXEC | O_NONBLOCK))
+        return -EINVAL;
+    struct file *rd, *wr;
+    int r = pipe_create(&rd, &wr);
+    if (r < 0)
+        return r;
+    if (a[1] & O_NONBLOCK) {
+        rd->flags |= O_NONBLOCK;
+        wr->flags |= O_NONBLOCK;
+    }
+    bool cloexec = a[1] & O_CLOEXEC;
+    int fds[2] = { fd_install(th->proc->files, rd, 0, cloexec), -1 };
+    if (fds[0] < 0) {
+        file_put(rd);
+        file_put(wr);
+        return fds[0];
+    }
+    fds[1] = fd_install(th->proc->files, wr, 0, cloexec);
+    if (fds[1] < 0) {
+        fd_close(th->proc->files, fds[0]);
+        file_put(wr);
+        return fds[1];
+    }
+    if (copyout(th->proc->mm, a[0], fds, sizeof fds)) {
+        fd_close(th->proc->files, fds[0]);
+        fd_close(th->proc->files, fds[1]);
+        return -EFAULT;
+    }
+    return 0;
+}
+
+SYS(fstat)
+{
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    struct kstat st;
+    int r = file_stat(f, &st);
+    file_put(f);
+    if (r == 0 && copyout(th->proc->mm, a[1], &st, sizeof st))
+        r = -EFAULT;
+    return r;
+}
+
+SYS(newfstatat)
+{
+    struct kstat st;
+    long r;
+    char path[2];
+    if ((a[3] & AT_EMPTY_PATH) && copyin_str(th->proc->mm, path, a[1], sizeof path) == 0) {
+        uint64_t b[6] = { a[0], a[2] };
+        return sys_fstat(th, b);
+    }
+    char abs[128];
+    if ((r = user_path(th, (int)a[0], a[1], abs, sizeof abs)) < 0)
+        return r;
+    if ((r = path_stat(abs, &st)) < 0)
+        return r;
+    return copyout(th->proc->mm, a[2], &st, sizeof st) ? -EFAULT : 0;
+}
+
+SYS(getcwd)
+{
+    size_t n = strlen(th->proc->cwd) + 1;
+    if (a[1] < n)
+        return -ERANGE;
+    if (copyout(th->proc->mm, a[0], th->proc->cwd, n))
+        return -EFAULT;
+    return n;
+}
+
+SYS(chdir)
+{
+    char abs[128];
+    struct kstat st;
+    long r = user_path(th, AT_FDCWD, a[0], abs, sizeof abs);
+    if (r < 0)
+        return r;
+    if ((r = path_stat(abs, &st)) < 0)
+        return r;
+    if ((st.st_mode & 0170000) != 0040000)
+        return -ENOTDIR;
+    if (strlen(abs) >= sizeof th->proc->cwd)
+        return -ENAMETOOLONG;
+    strlcpy(th->proc->cwd, abs, sizeof th->proc->cwd);
+    return 0;
+}
+
+SYS(getdents64)
+{
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    long r = file_getdents64(f, th->proc->mm, a[1], a[2]);
+    file_put(f);
+    return r;
+}
+
+SYS(lseek)
+{
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    long r = -ESPIPE;
+    if (f->type == FT_INITRD || f->type == FT_PROC || f->type == FT_DIR) {
+        int64_t size = f->type == FT_PROC ? (int64_t)f->proc.len : (int64_t)f->ird.size;
+        int64_t off = (int64_t)a[1], base = a[2] == 0 ? 0 : a[2] == 1 ? (int64_t)f->off : size;
+        if (a[2] > 2 || base + off < 0)
+            r = -EINVAL;
+        else
+            r = f->off = base + off;
+    }
+    file_put(f);
+    return r;
+}
+
+SYS(readlinkat) { (void)th; (void)a; return -EINVAL; }
+
+#define TCGETS 0x5401
+#define TCSETS 0x5402
+#define TCSETSW 0x5403
+#define TCSETSF 0x5404
+#define TIOCGPGRP 0x540F
+#define TIOCSPGRP 0x5410
+#define TIOCGWINSZ 0x5413
+
+SYS(ioctl)
+{
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    bool tty = file_is_tty(f);
+    file_put(f);
+    if (!tty)
+        return -ENOTTY;
+    struct mm *mm = th->proc->mm;
+    switch (a[1]) {
+    case TCGETS: {
+        /* struct termios (asm-generic): canonical mode with echo */
+        uint32_t t[4] = { 0x500 /* ICRNL|IXON */, 0x5 /* OPOST|ONLCR */, 0xbf /* CS8|CREAD|B38400 */,
+                          0x8a3b /* ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN */ };
+        uint8_t buf[36] = { 0 };
+        memcpy(buf, t, sizeof t);
+        buf[17 + 0] = 3; buf[17 + 2] = 0x7f; buf[17 + 4] = 4;   /* VINTR, VERASE, VEOF */
+        return copyout(mm, a[2], buf, sizeof buf) ? -EFAULT : 0;
+    }
+    case TCSETS: case TCSETSW: case TCSETSF:
+        return 0;
+    case TIOCGPGRP: {
+        int pg = atomic_load(&console_fg_pgrp);
+        return copyout(mm, a[2], &pg, 4) ? -EFAULT : 0;
+    }
+    case TIOCSPGRP: {
+        int pg;
+        if (copyin(mm, &pg, a[2], 4))
+            return -EFAULT;
+        if (pg <= 0)
+            return -EINVAL;
+        atomic_store(&console_fg_pgrp, pg);
+        return 0;
+    }
+    case TIOCGWINSZ: {
+        uint16_t ws[4] = { 24, 80, 0, 0 };
+        return copyout(mm, a[2], ws, sizeof ws) ? -EFAULT : 0;
+    }
+    default:
+        return -ENOTTY;
+    }
+}

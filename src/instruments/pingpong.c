@@ -1,0 +1,66 @@
+/*
+ * pingpong.c - two tasks passing a ball: each wake is one task_wake of
+ * the peer, each catch one poll (see pingpong.h).
+ */
+#include "core/executor.h"
+#include "instruments/pingpong.h"
+
+struct pinger {
+    struct future base;
+    struct pinger *peer;
+    struct task *peer_task;
+    _Atomic long ball;          /* > 0: my turn */
+    long rounds;
+    bool serve;
+    struct latch *latch;
+};
+
+static enum poll pinger_poll(struct future *base, struct cx *cx)
+{
+    (void)cx;
+    struct pinger *p = (struct pinger *)base;
+    ASYNC_BEGIN(p);
+    while (p->rounds > 0) {
+        if (p->serve) {
+            p->serve = false;
+        } else {
+            while (atomic_load(&p->ball) == 0)
+                SUSPEND(p);     /* the peer's task_wake brings us back */
+            atomic_store(&p->ball, 0);
+        }
+        p->rounds--;
+        atomic_store(&p->peer->ball, 1);
+        task_wake(p->peer_task);
+    }
+    latch_arrive(p->latch);
+    ASYNC_END(p);
+}
+
+static const struct future_ops pinger_ops = { pinger_poll, NULL, "pinger" };
+
+bool pingpong_start(long rounds, unsigned hart_a, unsigned hart_b, struct latch *done)
+{
+    struct task *ta, *tb;
+    struct pinger *a = task_alloc(sizeof *a, "ping", &ta);
+    if (!a)
+        return false;
+    struct pinger *b = task_alloc(sizeof *b, "pong", &tb);
+    if (!b) {
+        task_cancel(ta);
+        return false;
+    }
+    future_init(&a->base, &pinger_ops);
+    future_init(&b->base, &pinger_ops);
+    a->peer = b; a->peer_task = tb;
+    b->peer = a; b->peer_task = ta;
+    atomic_store(&a->ball, 0);
+    atomic_store(&b->ball, 0);
+    a->rounds = b->rounds = rounds;
+    a->serve = true;
+    b->serve = false;
+    a->latch = b->latch = done;
+    latch_init(done, 2);
+    task_start(tb, hart_b, false);
+    task_start(ta, hart_a, false);
+    return true;
+}

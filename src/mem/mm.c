@@ -1,0 +1,857 @@
+/*
+ * mm.c - user address spaces: the region (VMA) list, page faults, brk,
+ * mmap/munmap/mprotect, fork, and the copy-in/copy-out helpers.
+ *
+ * Ownership.  A mapped page is either *owned* (an order-0 page from the
+ * page allocator: anonymous memory and private copies of file bytes) or
+ * *shared* (a read-only page of the initrd mapped in place, zero copy).
+ * The two are told apart by page_of(): memory outside the allocator's
+ * region (the initrd, the kernel image) has no descriptor.  Owned pages
+ * are freed when unmapped; shared ones never are, and are never mapped
+ * writable (a write fault on one after mprotect makes a private copy).
+ * mm->user_pages counts the owned pages currently mapped.
+ *
+ * Eager or lazy.  Everything that needs a page of its own - anonymous
+ * memory, heap, stack, and file bytes that must be copied (writable data,
+ * or pages that are partly file, partly zero) - is allocated on first
+ * touch, so exec costs nothing per page it does not use and a forked
+ * child that execs at once copies only what was touched.  The one
+ * exception is read-only file pages that can be shared in place (program
+ * text and read-only data): mm_map_region maps those at once.  That costs
+ * one PTE store per page and no memory, where faulting them in costs a
+ * trap per page (a few hundred for a static glibc program's text), so
+ * eager is the cheaper choice there.  The prefault is best effort: if a
+ * page-table page cannot be allocated the rest is simply left to faults.
+ *
+ * Locking.  mm->lock covers the VMA list and the page table.  Nothing
+ * here sleeps; page_alloc and kmalloc have their own locks.  The copy
+ * helpers hold the lock for one page at a time, so a page cannot be
+ * unmapped and freed by another thread while it is being copied, and
+ * interrupts are masked for at most one page's copy.
+ *
+ * TLBs.  When a mapping is removed, replaced or narrowed, mm->gen is
+ * bumped and this hart flushes; other harts flush when they next enter
+ * this address space (enter_user compares gen).  A newly valid or
+ * widened PTE needs no flush: a stale TLB entry only causes a spurious
+ * fault, which mm_fault recognises (the page is already there) and
+ * answers with a local flush.
+ */
+#include "lib/errno.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "layout.h"
+#include "mem/mm.h"
+#include "mem/page_alloc.h"
+
+#define MAP_SHARED          0x01
+#define MAP_PRIVATE         0x02
+#define MAP_TYPE            0x0f
+#define MAP_FIXED           0x10
+#define MAP_ANONYMOUS       0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+
+#define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define PAGE_MASK (PAGE_SIZE - 1)
+#define MMAP_MIN_ADDR PAGE_SIZE     /* page 0 is never mapped by mmap */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static bool owned(uint64_t pa) { return page_of(pa_to_va(pa)) != NULL; }
+
+/* The accesses a prot allows (W implies R, as in the PTE). */
+static uint32_t allows(uint32_t prot)
+{
+    prot &= PROT_ALL;
+    return prot & PROT_WRITE ? prot | PROT_READ : prot;
+}
+
+/* Page-align len; 0 if it is 0 or too large for the user half. */
+static uint64_t page_len(uint64_t len)
+{
+    if (len == 0 || len > USER_TOP)
+        return 0;
+    return ALIGN_UP(len, PAGE_SIZE);
+}
+
+static void bump_gen(struct mm *mm)
+{
+    atomic_fetch_add(&mm->gen, 1);
+    pt_flush();
+}
+
+static struct vma *vma_find(struct mm *mm, uint64_t va)
+{
+    for (struct vma *v = mm->vmas; v && v->start <= va; v = v->next)
+        if (va < v->end)
+            return v;
+    return NULL;
+}
+
+static bool range_free(struct mm *mm, uint64_t start, uint64_t end)
+{
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
+        if (start < v->end)
+            return false;
+    return true;
+}
+
+static void vma_link(struct mm *mm, struct vma *n)
+{
+    struct vma **pp = &mm->vmas;
+    while (*pp && (*pp)->start < n->start)
+        pp = &(*pp)->next;
+    n->next = *pp;
+    *pp = n;
+}
+
+/* Can b (which starts where a ends) be folded into a? */
+static bool vma_mergeable(const struct vma *a, const struct vma *b)
+{
+    if (a->end != b->start || a->kind != b->kind || a->prot != b->prot)
+        return false;
+    if (a->kind == VMA_SHARED)
+        return false;                   /* each holds its own reference */
+    if (a->kind != VMA_FILE)
+        return true;
+    if (b->file_len == 0)
+        return true;                    /* b is zero fill: a's tail is too */
+    return a->file_len == a->end - a->start && b->file == a->file + a->file_len;
+}
+
+/* Fold adjacent compatible regions together (keeps the list short under
+ * glibc's mmap(PROT_NONE) + mprotect growth pattern). */
+static void vma_merge(struct mm *mm)
+{
+    struct vma *v = mm->vmas;
+    while (v && v->next) {
+        struct vma *n = v->next;
+        if (vma_mergeable(v, n)) {
+            if (v->kind == VMA_FILE && n->file_len)
+                v->file_len += n->file_len;
+            v->end = n->end;
+            v->next = n->next;
+            kfree(n);
+        } else {
+            v = n;
+        }
+    }
+}
+
+/* Spare VMAs for the splits an operation on [start, end) needs, taken
+ * before anything changes so the operation cannot fail half done. */
+struct spares {
+    struct vma *v[2];
+};
+
+static int spares_get(struct mm *mm, uint64_t start, uint64_t end, struct spares *s)
+{
+    s->v[0] = s->v[1] = NULL;
+    int need = 0;
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next) {
+        if (v->start < start && start < v->end)
+            need++;
+        if (v->start < end && end < v->end)
+            need++;
+    }
+    for (int i = 0; i < need; i++)
+        if (!(s->v[i] = kmalloc(sizeof(struct vma)))) {
+            kfree(s->v[0]);
+            s->v[0] = NULL;
+            return -ENOMEM;
+        }
+    return 0;
+}
+
+static void spares_put(struct spares *s)
+{
+    kfree(s->v[0]);
+    kfree(s->v[1]);
+}
+
+/* Make addr a region boundary, splitting the region that straddles it. */
+static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
+{
+    for (struct vma *v = mm->vmas; v && v->start < addr; v = v->next) {
+        if (addr >= v->end)
+            continue;
+        struct vma *n = s->v[0] ? s->v[0] : s->v[1];
+        if (s->v[0])
+            s->v[0] = NULL;
+        else
+            s->v[1] = NULL;
+        *n = *v;
+        n->start = addr;
+        v->end = addr;
+        if (v->kind == VMA_FILE) {
+            uint64_t off = addr - v->start;
+            if (v->file_len > off) {
+                n->file = v->file + off;
+                n->file_len = v->file_len - off;
+                v->file_len = off;
+            } else {
+                n->file = NULL;
+                n->file_len = 0;
+            }
+        }
+        if (v->kind == VMA_SHARED) {
+            n->file = v->file + (addr - v->start);
+            v->sops->get(v->obj);
+        }
+        n->next = v->next;
+        v->next = n;
+        return;
+    }
+}
+
+/* Unmap every page in [start, end) (owned ones are freed).  Returns
+ * whether any PTE was removed. */
+static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared)
+{
+    bool any = false;
+    for (uint64_t va = pt_next(mm->pt, start, end); va < end;
+         va = pt_next(mm->pt, va + PAGE_SIZE, end)) {
+        uint64_t pa = pt_unmap(mm->pt, va);
+        if (!pa)
+            continue;
+        any = true;
+        if (owned(pa) && !shared) {
+            mm->user_pages--;
+            struct page *pg = page_of(pa_to_va(pa));
+            if (atomic_load(&mm->refs) > 1 && pg) {
+                /* another thread may be running on another hart: keep
+                 * the page until the shootdown (the list lives in the
+                 * page descriptor, out of any stale TLB's reach) */
+                pg->slab_free = (void *)(uintptr_t)(atomic_load(&mm->gen) + 1);
+                pg->next = mm->deferred;
+                mm->deferred = pg;
+            } else {
+                page_free(pa_to_va(pa));
+            }
+        }
+    }
+    return any;
+}
+
+/* Remove all regions and pages in [start, end) (page aligned); the
+ * splits must have spares.  Bumps gen if a page was unmapped. */
+static void unmap_range(struct mm *mm, uint64_t start, uint64_t end, struct spares *s)
+{
+    split_at(mm, start, s);
+    split_at(mm, end, s);
+    bool any = false;
+    for (struct vma **pp = &mm->vmas; *pp && (*pp)->start < end;) {
+        struct vma *v = *pp;
+        if (v->start >= start && v->end <= end) {
+            *pp = v->next;
+            any |= unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
+            if (v->kind == VMA_SHARED)
+                v->sops->put(v->obj);
+            kfree(v);
+        } else {
+            pp = &v->next;
+        }
+    }
+    if (any)
+        bump_gen(mm);
+}
+
+/* May file page va of v be mapped straight from the file (zero copy)?
+ * Read-only, wholly file bytes, page aligned in the file, and not memory
+ * the page allocator owns (so it is the initrd or the kernel image, which
+ * live for ever and are never freed as user pages). */
+static bool shareable(const struct vma *v, uint64_t va)
+{
+    if (v->kind != VMA_FILE || (v->prot & PROT_WRITE))
+        return false;
+    uint64_t off = va - v->start;
+    if (off >= v->file_len || v->file_len - off < PAGE_SIZE)
+        return false;
+    const uint8_t *src = v->file + off;
+    return ((uintptr_t)src & PAGE_MASK) == 0 && page_of(src) == NULL;
+}
+
+/* Give page va of region v its page.  0 or -ENOMEM. */
+static int populate(struct mm *mm, struct vma *v, uint64_t va)
+{
+    if (v->kind == VMA_SHARED)
+        return pt_map(mm->pt, va, va_to_pa(v->file + (va - v->start)), v->prot);
+    if (shareable(v, va))
+        return pt_map(mm->pt, va, va_to_pa(v->file + (va - v->start)), v->prot);
+    uint8_t *page = page_alloc();               /* zeroed */
+    if (!page)
+        return -ENOMEM;
+    uint64_t off = va - v->start;
+    if (v->kind == VMA_FILE && off < v->file_len)
+        memcpy(page, v->file + off, MIN(PAGE_SIZE, v->file_len - off));
+    if (pt_map(mm->pt, va, va_to_pa(page), v->prot) < 0) {
+        page_free(page);
+        return -ENOMEM;
+    }
+    mm->user_pages++;
+    return 0;
+}
+
+static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
+{
+    if (va >= USER_TOP)
+        return -EFAULT;
+    va &= ~PAGE_MASK;
+    access &= PROT_ALL;
+    if (!access)
+        access = PROT_READ;
+    /* No region: unmapped, or just below the stack (an overflow). */
+    struct vma *v = vma_find(mm, va);
+    if (!v || (access & ~allows(v->prot)))
+        return -EFAULT;
+    uint32_t have = 0;
+    uint64_t pa = pt_lookup(mm->pt, va, &have);
+    if (!pa)
+        return populate(mm, v, va);
+    if (!(access & ~have)) {
+        pt_flush();                     /* spurious: a stale TLB entry here */
+        return 0;
+    }
+    if (v->kind == VMA_SHARED)
+        return pt_protect(mm->pt, va, v->prot);
+    if (!owned(pa)) {
+        if (access & PROT_WRITE) {
+            /* a shared file page made writable by mprotect: copy it */
+            uint8_t *page = page_alloc();
+            if (!page)
+                return -ENOMEM;
+            memcpy(page, pa_to_va(pa), PAGE_SIZE);
+            pt_map(mm->pt, va, va_to_pa(page), v->prot);   /* slot exists */
+            mm->user_pages++;
+            bump_gen(mm);               /* the old translation is gone */
+            return 0;
+        }
+        return pt_protect(mm->pt, va, v->prot & ~PROT_WRITE);
+    }
+    return pt_protect(mm->pt, va, v->prot);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct mm *mm_create(void)
+{
+    struct mm *mm = kzalloc(sizeof *mm);
+    if (!mm)
+        return NULL;
+    mm->pt = pt_create();
+    if (!mm->pt) {
+        kfree(mm);
+        return NULL;
+    }
+    spin_init(&mm->lock, "mm");
+    atomic_store(&mm->refs, 1);
+    atomic_store(&mm->gen, 0);
+    mm->mmap_next = USER_MMAP_TOP;
+    return mm;
+}
+
+void mm_get(struct mm *mm)
+{
+    atomic_fetch_add(&mm->refs, 1);
+}
+
+void mm_put(struct mm *mm)
+{
+    if (!mm || atomic_fetch_sub(&mm->refs, 1) != 1)
+        return;
+    /* the last reference: nobody else can reach mm any more */
+    while (mm->vmas) {
+        struct vma *v = mm->vmas;
+        mm->vmas = v->next;
+        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
+        if (v->kind == VMA_SHARED)
+            v->sops->put(v->obj);
+        kfree(v);
+    }
+    mm_free_deferred(mm, UINT64_MAX);
+    pt_destroy(mm->pt);
+    kfree(mm);
+}
+
+void mm_activate(struct mm *mm)
+{
+    pt_activate(mm ? mm->pt : NULL);
+}
+
+struct mm *mm_fork(struct mm *mm)
+{
+    struct mm *c = mm_create();
+    if (!c)
+        return NULL;
+    spin_lock(&mm->lock);
+    c->brk_start = mm->brk_start;
+    c->brk = mm->brk;
+    c->mmap_next = mm->mmap_next;
+    struct vma **tail = &c->vmas;
+    for (struct vma *v = mm->vmas; v; v = v->next) {
+        struct vma *n = kmalloc(sizeof *n);
+        if (!n)
+            goto fail;
+        *n = *v;
+        n->next = NULL;
+        *tail = n;
+        tail = &n->next;
+        if (v->kind == VMA_SHARED)
+            v->sops->get(v->obj);
+        for (uint64_t va = pt_next(mm->pt, v->start, v->end); va < v->end;
+             va = pt_next(mm->pt, va + PAGE_SIZE, v->end)) {
+            uint32_t prot = 0;
+            uint64_t pa = pt_lookup(mm->pt, va, &prot);
+            if (!pa)
+                continue;
+            if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd page or shared memory */
+                if (pt_map(c->pt, va, pa, prot) < 0)
+                    goto fail;
+                continue;
+            }
+            void *page = page_alloc();
+            if (!page)
+                goto fail;
+            memcpy(page, pa_to_va(pa), PAGE_SIZE);
+            if (pt_map(c->pt, va, va_to_pa(page), prot) < 0) {
+                page_free(page);
+                goto fail;
+            }
+            c->user_pages++;
+        }
+    }
+    spin_unlock(&mm->lock);
+    return c;
+fail:
+    spin_unlock(&mm->lock);
+    mm_put(c);                  /* consistent so far: frees what it holds */
+    return NULL;
+}
+
+/* ---- regions ---------------------------------------------------------------- */
+
+int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
+                  enum vma_kind kind, const void *file, uint64_t file_len)
+{
+    len = page_len(len);
+    if (!len || (start & PAGE_MASK) || start >= USER_TOP || len > USER_TOP - start)
+        return -EINVAL;
+    if (kind == VMA_FILE && file_len && !file)
+        return -EINVAL;
+    struct vma *v = kzalloc(sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    v->start = start;
+    v->end = start + len;
+    v->prot = prot & PROT_ALL;
+    v->kind = kind;
+    if (kind == VMA_FILE) {
+        v->file = file;
+        v->file_len = MIN(file_len, len);
+    }
+    spin_lock(&mm->lock);
+    if (!range_free(mm, v->start, v->end)) {
+        spin_unlock(&mm->lock);
+        kfree(v);
+        return -EINVAL;
+    }
+    vma_link(mm, v);
+    /* Prefault the zero-copy pages (see the top of the file). */
+    if (kind == VMA_FILE && !(v->prot & PROT_WRITE))
+        for (uint64_t va = start; va < v->end && shareable(v, va); va += PAGE_SIZE)
+            if (populate(mm, v, va) < 0)
+                break;                          /* faults will retry */
+    spin_unlock(&mm->lock);
+    return 0;
+}
+
+int mm_fault(struct mm *mm, uint64_t va, uint32_t access)
+{
+    spin_lock(&mm->lock);
+    int r = fault_locked(mm, va, access);
+    spin_unlock(&mm->lock);
+    return r;
+}
+
+long mm_brk(struct mm *mm, uint64_t newbrk)
+{
+    spin_lock(&mm->lock);
+    uint64_t cur = mm->brk;
+    if (newbrk < mm->brk_start || newbrk >= USER_TOP - PAGE_SIZE)
+        goto out;
+    uint64_t old_end = ALIGN_UP(cur, PAGE_SIZE), new_end = ALIGN_UP(newbrk, PAGE_SIZE);
+    if (new_end > old_end) {
+        if (!range_free(mm, old_end, new_end))
+            goto out;
+        struct vma *prev = NULL;
+        for (struct vma *v = mm->vmas; v && v->start < old_end; v = v->next)
+            prev = v;
+        if (prev && prev->end == old_end && prev->kind == VMA_HEAP &&
+            prev->prot == (PROT_READ | PROT_WRITE)) {
+            prev->end = new_end;
+        } else {
+            struct vma *v = kzalloc(sizeof *v);
+            if (!v)
+                goto out;
+            v->start = old_end;
+            v->end = new_end;
+            v->prot = PROT_READ | PROT_WRITE;
+            v->kind = VMA_HEAP;
+            vma_link(mm, v);
+        }
+    } else if (new_end < old_end) {
+        struct spares s;
+        if (spares_get(mm, new_end, old_end, &s) < 0)
+            goto out;
+        unmap_range(mm, new_end, old_end, &s);
+        spares_put(&s);
+    }
+    mm->brk = cur = newbrk;
+out:
+    spin_unlock(&mm->lock);
+    return (long)cur;
+}
+
+/* The highest start of a free [start, start + len) within
+ * [MMAP_MIN_ADDR, top), or 0. */
+static uint64_t find_gap(struct mm *mm, uint64_t len, uint64_t top)
+{
+    uint64_t best = 0, lo = MMAP_MIN_ADDR;
+    for (struct vma *v = mm->vmas;; v = v->next) {
+        uint64_t hi = v && v->start < top ? v->start : top;
+        if (hi > lo && hi - lo >= len)
+            best = hi - len;
+        if (!v || v->end >= top)
+            break;
+        lo = MAX(lo, v->end);
+    }
+    return best;
+}
+
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
+             int fd, uint64_t off)
+{
+    if (len == 0 || (off & PAGE_MASK))
+        return -EINVAL;
+    len = page_len(len);
+    if (!len)
+        return -ENOMEM;
+    if (!(flags & MAP_ANONYMOUS))
+        return fd < 0 ? -EBADF : -ENODEV;       /* no file mappings */
+    if ((flags & MAP_TYPE) != MAP_PRIVATE)
+        return -EINVAL;                         /* shared anonymous: not yet */
+    bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+    if (fixed) {
+        if (addr & PAGE_MASK)
+            return -EINVAL;
+        if (addr < MMAP_MIN_ADDR)
+            return -EPERM;
+        if (addr >= USER_TOP || len > USER_TOP - addr)
+            return -ENOMEM;
+    }
+    struct vma *v = kzalloc(sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    v->prot = (uint32_t)prot & PROT_ALL;
+    v->kind = VMA_ANON;
+
+    long r;
+    uint64_t start = 0;
+    spin_lock(&mm->lock);
+    if (flags & MAP_FIXED_NOREPLACE) {
+        if (!range_free(mm, addr, addr + len)) {
+            r = -EEXIST;
+            goto fail;
+        }
+        start = addr;
+    } else if (fixed) {
+        struct spares s;
+        if (spares_get(mm, addr, addr + len, &s) < 0) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        unmap_range(mm, addr, addr + len, &s);
+        spares_put(&s);
+        start = addr;
+    } else {
+        uint64_t hint = ALIGN_UP(addr, PAGE_SIZE);
+        if (hint >= MMAP_MIN_ADDR && hint < USER_TOP && len <= USER_TOP - hint &&
+            range_free(mm, hint, hint + len))
+            start = hint;
+        else
+            start = find_gap(mm, len, mm->mmap_next);
+        if (!start) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    v->start = start;
+    v->end = start + len;
+    vma_link(mm, v);
+    vma_merge(mm);                      /* may free v */
+    spin_unlock(&mm->lock);
+    return (long)start;
+fail:
+    spin_unlock(&mm->lock);
+    kfree(v);
+    return r;
+}
+
+long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
+{
+    if ((addr & PAGE_MASK) || !(len = page_len(len)) || addr >= USER_TOP ||
+        len > USER_TOP - addr)
+        return -EINVAL;
+    struct spares s;
+    spin_lock(&mm->lock);
+    if (spares_get(mm, addr, addr + len, &s) < 0) {
+        spin_unlock(&mm->lock);
+        return -ENOMEM;
+    }
+    unmap_range(mm, addr, addr + len, &s);
+    spin_unlock(&mm->lock);
+    spares_put(&s);
+    return 0;
+}
+
+long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+    /* Linux accepts PROT_SEM and the PROT_GROWS* bits; we ignore them. */
+    const uint32_t known = PROT_ALL | 0x8 | 0x01000000 | 0x02000000;
+    if ((addr & PAGE_MASK) || ((uint32_t)prot & ~known))
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (!(len = page_len(len)) || addr >= USER_TOP || len > USER_TOP - addr)
+        return -ENOMEM;
+    uint32_t nprot = (uint32_t)prot & PROT_ALL;
+    uint64_t end = addr + len;
+
+    spin_lock(&mm->lock);
+    /* The whole range must be mapped. */
+    uint64_t covered = addr;
+    for (struct vma *v = mm->vmas; v && v->start <= covered && covered < end; v = v->next)
+        if (v->end > covered)
+            covered = v->end;
+    if (covered < end) {
+        spin_unlock(&mm->lock);
+        return -ENOMEM;
+    }
+    struct spares s;
+    if (spares_get(mm, addr, end, &s) < 0) {
+        spin_unlock(&mm->lock);
+        return -ENOMEM;
+    }
+    split_at(mm, addr, &s);
+    split_at(mm, end, &s);
+    bool narrowed = false;
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next) {
+        if (v->end <= addr)
+            continue;
+        v->prot = nprot;
+        for (uint64_t va = pt_next(mm->pt, v->start, v->end); va < v->end;
+             va = pt_next(mm->pt, va + PAGE_SIZE, v->end)) {
+            uint32_t have = 0;
+            uint64_t pa = pt_lookup(mm->pt, va, &have);
+            if (!pa)
+                continue;
+            uint32_t p = owned(pa) || v->kind == VMA_SHARED ? nprot : nprot & ~PROT_WRITE;
+            pt_protect(mm->pt, va, p);
+            if (have & ~allows(p))
+                narrowed = true;
+        }
+    }
+    vma_merge(mm);
+    if (narrowed)
+        bump_gen(mm);
+    spin_unlock(&mm->lock);
+    spares_put(&s);
+    return 0;
+}
+
+long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len)
+{
+    if ((addr & PAGE_MASK) || addr >= USER_TOP)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (!(len = page_len(len)) || len > USER_TOP - addr)
+        return -EINVAL;
+    uint64_t end = addr + len;
+    bool any = false;
+    spin_lock(&mm->lock);
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
+        if (v->end > addr)
+            any |= unmap_pages(mm, MAX(v->start, addr), MIN(v->end, end),
+                               v->kind == VMA_SHARED);
+    if (any)
+        bump_gen(mm);
+    spin_unlock(&mm->lock);
+    return 0;
+}
+
+/* ---- copy-in / copy-out ------------------------------------------------------ */
+
+/* The kernel address of user byte u, whose page must allow `need`;
+ * faults the page in if the region allows it.  NULL: -EFAULT.  Called
+ * with mm->lock held; the result is valid until it is dropped. */
+static uint8_t *user_byte(struct mm *mm, uint64_t u, uint32_t need)
+{
+    uint32_t have = 0;
+    uint64_t pa = pt_lookup(mm->pt, u, &have);
+    if (!pa || (need & ~have)) {
+        if (fault_locked(mm, u, need) < 0)
+            return NULL;
+        pa = pt_lookup(mm->pt, u, &have);
+        if (!pa || (need & ~have))
+            return NULL;
+    }
+    return (uint8_t *)pa_to_va(pa) + (u & PAGE_MASK);
+}
+
+static bool user_range_ok(uint64_t u, size_t len)
+{
+    return u < USER_TOP && len <= USER_TOP - u;
+}
+
+int copyin(struct mm *mm, void *dst, uint64_t usrc, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (!mm || !user_range_ok(usrc, len))
+        return -EFAULT;
+    uint8_t *d = dst;
+    while (len) {
+        size_t n = MIN(len, PAGE_SIZE - (usrc & PAGE_MASK));
+        spin_lock(&mm->lock);
+        const uint8_t *k = user_byte(mm, usrc, PROT_READ);
+        if (k)
+            memcpy(d, k, n);
+        spin_unlock(&mm->lock);
+        if (!k)
+            return -EFAULT;
+        d += n;
+        usrc += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (!mm || !user_range_ok(udst, len))
+        return -EFAULT;
+    const uint8_t *s = src;
+    while (len) {
+        size_t n = MIN(len, PAGE_SIZE - (udst & PAGE_MASK));
+        spin_lock(&mm->lock);
+        uint8_t *k = user_byte(mm, udst, PROT_WRITE);
+        if (k)
+            memcpy(k, s, n);
+        spin_unlock(&mm->lock);
+        if (!k)
+            return -EFAULT;
+        s += n;
+        udst += n;
+        len -= n;
+    }
+    return 0;
+}
+
+long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max)
+{
+    if (max == 0)
+        return -ENAMETOOLONG;
+    if (!mm)
+        return -EFAULT;
+    size_t done = 0;
+    while (done < max) {
+        if (usrc >= USER_TOP)
+            return -EFAULT;
+        size_t n = MIN(max - done, PAGE_SIZE - (usrc & PAGE_MASK));
+        long found = -1;
+        spin_lock(&mm->lock);
+        const uint8_t *k = user_byte(mm, usrc, PROT_READ);
+        if (k)
+            for (size_t i = 0; i < n; i++) {
+                dst[done + i] = (char)k[i];
+                if (k[i] == 0) {
+                    found = (long)(done + i);
+                    break;
+                }
+            }
+        spin_unlock(&mm->lock);
+        if (!k)
+            return -EFAULT;
+        if (found >= 0)
+            return found;
+        done += n;
+        usrc += n;
+    }
+    dst[max - 1] = 0;
+    return -ENAMETOOLONG;
+}
+
+/* ---- shared kernel memory (io_uring rings) ---------------------------------- */
+
+long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
+                   const struct vma_shared_ops *sops, void *obj)
+{
+    if (len == 0 || (len & PAGE_MASK) || (prot & ~PROT_ALL))
+        return -EINVAL;
+    struct vma *n = kzalloc(sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    spin_lock(&mm->lock);
+    uint64_t addr = find_gap(mm, len, mm->mmap_next);
+    if (!addr) {
+        spin_unlock(&mm->lock);
+        kfree(n);
+        return -ENOMEM;
+    }
+    n->start = addr;
+    n->end = addr + len;
+    n->prot = prot;
+    n->kind = VMA_SHARED;
+    n->file = pa_to_va(pa);
+    n->sops = sops;
+    n->obj = obj;
+    vma_link(mm, n);
+    sops->get(obj);
+    int r = 0;
+    for (uint64_t off = 0; off < len && r == 0 && (prot & PROT_ALL); off += PAGE_SIZE)
+        r = pt_map(mm->pt, addr + off, pa + off, prot);
+    spin_unlock(&mm->lock);
+    if (r < 0) {
+        mm_munmap(mm, addr, len);
+        return r;
+    }
+    return addr;
+}
+
+void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
+{
+    struct page *keep = NULL, *done = NULL;
+    spin_lock(&mm->lock);
+    while (mm->deferred) {
+        struct page *pg = mm->deferred;
+        mm->deferred = pg->next;
+        if ((uint64_t)(uintptr_t)pg->slab_free <= upto_gen) {
+            pg->next = done;
+            done = pg;
+        } else {
+            pg->next = keep;
+            keep = pg;
+        }
+    }
+    mm->deferred = keep;
+    spin_unlock(&mm->lock);
+    while (done) {
+        struct page *next = done->next;
+        done->next = NULL;
+        done->slab_free = NULL;
+        page_free(page_addr(done));
+        done = next;
+    }
+}

@@ -1,0 +1,354 @@
+/*
+ * sys_proc.c - process and thread system calls: exit, clone, execve,
+ * wait4, kill, ids, process groups, and the signal calls a libc makes.
+ */
+#include "arch.h"
+#include "lib/errno.h"
+#include "core/executor.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "proc/syscall.h"
+#include "core/hart.h"
+#include "layout.h"
+#include "user_trap.h"
+
+#define CLONE_VM 0x100
+#define CLONE_FS 0x200
+#define CLONE_FILES 0x400
+#define CLONE_SIGHAND 0x800
+#define CLONE_VFORK 0x4000
+#define CLONE_THREAD 0x10000
+#define CLONE_SYSVSEM 0x40000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_DETACHED 0x400000
+#define CLONE_CHILD_SETTID 0x01000000
+#define CLONE_KNOWN (0xff | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_VFORK | \
+                     CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
+                     CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
+
+int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime);
+void proc_abort(struct proc *c);
+
+SYS(exit)
+{
+    spin_lock(&proc_lock);
+    bool last = th->proc->nthreads == 1;
+    spin_unlock(&proc_lock);
+    if (last)
+        proc_exit_group(th->proc, (a[0] & 0xff) << 8);
+    else
+        th->exiting = true;     /* this thread only */
+    return 0;
+}
+
+SYS(exit_group)
+{
+    proc_exit_group(th->proc, (a[0] & 0xff) << 8);
+    return 0;
+}
+
+SYS(getpid) { (void)a; return th->proc->pid; }
+SYS(gettid) { (void)a; return th->tid; }
+SYS(getuid) { (void)a; (void)th; return 0; }
+
+SYS(getppid)
+{
+    (void)a;
+    spin_lock(&proc_lock);
+    int ppid = th->proc->parent ? th->proc->parent->pid : 0;
+    spin_unlock(&proc_lock);
+    return ppid;
+}
+
+SYS(set_tid_address)
+{
+    th->clear_child_tid = a[0];
+    return th->tid;
+}
+
+SYS(clone)
+{
+    uint64_t flags = a[0], newsp = a[1], ptid = a[2], tls = a[3], ctid = a[4];
+    struct proc *p = th->proc;
+    if (flags & ~(uint64_t)CLONE_KNOWN)
+        return -EINVAL;
+    if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND))
+        return -EINVAL;
+    if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM))
+        return -EINVAL;
+    if (newsp && newsp >= USER_TOP)
+        return -EINVAL;
+
+    struct thread *child;
+    if (flags & CLONE_THREAD) {
+        if (!(flags & CLONE_FILES))
+            return -EINVAL;     /* threads share everything here */
+        child = thread_alloc(p);
+        if (!child)
+            return -EAGAIN;
+    } else {
+        if (proc_count() >= 4096)
+            return -EAGAIN;
+        struct proc *c = proc_alloc(p);
+        if (!c)
+            return -ENOMEM;
+        if (flags & CLONE_VM) {
+            mm_get(p->mm);
+            c->mm = p->mm;
+        } else {
+            c->mm = mm_fork(p->mm);
+        }
+        c->files = (flags & CLONE_FILES) ? p->files : fdtable_copy(p->files);
+        if (c->files && (flags & CLONE_FILES))
+            atomic_fetch_add(&c->files->refs, 1);
+        child = c->mm && c->files ? thread_alloc(c) : NULL;
+        if (!child) {
+            proc_abort(c);
+            return -ENOMEM;
+        }
+    }
+    child->tf = th->tf;         /* sepc already past the ecall */
+    user_syscall_return(child, 0);
+    if (newsp)
+        user_set_sp(child, newsp);
+    if (flags & CLONE_SETTLS)
+        user_set_tls(child, tls);
+    if (flags & CLONE_CHILD_CLEARTID)
+        child->clear_child_tid = ctid;
+    int tid = child->tid;
+    if (flags & CLONE_PARENT_SETTID)
+        (void)copyout(p->mm, ptid, &tid, 4);   /* Linux ignores a bad pointer here too */
+    if (flags & CLONE_CHILD_SETTID)
+        (void)copyout(child->proc->mm, ctid, &tid, 4);
+    thread_start(child);
+    return tid;
+}
+
+SYS(execve)
+{
+    char path[128], abs[128];
+    long n = copyin_str(th->proc->mm, path, a[0], sizeof path);
+    if (n < 0)
+        return n;
+    int r = path_resolve(th->proc->cwd, path, abs, sizeof abs);
+    if (r < 0)
+        return r;
+    r = exec_load(th, abs, a[1], a[2]);
+    return r;                   /* 0: a0 of the new image is 0 (no rtld_fini) */
+}
+
+/* ---- wait4: a future on the process's child_exit queue ------------------ */
+
+static bool try_reap(struct syscall_wait *sc)
+{
+    struct proc *p = sc->th->proc;
+    int status = 0;
+    uint64_t cut = 0;
+    int pid = proc_reap(p, sc->wait.pid, &status, &cut);
+    if (pid == 0 && (sc->wait.options & 1 /* WNOHANG */)) {
+        sc->result = 0;
+        return true;
+    }
+    if (pid == 0)
+        return false;
+    if (pid > 0) {
+        p->cutime += cut;
+        if (sc->wait.ustatus && copyout(p->mm, sc->wait.ustatus, &status, 4)) {
+            sc->result = -EFAULT;
+            return true;
+        }
+    }
+    sc->result = pid;
+    return true;
+}
+
+static enum poll wait4_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    ASYNC_BEGIN(sc);
+    AWAIT_COND(sc, cx, &sc->th->proc->child_exit, &sc->wait.w, try_reap(sc));
+    ASYNC_END(sc);
+}
+
+static void wait4_cancel(struct future *base)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    waitq_unregister(&sc->th->proc->child_exit, &sc->wait.w);
+}
+
+static const struct future_ops wait4_ops = { wait4_poll, wait4_cancel, "wait4" };
+
+SYS(wait4)
+{
+    if (a[2] & ~(uint64_t)(1 | 2 | 8 | 0x40000000 | 0x80000000))
+        return -EINVAL;
+    if ((int)a[0] == INT32_MIN)
+        return -ESRCH;
+    sc_wait_init(th, &wait4_ops);
+    th->sc.wait.pid = (int)a[0];
+    th->sc.wait.ustatus = a[1];
+    th->sc.wait.options = (int)a[2];
+    th->sc.wait.w.linked = false;
+    if (try_reap(&th->sc))      /* the common case needs no wait */
+        return th->sc.result;
+    return SYSCALL_WAIT;
+}
+
+SYS(kill)
+{
+    int pid = (int)a[0], sig = (int)a[1];
+    if (sig < 0 || sig > 64)
+        return -EINVAL;
+    if (pid > 0)
+        return proc_kill(pid, sig);
+    if (pid == 0)
+        return proc_kill_group(th->proc->pgid, sig);
+    if (pid < -1)
+        return proc_kill_group(-pid, sig);
+    return -EPERM;              /* kill(-1): not for now */
+}
+
+/* ---- sched_yield: go behind every task queued on this hart -------------- */
+
+static enum poll yield_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    ASYNC_BEGIN(sc);
+    YIELD(sc, cx);
+    ASYNC_END(sc);
+}
+static const struct future_ops yield_ops = { yield_poll, NULL, "sched_yield" };
+
+SYS(sched_yield)
+{
+    (void)a;
+    sc_wait_init(th, &yield_ops);
+    return SYSCALL_WAIT;
+}
+
+SYS(setpgid)
+{
+    int pid = (int)a[0], pgid = (int)a[1];
+    if (pgid < 0)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    int r = 0;
+    if (!p || (p != th->proc && p->parent != th->proc))
+        r = -ESRCH;
+    else
+        p->pgid = pgid ? pgid : p->pid;
+    spin_unlock(&proc_lock);
+    return r;
+}
+
+SYS(getpgid)
+{
+    int pid = (int)a[0];
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    int r = p ? p->pgid : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;
+}
+
+/* Signals: no handlers are ever run; SIG_IGN is honoured (the shell
+ * ignores SIGINT), everything else ends the process. */
+SYS(rt_sigaction)
+{
+    int sig = (int)a[0];
+    uint64_t act = a[1], oldact = a[2];
+    if (sig < 1 || sig > 64 || a[3] != 8)
+        return -EINVAL;
+    uint64_t bit = 1UL << (sig - 1);
+    if (oldact) {
+        uint64_t old[4] = { (th->proc->sig_ignore & bit) ? 1 : 0, 0, 0, 0 };
+        if (copyout(th->proc->mm, oldact, old, sizeof old))
+            return -EFAULT;
+    }
+    if (act) {
+        uint64_t handler;
+        if (copyin(th->proc->mm, &handler, act, 8))
+            return -EFAULT;
+        if (sig == 9 || sig == 19)
+            return -EINVAL;
+        if (handler == 1)
+            th->proc->sig_ignore |= bit;
+        else
+            th->proc->sig_ignore &= ~bit;
+    }
+    return 0;
+}
+
+SYS(rt_sigprocmask)
+{
+    if (a[0] > 2 || a[3] != 8)
+        return -EINVAL;
+    if (a[2]) {
+        uint64_t zero = 0;
+        if (copyout(th->proc->mm, a[2], &zero, 8))
+            return -EFAULT;
+    }
+    return 0;
+}
+
+SYS(set_robust_list) { (void)th; (void)a; return -ENOSYS; }
+
+SYS(prlimit64)
+{
+    if (a[0] != 0 && (int)a[0] != th->proc->pid)
+        return -ESRCH;
+    if (a[3]) {
+        uint64_t lim[2] = { ~0UL, ~0UL };
+        if (a[1] == 3 /* RLIMIT_STACK */)
+            lim[0] = lim[1] = USER_STACK_MAX;
+        if (a[1] == 7 /* RLIMIT_NOFILE */)
+            lim[0] = lim[1] = NOFILE;
+        if (copyout(th->proc->mm, a[3], lim, sizeof lim))
+            return -EFAULT;
+    }
+    return 0;
+}
+
+SYS(getcpu)
+{
+    unsigned cpu = this_hart()->index, node = 0;
+    if (a[0] && copyout(th->proc->mm, a[0], &cpu, 4))
+        return -EFAULT;
+    if (a[1] && copyout(th->proc->mm, a[1], &node, 4))
+        return -EFAULT;
+    return 0;
+}
+
+/*
+ * setpriority(PRIO_PROCESS, pid, nice) sets the ceiling on the priority
+ * hints a process's runtime may publish: nice < 0 lets it reach the top
+ * level, 0 keeps it at the kernel's default, > 0 lowers it.
+ */
+SYS(setpriority)
+{
+    if (a[0] != 0 /* PRIO_PROCESS */)
+        return -EINVAL;
+    int nice = (int)a[2];
+    if (nice < -20) nice = -20;
+    if (nice > 19) nice = 19;
+    spin_lock(&proc_lock);
+    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
+    if (p)
+        p->prio_ceiling = nice < 0 ? PRIO_LEVELS - 1 : PRIO_DEFAULT - (nice * PRIO_DEFAULT) / 20;
+    spin_unlock(&proc_lock);
+    return p ? 0 : -ESRCH;
+}
+
+SYS(getpriority)
+{
+    if (a[0] != 0)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
+    long r = p ? 20 - (p->prio_ceiling >= PRIO_DEFAULT ? 0 : (PRIO_DEFAULT - p->prio_ceiling) * 5) : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;                   /* Linux returns 20 - nice */
+}

@@ -1,0 +1,161 @@
+/*
+ * thread.c - a user thread is a task whose future is
+ *
+ *     loop { trap = await enter_user(thread); await handle_trap(thread, trap); }
+ *
+ * Handling a trap is: an interrupt's top half (and a yield if the time
+ * slice is over), a system call (awaiting its future if it must wait),
+ * a page fault (filled in, or the process dies), or a fatal fault.
+ */
+#include "arch.h"
+#include "lib/errno.h"
+#include "core/executor.h"
+#include "core/hart.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "lib/printk.h"
+#include "proc/proc.h"
+#include "user_trap.h"
+
+struct thread *thread_current(void)
+{
+    struct task *t = task_current();
+    return t ? t->owner : NULL;
+}
+
+static void thread_exit(struct thread *th);
+
+static void fatal(struct thread *th, int sig, const char *cause)
+{
+    struct proc *p = th->proc;
+    printk("pid %d (%s): killed: %s sepc=0x%lx stval=0x%lx\n", p->pid, p->name, cause,
+           th->tf.sepc, th->tf.stval);
+    proc_exit_group(p, sig);
+}
+
+/* The syscall's future, or READY at once if the process is being killed. */
+static enum poll await_syscall(struct thread *th, struct cx *cx)
+{
+    if (atomic_load(&th->proc->killed) || th->exiting) {
+        future_cancel(&th->sc.base);
+        return READY;
+    }
+    return future_poll(&th->sc.base, cx);
+}
+
+/*
+ * The thread's scheduling priority: what its runtime says its best ready
+ * coroutine deserves (a hint in the ring's control word), never above the
+ * ceiling the kernel set for the process.
+ */
+static void thread_update_prio(struct thread *th)
+{
+    unsigned p = th->prio_ring ? uring_prio_hint(th->prio_ring) : PRIO_DEFAULT;
+    th->task->prio = p > th->proc->prio_ceiling ? th->proc->prio_ceiling : p;
+}
+
+static enum poll thread_poll(struct future *base, struct cx *cx)
+{
+    struct thread *th = (struct thread *)base;
+    struct user_trap t;
+    ASYNC_BEGIN(th);
+    for (;;) {
+        if (atomic_load(&th->proc->killed) || th->exiting)
+            break;
+        AWAIT(th, enter_user(th, cx));
+        user_trap_decode(th, &t);
+        if (th->prio_ring)
+            thread_update_prio(th);
+        if (t.kind == UT_INTERRUPT) {
+            user_trap_irq(th);
+            arch_irq_enable();
+        } else if (t.kind == UT_SYSCALL) {
+            arch_irq_enable();
+            user_skip_ecall(th);
+            if (syscall_start(th) == PENDING) {
+                AWAIT(th, await_syscall(th, cx));
+                if (!atomic_load(&th->proc->killed) && !th->exiting)
+                    syscall_finish(th, th->sc.result);
+            }
+        } else if (t.kind == UT_PAGE_FAULT) {
+            arch_irq_enable();
+            int r = mm_fault(th->proc->mm, t.addr, t.access);
+            if (r == -ENOMEM)
+                fatal(th, 9, "out of memory");
+            else if (r < 0)
+                fatal(th, 11, user_trap_name(th));
+        } else if (t.kind == UT_FP_FIRST_USE) {
+            arch_irq_enable();
+            if (user_fp_enable(th) < 0)
+                fatal(th, 9, "out of memory");
+        } else {
+            arch_irq_enable();
+            fatal(th, t.signal, user_trap_name(th));
+        }
+        /* The time slice is over (its timer may have fired in user mode
+         * or during a system call), or a task of higher priority is
+         * waiting here: let the others run. */
+        if (user_slice_expired() || runq_has_higher(this_hart(), th->task->prio))
+            YIELD(th, cx);
+    }
+    thread_exit(th);
+    ASYNC_END(th);
+}
+
+static const struct future_ops thread_ops = { thread_poll, NULL, "thread" };
+
+static _Atomic int next_id = 1;
+int id_alloc(void) { return atomic_fetch_add(&next_id, 1); }
+
+struct thread *thread_alloc(struct proc *p)
+{
+    struct task *task;
+    struct thread *th = task_alloc(sizeof *th, p->name, &task);
+    if (!th)
+        return NULL;
+    memset(th, 0, sizeof *th);
+    future_init(&th->base, &thread_ops);
+    th->task = task;
+    task->owner = th;
+    task->name = p->name;
+    th->proc = p;
+    th->tid = p->nthreads == 0 ? p->pid : id_alloc();
+    spin_lock(&proc_lock);
+    th->sibling = p->threads;
+    p->threads = th;
+    p->nthreads++;
+    spin_unlock(&proc_lock);
+    return th;
+}
+
+void thread_start(struct thread *th)
+{
+    task_start(th->task, TASK_NO_HART, false);
+}
+
+void proc_became_zombie(struct proc *p);    /* proc.c */
+
+static void thread_exit(struct thread *th)
+{
+    struct proc *p = th->proc;
+    if (th->clear_child_tid && !atomic_load(&p->killed)) {
+        uint32_t zero = 0;
+        if (copyout(p->mm, th->clear_child_tid, &zero, sizeof zero) == 0)
+            futex_wake(p->mm, th->clear_child_tid, 1);
+    }
+    if (th->fp)
+        user_fp_release(th);
+    if (th->prio_ring)
+        uring_put(th->prio_ring);
+    user_thread_forget(th);
+    spin_lock(&proc_lock);
+    for (struct thread **pp = &p->threads; *pp; pp = &(*pp)->sibling)
+        if (*pp == th) {
+            *pp = th->sibling;
+            break;
+        }
+    bool last = --p->nthreads == 0;
+    spin_unlock(&proc_lock);
+    if (last)
+        proc_became_zombie(p);
+}

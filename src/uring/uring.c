@@ -1,0 +1,710 @@
+/*
+ * uring.c - io_uring rings: setup, mapping, submission and completion.
+ * The operations themselves are in uring_ops.c.
+ *
+ * Ring memory (one block of pages, IORING_FEAT_SINGLE_MMAP):
+ *
+ *     0     SQ: head tail mask entries flags dropped     (u32 each)
+ *     64    SQ array: sq_entries u32 indexes into the SQE array
+ *     cq    CQ: head tail mask entries overflow flags     (u32 each)
+ *     cq+64 CQEs: cq_entries x 16 bytes
+ *     ctl   the Pollux control word (priority hint)
+ *
+ * The SQE array is a second block (IORING_OFF_SQES).
+ *
+ * Lifetime: refs counts the file, each mapping of the ring memory and
+ * each operation in flight; the memory is freed at zero.  Closing the
+ * file (process exit included) cancels every operation in flight.  The
+ * address space is held by the ring until the file is closed, and by each
+ * operation in flight (the mappings hold the ring: a ring holding the
+ * address space for good would be a cycle).
+ *
+ * Completions that find the CQ ring full wait, in order, as small
+ * records on the overflow list; while the list and the operations in
+ * flight reach 4 x cq_entries, io_uring_enter submits nothing (-EBUSY).
+ */
+#include "arch.h"
+#include "lib/errno.h"
+#include "core/executor.h"
+#include "lib/klib.h"
+#include "mem/kmalloc.h"
+#include "layout.h"
+#include "mem/mm.h"
+#include "mem/page_alloc.h"
+#include "lib/printk.h"
+#include "instruments/trace.h"
+#include "uring/uring.h"
+
+#define SQ_ARRAY_OFF 64
+#define RING_U32(r, off) ((_Atomic uint32_t *)((char *)(r)->mem + (off)))
+#define MAX_INFLIGHT(r) (4 * (r)->cq_entries)
+
+/* A completion that found the CQ ring full, or others waiting before it:
+ * kept, in order, until the user makes room (IORING_FEAT_NODROP). */
+struct uring_cqe_rec {
+    struct uring_cqe_rec *next;
+    uint64_t user_data;
+    int32_t res;
+};
+
+static unsigned order_for(size_t bytes)
+{
+    unsigned o = 0;
+    while ((PAGE_SIZE << o) < bytes)
+        o++;
+    return o;
+}
+
+static uint32_t round_pow2(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files)
+{
+    struct io_uring_params p;
+    if (copyin(mm, &p, uparams, sizeof p))
+        return -EFAULT;
+    for (unsigned i = 0; i < 3; i++)
+        if (p.resv[i])
+            return -EINVAL;
+    if (p.flags & ~(uint32_t)(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP))
+        return -EINVAL;         /* SQPOLL, IOPOLL, ... not offered */
+    if (entries == 0)
+        return -EINVAL;
+    if (entries > URING_MAX_ENTRIES) {
+        if (!(p.flags & IORING_SETUP_CLAMP))
+            return -EINVAL;
+        entries = URING_MAX_ENTRIES;
+    }
+    uint32_t sq = round_pow2(entries), cq = 2 * sq;
+    if (p.flags & IORING_SETUP_CQSIZE) {
+        if (p.cq_entries == 0 || (p.cq_entries > 2 * URING_MAX_ENTRIES && !(p.flags & IORING_SETUP_CLAMP)))
+            return -EINVAL;
+        cq = round_pow2(MIN(p.cq_entries, 2 * URING_MAX_ENTRIES));
+        if (cq < sq)
+            return -EINVAL;
+    }
+
+    struct uring *r = kzalloc(sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    uint32_t cq_off = ALIGN_UP(SQ_ARRAY_OFF + 4 * sq, 64);
+    uint32_t ctl_off = cq_off + 64 + 16 * cq;
+    r->mem_order = order_for(ctl_off + 64);
+    r->sqes_order = order_for(sq * sizeof(struct io_uring_sqe));
+    r->mem = page_alloc_order(r->mem_order);
+    r->sqes = page_alloc_order(r->sqes_order);
+    if (!r->mem || !r->sqes) {
+        if (r->mem) page_free_order(r->mem, r->mem_order);
+        if (r->sqes) page_free_order(r->sqes, r->sqes_order);
+        kfree(r);
+        return -ENOMEM;
+    }
+    atomic_store(&r->refs, 1);
+    spin_init(&r->lock, "uring");
+    spin_init(&r->submit_lock, "uring.submit");
+    waitq_init(&r->cq_wait, "uring.cq");
+    r->sq_entries = sq;
+    r->cq_entries = cq;
+    r->mm = NULL;               /* the submitter's, during io_uring_enter only */
+    r->files = NULL;            /* the submitter's, during io_uring_enter only */
+
+    memset(&p, 0, sizeof p - 0);
+    p.sq_entries = sq;
+    p.cq_entries = cq;
+    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+    p.sq_off = (struct io_sqring_offsets){ .head = 0, .tail = 4, .ring_mask = 8, .ring_entries = 12,
+                                           .flags = 16, .dropped = 20, .array = SQ_ARRAY_OFF,
+                                           .resv1 = ctl_off };
+    p.cq_off = (struct io_cqring_offsets){ .head = cq_off, .tail = cq_off + 4, .ring_mask = cq_off + 8,
+                                           .ring_entries = cq_off + 12, .overflow = cq_off + 16,
+                                           .flags = cq_off + 20, .cqes = cq_off + 64 };
+    r->p = p;
+    *RING_U32(r, p.sq_off.ring_mask) = sq - 1;
+    *RING_U32(r, p.sq_off.ring_entries) = sq;
+    *RING_U32(r, p.cq_off.ring_mask) = cq - 1;
+    *RING_U32(r, p.cq_off.ring_entries) = cq;
+
+    struct file *f = file_alloc(FT_URING, 2 /* O_RDWR */);
+    if (!f) {
+        uring_put(r);
+        return -ENOMEM;
+    }
+    f->uring = r;
+    int fd = fd_install(files, f, 0, false);
+    if (fd < 0) {
+        file_put(f);
+        return fd;
+    }
+    if (copyout(mm, uparams, &p, sizeof p)) {
+        fd_close(files, fd);
+        return -EFAULT;
+    }
+    return fd;
+}
+
+void uring_put(struct uring *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    page_free_order(r->mem, r->mem_order);
+    page_free_order(r->sqes, r->sqes_order);
+    kfree(r);
+}
+
+/* An operation in flight holds the ring and the address space whose
+ * buffers it uses. */
+static void op_ref_put(struct uring_op *op)
+{
+    mm_put(op->mm);
+    uring_put(op->ring);
+}
+
+/* The file's last reference: cancel everything in flight. */
+void uring_release(struct uring *r)
+{
+    spin_lock(&r->lock);
+    r->dead = true;
+    struct uring_cqe_rec *ov = r->overflow_head;
+    r->overflow_head = r->overflow_tail = NULL;
+    r->noverflow = 0;
+    for (struct uring_op *op = r->inflight; op; op = op->inflight_next) {
+        atomic_store(&op->cancel_req, true);
+        /* a link not started yet is cancelled by its predecessor's
+         * completion; waking it here would complete it twice */
+        if (op->started)
+            task_wake(op->task);
+    }
+    spin_unlock(&r->lock);
+    while (ov) {                /* completions nobody will read */
+        struct uring_cqe_rec *next = ov->next;
+        kfree(ov);
+        ov = next;
+    }
+    waitq_wake_all(&r->cq_wait);
+    /*
+     * The mappings of the ring hold the ring, and the ring held the
+     * address space: a cycle a process exiting without munmap would leak.
+     * From here only the operations still in flight need the address
+     * space, and each holds its own reference (op_new).
+     */
+    uring_put(r);
+}
+
+unsigned uring_prio_hint(struct uring *r)
+{
+    uint32_t v = atomic_load_explicit(RING_U32(r, r->p.sq_off.resv1), memory_order_relaxed);
+    return v < URING_PRIO_LEVELS ? v : URING_PRIO_LEVELS - 1;
+}
+
+/* ---- mapping -------------------------------------------------------------- */
+
+static void map_get(void *obj) { atomic_fetch_add(&((struct uring *)obj)->refs, 1); }
+static void map_put(void *obj) { uring_put(obj); }
+static const struct vma_shared_ops ring_mapping = { map_get, map_put };
+
+long uring_mmap(struct uring *r, struct mm *mm, uint64_t len, uint64_t off, int prot)
+{
+    void *base;
+    unsigned order;
+    if (off == IORING_OFF_SQ_RING || off == IORING_OFF_CQ_RING) {
+        base = r->mem;
+        order = r->mem_order;
+    } else if (off == IORING_OFF_SQES) {
+        base = r->sqes;
+        order = r->sqes_order;
+    } else {
+        return -EINVAL;
+    }
+    if (len == 0 || len > (PAGE_SIZE << order))
+        return -EINVAL;
+    return mm_map_shared(mm, va_to_pa(base), ALIGN_UP(len, PAGE_SIZE), prot, &ring_mapping, r);
+}
+
+/* ---- completions ---------------------------------------------------------- */
+
+/* Room in the CQ ring, reading the user's head once; nonsense means full. */
+static uint32_t cq_room_locked(struct uring *r)
+{
+    uint32_t head = atomic_load_explicit(RING_U32(r, r->p.cq_off.head), memory_order_acquire);
+    uint32_t used = r->cq_tail - head;
+    return used > r->cq_entries ? 0 : r->cq_entries - used;
+}
+
+/* Fill the next CQE; the user sees it at the next cq_publish_locked(). */
+static inline void cq_put_locked(struct uring *r, uint64_t user_data, int32_t res)
+{
+    struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
+    struct io_uring_cqe *c = &cqes[r->cq_tail & (r->cq_entries - 1)];
+    c->user_data = user_data;
+    c->res = res;
+    c->flags = 0;
+    r->cq_tail++;
+    r->posted++;
+}
+
+static inline void cq_publish_locked(struct uring *r)
+{
+    atomic_store_explicit(RING_U32(r, r->p.cq_off.tail), r->cq_tail, memory_order_release);
+}
+
+static void cq_write_locked(struct uring *r, uint64_t user_data, int32_t res)
+{
+    cq_put_locked(r, user_data, res);
+    cq_publish_locked(r);
+}
+
+static void set_overflow_flag_locked(struct uring *r, bool on)
+{
+    _Atomic uint32_t *flags = RING_U32(r, r->p.sq_off.flags);
+    if (on)
+        atomic_fetch_or(flags, IORING_SQ_CQ_OVERFLOW);
+    else
+        atomic_fetch_and(flags, ~IORING_SQ_CQ_OVERFLOW);
+}
+
+/* Move overflowed completions into the CQ ring while there is room; the
+ * records used are chained on *done for the caller to free (unlocked). */
+static void flush_overflow_locked(struct uring *r, struct uring_cqe_rec **done)
+{
+    while (r->overflow_head && cq_room_locked(r)) {
+        struct uring_cqe_rec *rec = r->overflow_head;
+        r->overflow_head = rec->next;
+        if (!r->overflow_head)
+            r->overflow_tail = NULL;
+        r->noverflow--;
+        cq_write_locked(r, rec->user_data, rec->res);
+        rec->next = *done;
+        *done = rec;
+    }
+    set_overflow_flag_locked(r, r->overflow_head != NULL);
+}
+
+static void flush_overflow(struct uring *r)
+{
+    struct uring_cqe_rec *done = NULL;
+    spin_lock(&r->lock);
+    if (r->overflow_head)
+        flush_overflow_locked(r, &done);
+    spin_unlock(&r->lock);
+    while (done) {
+        struct uring_cqe_rec *next = done->next;
+        kfree(done);
+        done = next;
+    }
+}
+
+/* Write a completion, or queue it behind the ones already waiting.  No
+ * wake-up: the caller wakes cq_wait.  false: dropped (ring closed, or no
+ * memory for a record: then counted in the CQ ring's overflow field). */
+static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res)
+{
+    struct uring_cqe_rec *rec = NULL;
+    bool ok = false;
+    spin_lock(&r->lock);
+    while (!r->dead) {
+        if (!r->overflow_head && cq_room_locked(r)) {
+            cq_write_locked(r, user_data, res);
+            ok = true;
+            break;
+        }
+        if (rec) {
+            rec->next = NULL;
+            rec->user_data = user_data;
+            rec->res = res;
+            if (r->overflow_tail)
+                r->overflow_tail->next = rec;
+            else
+                r->overflow_head = rec;
+            r->overflow_tail = rec;
+            r->noverflow++;
+            set_overflow_flag_locked(r, true);
+            rec = NULL;
+            ok = true;
+            break;
+        }
+        spin_unlock(&r->lock);          /* full: allocate a record, look again */
+        rec = kmalloc(sizeof *rec);
+        spin_lock(&r->lock);
+        if (!rec) {
+            if (!r->dead)
+                atomic_fetch_add(RING_U32(r, r->p.cq_off.overflow), 1);
+            break;
+        }
+    }
+    spin_unlock(&r->lock);
+    kfree(rec);                         /* not needed after all */
+    trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
+    return ok;
+}
+
+bool uring_post(struct uring *r, uint64_t user_data, int32_t res)
+{
+    bool ok = post_nowake(r, user_data, res);
+    waitq_wake_all(&r->cq_wait);
+    return ok;
+}
+
+static void inflight_del_locked(struct uring *r, struct uring_op *op)
+{
+    if (op->inflight_prev)
+        op->inflight_prev->inflight_next = op->inflight_next;
+    else if (r->inflight == op)
+        r->inflight = op->inflight_next;
+    if (op->inflight_next)
+        op->inflight_next->inflight_prev = op->inflight_prev;
+    op->inflight_next = op->inflight_prev = NULL;
+    r->ninflight--;
+}
+
+/* Start an op's task.  `started` says whether its task may be woken
+ * (ASYNC_CANCEL, ring teardown): set under the lock together with the
+ * start, so no waker can slip in between and queue it first. */
+static void start_op(struct uring *r, struct uring_op *op)
+{
+    spin_lock(&r->lock);
+    op->started = true;
+    task_start(op->task, TASK_NO_HART, false);
+    spin_unlock(&r->lock);
+}
+
+/* Called by the op's future when it is done: CQE, then the link chain. */
+void uring_op_complete(struct uring_op *op, int32_t res)
+{
+    struct uring *r = op->ring;
+    op->res = res;
+    if (op->has_link_timeout)
+        uring_post(r, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED);
+    uring_post(r, op->sqe.user_data, res);
+    /* the chain: the next link runs only if this one fully succeeded
+     * (a short read or write breaks it, as on Linux) */
+    bool rw = op->sqe.opcode == IORING_OP_READ || op->sqe.opcode == IORING_OP_WRITE;
+    bool ok = res >= 0 && !(rw && (uint64_t)res < op->sqe.len);
+    struct uring_op *next = op->link_next;
+    op->link_next = NULL;
+    spin_lock(&r->lock);
+    inflight_del_locked(r, op);
+    spin_unlock(&r->lock);
+    while (next) {
+        if (ok && !r->dead) {
+            start_op(r, next);
+            break;
+        }
+        struct uring_op *after = next->link_next;
+        next->link_next = NULL;
+        uring_post(r, next->sqe.user_data, -ECANCELED);
+        spin_lock(&r->lock);
+        inflight_del_locked(r, next);
+        spin_unlock(&r->lock);
+        if (next->f)
+            file_put(next->f);
+        struct uring_op *dead = next;
+        next = after;
+        op_ref_put(dead);
+        task_cancel(dead->task);
+    }
+    op_ref_put(op);             /* the op's references */
+}
+
+/* ---- submission ----------------------------------------------------------- */
+
+static uint32_t cq_ready(struct uring *r)
+{
+    uint32_t head = atomic_load_explicit(RING_U32(r, r->p.cq_off.head), memory_order_acquire);
+    uint32_t n = r->cq_tail - head;
+    return n > r->cq_entries ? 0 : n;
+}
+
+/* Take the next SQE; NULL when the user's tail says there is none.  A
+ * bad index is dropped and counted, as Linux does. */
+static const struct io_uring_sqe *next_sqe(struct uring *r, uint32_t tail)
+{
+    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    while (r->sq_head != tail) {
+        uint32_t idx = atomic_load_explicit(&array[r->sq_head & (r->sq_entries - 1)], memory_order_relaxed);
+        r->sq_head++;
+        if (idx < r->sq_entries)
+            return &r->sqes[idx];
+        atomic_fetch_add(RING_U32(r, r->p.sq_off.dropped), 1);
+    }
+    return NULL;
+}
+
+static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
+{
+    struct task *t;
+    struct uring_op *op = task_alloc(sizeof *op, "uring_op", &t);
+    if (!op)
+        return NULL;
+    memset(op, 0, sizeof *op);
+    future_init(&op->base, &uring_op_ops);
+    op->ring = r;
+    op->task = t;
+    memcpy(&op->sqe, sqe, sizeof *sqe);     /* the user may reuse the slot at once */
+    atomic_fetch_add(&r->refs, 1);
+    /* The op keeps the submitter's address space (its buffers) and the
+     * files its fds name, resolved now as Linux does; it holds no file
+     * table, so an exiting process's table closes the ring and that
+     * cancels the op (no reference cycle). */
+    op->mm = r->mm;
+    mm_get(op->mm);
+    uint8_t opc = sqe->opcode;
+    if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
+        opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING)
+        op->f = fd_get(r->files, sqe->fd);      /* NULL: the op says -EBADF */
+    spin_lock(&r->lock);
+    op->inflight_next = r->inflight;
+    if (r->inflight)
+        r->inflight->inflight_prev = op;
+    r->inflight = op;
+    r->ninflight++;
+    spin_unlock(&r->lock);
+    return op;
+}
+
+/*
+ * The fast path for NOPs: a run of unlinked NOP SQEs completes here under
+ * one lock, each CQE written as any other and the CQ tail published once.
+ * It stops at anything else, at a full CQ ring (the general path then
+ * queues overflow records) and when tracing (the general path traces).
+ * Returns how many SQEs it took.
+ */
+static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
+{
+    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
+    uint32_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
+    uint32_t head = r->sq_head, n = 0;
+    spin_lock(&r->lock);
+    uint32_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
+    uint32_t ctail = r->cq_tail;
+    if (room > max)
+        room = max;
+    while (n < room && head != tail) {
+        uint32_t idx = atomic_load_explicit(&array[head & smask], memory_order_relaxed);
+        if (idx > smask)
+            break;              /* a bad index: next_sqe drops and counts it */
+        const struct io_uring_sqe *sqe = &r->sqes[idx];
+        if (sqe->opcode != IORING_OP_NOP || (sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)))
+            break;
+        struct io_uring_cqe *c = &cqes[ctail & cmask];
+        c->user_data = sqe->user_data;
+        c->res = 0;
+        c->flags = 0;
+        ctail++;
+        head++;
+        n++;
+    }
+    r->sq_head = head;
+    r->cq_tail = ctail;
+    r->posted += n;
+    cq_publish_locked(r);
+    spin_unlock(&r->lock);
+    return n;
+}
+
+/* Is the next SQE an unlinked NOP?  (A peek: nothing consumed.) */
+static bool next_is_nop(struct uring *r, uint32_t tail)
+{
+    if (r->sq_head == tail)
+        return false;
+    uint32_t idx = atomic_load_explicit(&RING_U32(r, SQ_ARRAY_OFF)[r->sq_head & (r->sq_entries - 1)],
+                                        memory_order_relaxed);
+    if (idx >= r->sq_entries)
+        return false;
+    const struct io_uring_sqe *sqe = &r->sqes[idx];
+    return sqe->opcode == IORING_OP_NOP && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+}
+
+/*
+ * TIMEOUT reads its timespec at submission and, unless it waits behind a
+ * link, starts its clock and its count there, as Linux does: not at the
+ * op's first poll, which may come a time slice later (and NOPs of the
+ * same batch complete before it).  Behind a link, a relative timeout
+ * starts when the op does (op_run).
+ */
+static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
+{
+    int64_t ts[2];
+    if (op->sqe.len != 1) {
+        op->prep_err = -EINVAL;
+    } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
+        op->prep_err = -EFAULT;
+    } else if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+        op->prep_err = -EINVAL;
+    } else {
+        uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+        if (op->sqe.timeout_flags & IORING_TIMEOUT_ABS)
+            sleep_until_init(&op->sleep, ticks);
+        else if (!behind_link)
+            sleep_until_init(&op->sleep, arch_time() + ticks);
+        else
+            op->timeout_rel = ticks;    /* the sleep is set up when it starts */
+        if (op->sqe.off)
+            op->timeout_target = r->posted + op->sqe.off;
+    }
+}
+
+static bool busy(struct uring *r)
+{
+    return r->ninflight + r->noverflow >= MAX_INFLIGHT(r);
+}
+
+
+/*
+ * Submit up to n SQEs; returns how many were consumed, or -errno if none.
+ *
+ * NOP and MSG_RING never wait, so outside a link chain they complete
+ * right here, without a task (their CQE is written exactly as any other;
+ * runs of NOPs in nop_run).  Every other operation becomes a task.
+ */
+static long submit(struct uring *r, uint32_t n)
+{
+    uint32_t tail = atomic_load_explicit(RING_U32(r, r->p.sq_off.tail), memory_order_acquire);
+    /* a corrupt tail can claim at most one ring's worth */
+    if (tail - r->sq_head > r->sq_entries)
+        tail = r->sq_head + r->sq_entries;
+    if (r->overflow_head)
+        flush_overflow(r);      /* the user may have made room */
+    long done = 0;
+    bool posted = false;
+    struct uring_op *chain_head = NULL, *chain_tail = NULL;
+    while ((uint32_t)done < n) {
+        if (!chain_tail && !trace_on && next_is_nop(r, tail)) {
+            uint32_t k = nop_run(r, tail, n - (uint32_t)done);
+            if (k) {
+                done += k;
+                posted = true;
+                continue;
+            }
+        }
+        if (busy(r))
+            break;              /* back-pressure: the user must reap first */
+        const struct io_uring_sqe *sqe = next_sqe(r, tail);
+        if (!sqe)
+            break;
+        done++;
+        uint8_t opc = sqe->opcode;
+        uint64_t ud = sqe->user_data;
+        trace_event(TR_URING_SUBMIT, (uint32_t)ud, opc);
+        bool alone = !chain_tail && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+        if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
+            /* never waits: completes here (a NOP gets here when the CQ
+             * ring is full, or when tracing) */
+            post_nowake(r, ud, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r->files, sqe));
+            posted = true;
+            continue;
+        }
+        if (opc == IORING_OP_LINK_TIMEOUT) {
+            /* attaches to the previous linked op */
+            struct uring_op *prev = chain_tail;
+            int64_t ts[2];
+            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe->addr, sizeof ts) ||
+                ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+                post_nowake(r, sqe->user_data, -EINVAL);
+                posted = true;
+                continue;
+            }
+            prev->has_link_timeout = true;
+            prev->lt_user_data = sqe->user_data;
+            prev->lt_deadline = arch_time() + (uint64_t)ts[0] * arch_timebase() +
+                                (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+            if (!(sqe->flags & IOSQE_IO_LINK)) {
+                start_op(r, chain_head);
+                chain_head = chain_tail = NULL;
+            }
+            continue;
+        }
+        struct uring_op *op = op_new(r, sqe);
+        if (!op) {
+            post_nowake(r, sqe->user_data, -ENOMEM);
+            posted = true;
+            continue;
+        }
+        if (opc == IORING_OP_TIMEOUT)
+            timeout_prep(r, op, chain_tail != NULL);
+        if (chain_tail)
+            chain_tail->link_next = op;
+        else
+            chain_head = op;
+        chain_tail = op;
+        if (!(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) {
+            start_op(r, chain_head);
+            chain_head = chain_tail = NULL;
+        }
+    }
+    if (chain_head)             /* a link left open at the end of the batch */
+        start_op(r, chain_head);
+    atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
+    if (posted)                 /* TIMEOUTs counting completions, other waiters */
+        waitq_wake_all(&r->cq_wait);
+    if (done == 0 && busy(r))
+        return -EBUSY;
+    return done;
+}
+
+/* ---- io_uring_enter's wait: a future on the ring's CQ queue ---------------- */
+
+
+static bool enough(struct enter_wait *e)
+{
+    struct uring *r = e->r;
+    if (r->overflow_head)
+        flush_overflow(r);
+    return r->dead || cq_ready(r) >= e->min;
+}
+
+static enum poll enter_wait_poll(struct future *base, struct cx *cx)
+{
+    struct enter_wait *e = (struct enter_wait *)base;
+    ASYNC_BEGIN(e);
+    AWAIT_COND(e, cx, &e->r->cq_wait, &e->w, enough(e));
+    ASYNC_END(e);
+}
+
+static void enter_wait_cancel(struct future *base)
+{
+    struct enter_wait *e = (struct enter_wait *)base;
+    waitq_unregister(&e->r->cq_wait, &e->w);
+}
+
+static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_cancel, "uring_wait" };
+
+
+/*
+ * io_uring_enter: submit, then (GETEVENTS) set up e, a future that
+ * completes when min_complete completions are there; *must_wait says
+ * whether the caller has to await it.
+ */
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
+                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait)
+{
+    *must_wait = false;
+    long submitted = 0;
+    if (flags & ~(uint32_t)(IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP))
+        return -EINVAL;
+    if (to_submit) {
+        /* one submitter at a time: the SQ head is the kernel's alone */
+        spin_lock(&r->submit_lock);
+        r->mm = mm;
+        r->files = files;
+        submitted = submit(r, MIN(to_submit, r->sq_entries));
+        r->mm = NULL;
+        r->files = NULL;
+        spin_unlock(&r->submit_lock);
+        if (submitted < 0)
+            return submitted;
+    }
+    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete == 0)
+        return submitted;
+    future_init(&e->base, &enter_wait_ops);
+    e->r = r;
+    e->min = MIN(min_complete, r->cq_entries);
+    e->w.linked = false;
+    *must_wait = !enough(e);    /* then the caller awaits e */
+    return submitted;
+}

@@ -1,0 +1,232 @@
+/*
+ * uring_ops.c - what each submitted operation does.  An operation is
+ * the root future of its own task; READ and WRITE await the very
+ * file_io future that read(2) and write(2) await.
+ *
+ *   op_poll:  cancel requested? -> cancel the inner future, -ECANCELED
+ *             link timeout due? -> the same, and the timeout says -ETIME
+ *             otherwise run the opcode (op_run) until it is done
+ */
+#include "arch.h"
+#include "lib/errno.h"
+#include "core/executor.h"
+#include "lib/klib.h"
+#include "mem/mm.h"
+#include "uring/uring.h"
+
+#define POLLIN 0x1
+#define POLLOUT 0x4
+
+/* Release whatever the opcode's inner future holds. */
+static void op_cancel_inner(struct uring_op *op)
+{
+    if (op->base.resume == 0 || op->base.resume == RESUME_DONE)
+        return;
+    switch (op->sqe.opcode) {
+    case IORING_OP_READ: case IORING_OP_WRITE: case IORING_OP_READV: case IORING_OP_WRITEV:
+        future_cancel(&op->io.base);
+        break;
+    case IORING_OP_POLL_ADD:
+        if (op->f && file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)))
+            waitq_unregister(file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)), &op->w);
+        break;
+    case IORING_OP_TIMEOUT:
+        if (op->sleep.base.ops)
+            future_cancel(&op->sleep.base);
+        waitq_unregister(&op->ring->cq_wait, &op->w);
+        break;
+    }
+}
+
+static uint32_t poll_events(struct uring_op *op)
+{
+    uint32_t want = op->sqe.poll32_events, got = 0;
+    if ((want & POLLIN) && file_readable(op->f))
+        got |= POLLIN;
+    if ((want & POLLOUT) && file_writable(op->f))
+        got |= POLLOUT;
+    op->res = got;
+    return got;
+}
+
+static bool timeout_done(struct uring_op *op, struct cx *cx)
+{
+    if (op->timeout_target && op->ring->posted >= op->timeout_target) {
+        future_cancel(&op->sleep.base);
+        op->res = 0;
+        return true;
+    }
+    if (future_poll(&op->sleep.base, cx) == READY) {
+        op->res = -ETIME;
+        return true;
+    }
+    return false;
+}
+
+static int32_t async_cancel(struct uring_op *op)
+{
+    struct uring *r = op->ring;
+    int32_t res = -ENOENT;
+    spin_lock(&r->lock);
+    for (struct uring_op *o = r->inflight; o; o = o->inflight_next) {
+        if (o == op || o->sqe.user_data != op->sqe.addr)
+            continue;
+        atomic_store(&o->cancel_req, true);
+        if (o->started)
+            task_wake(o->task);
+        res = 0;
+        break;
+    }
+    spin_unlock(&r->lock);
+    return res;
+}
+
+/* MSG_RING: post (off, len) as (user_data, res) in the ring file f. */
+int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe)
+{
+    if (!f)
+        return -EBADF;
+    if (f->type != FT_URING)
+        return -EBADFD;
+    return uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
+}
+
+int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe)
+{
+    struct file *f = fd_get(files, sqe->fd);
+    int32_t res = uring_msg_ring(f, sqe);
+    if (f)
+        file_put(f);
+    return res;
+}
+
+/* One iovec of READV/WRITEV: start its file_io, or false when done. */
+static bool vec_next(struct uring_op *op)
+{
+    while (op->vec_i < op->sqe.len) {
+        uint64_t iov[2];
+        if (copyin(op->mm, iov, op->sqe.addr + 16 * op->vec_i, 16)) {
+            op->res = op->vec_total ? op->vec_total : -EFAULT;
+            return false;
+        }
+        op->vec_i++;
+        if (iov[1] == 0)
+            continue;
+        if (op->sqe.opcode == IORING_OP_WRITEV)
+            file_write_init(&op->io, op->f, op->mm, iov[0], iov[1]);
+        else
+            file_read_init(&op->io, op->f, op->mm, iov[0], iov[1]);
+        return true;
+    }
+    op->res = op->vec_total;
+    return false;
+}
+
+static enum poll op_run(struct uring_op *op, struct cx *cx)
+{
+    uint8_t opc = op->sqe.opcode;
+    ASYNC_BEGIN(op);
+    op->res = 0;
+    if (opc == IORING_OP_NOP) {
+        op->res = 0;
+    } else if (opc == IORING_OP_READ || opc == IORING_OP_WRITE) {
+        if (!op->f) {
+            op->res = -EBADF;
+        } else {
+            if (opc == IORING_OP_WRITE)
+                file_write_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
+            else
+                file_read_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
+            AWAIT(op, future_poll(&op->io.base, cx));
+            op->res = op->io.result;
+        }
+    } else if (opc == IORING_OP_READV || opc == IORING_OP_WRITEV) {
+        if (!op->f) {
+            op->res = -EBADF;
+        } else if (op->sqe.len > 1024) {
+            op->res = -EINVAL;
+        } else {
+            while (vec_next(op)) {
+                AWAIT(op, future_poll(&op->io.base, cx));
+                if (op->io.result < 0) {
+                    op->res = op->vec_total ? op->vec_total : op->io.result;
+                    break;
+                }
+                op->vec_total += op->io.result;
+                if ((size_t)op->io.result < op->io.len) {
+                    op->res = op->vec_total;
+                    break;
+                }
+            }
+        }
+    } else if (opc == IORING_OP_TIMEOUT) {
+        /* the deadline and the count were taken at submission (uring.c) */
+        if (!op->prep_err && !op->sleep.base.ops)   /* behind a link: from now */
+            sleep_until_init(&op->sleep, arch_time() + op->timeout_rel);
+        if (op->prep_err) {
+            op->res = op->prep_err;
+        } else if (op->timeout_target) {
+            AWAIT_COND(op, cx, &op->ring->cq_wait, &op->w, timeout_done(op, cx));
+        } else {
+            /* only the clock ends it: not woken by every completion */
+            AWAIT(op, future_poll(&op->sleep.base, cx));
+            op->res = -ETIME;
+        }
+    } else if (opc == IORING_OP_ASYNC_CANCEL) {
+        op->res = async_cancel(op);
+    } else if (opc == IORING_OP_POLL_ADD) {
+        if (!op->f) {
+            op->res = -EBADF;
+        } else if (!file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN))) {
+            poll_events(op);    /* never waits: report what it is now */
+        } else {
+            AWAIT_COND(op, cx, file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN)),
+                       &op->w, poll_events(op) != 0);
+        }
+    } else if (opc == IORING_OP_MSG_RING) {
+        op->res = uring_msg_ring(op->f, &op->sqe);
+    } else {
+        op->res = -EINVAL;      /* an opcode we do not offer */
+    }
+    ASYNC_END(op);
+}
+
+static void op_finish(struct uring_op *op, int32_t res)
+{
+    /* the link timeout's sleep exists only once the op has been polled
+     * (a cancelled op may never have been) */
+    if (op->has_link_timeout && op->lt_sleep.base.ops)
+        future_cancel(&op->lt_sleep.base);
+    if (op->f) {
+        file_put(op->f);
+        op->f = NULL;
+    }
+    op->base.resume = RESUME_DONE;
+    uring_op_complete(op, res);
+}
+
+static enum poll op_poll(struct future *base, struct cx *cx)
+{
+    struct uring_op *op = (struct uring_op *)base;
+    if (atomic_load(&op->cancel_req)) {
+        op_cancel_inner(op);
+        op_finish(op, -ECANCELED);
+        return READY;
+    }
+    if (op->has_link_timeout) {
+        if (op->lt_sleep.base.ops == NULL)
+            sleep_until_init(&op->lt_sleep, op->lt_deadline);
+        if (future_poll(&op->lt_sleep.base, cx) == READY) {
+            op->lt_fired = true;
+            op_cancel_inner(op);
+            op_finish(op, -ECANCELED);
+            return READY;
+        }
+    }
+    if (op_run(op, cx) == PENDING)
+        return PENDING;
+    op_finish(op, op->res);
+    return READY;
+}
+
+const struct future_ops uring_op_ops = { op_poll, NULL, "uring_op" };
