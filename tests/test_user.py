@@ -184,3 +184,20 @@ def test_freed_frames_are_not_written_through_stale_tlb_entries(boot, mode):
     assert "tlbstress: %s 300 rounds ok" % mode in out, out
     after = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
     assert abs(int(before) - int(after)) <= 8, (before, after)   # glibc's thread caches aside
+
+
+@pytest.mark.parametrize("who", ["main", "thread"])
+def test_execve_in_a_threaded_process_ends_the_other_threads(boot, who):
+    # one thread blocks in read on a pipe while another execs `sleep 2`; a
+    # child then writes the pipe: the reader must be gone (its read
+    # cancelled), the new image the only thread with the same pid, and the
+    # console must still answer
+    m = shell(boot, smp=4)
+    out = run(m, "execthreads %s" % who, timeout=60)
+    if "execthreads:" not in out:
+        m.child.expect(r"execthreads: [^\r\n]*", timeout=30)
+        out += m.child.match.group(0)
+    assert re.search(r"execthreads: pid \d+ runs sleep with 1 thread\(s\)", out), out
+    assert "FAIL" not in out, out
+    assert "ok" in run(m, "echo ok")
+    assert "PID" in run(m, "ps")

@@ -45,6 +45,7 @@ struct proc {
     char name[PROC_NAME];
     int nthreads;                       /* live threads */
     struct thread *threads;             /* under proc_lock */
+    struct waitq threads_left;          /* execve waits here for the others to go */
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
     uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
     uint8_t prio_ceiling;               /* highest task priority its threads may get */
@@ -53,6 +54,13 @@ struct proc {
     uint64_t utime, stime;              /* ticks, for times() */
     uint64_t cutime, cstime;
     uint64_t start_time;
+};
+
+/* A new program image, built before the old one goes (exec.c). */
+struct exec_image {
+    struct mm *mm;                      /* one reference */
+    uint64_t entry, sp;
+    char name[PROC_NAME];
 };
 
 /* The system call being served: its future lives here, one at a time. */
@@ -75,6 +83,7 @@ struct syscall_wait {
         struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct { struct exec_image img; struct waiter w; } exec;
     };
 };
 
@@ -82,6 +91,8 @@ struct thread {
     struct future base;                 /* the thread's root future */
     struct trapframe tf;                /* user registers (saved by trapvec.S) */
     struct proc *proc;
+    struct mm *mm;                      /* a reference to proc->mm, for the thread's
+                                         * life (exec swaps it): refs count threads */
     struct task *task;
     struct thread *sibling;             /* proc->threads */
     int tid;
@@ -109,8 +120,21 @@ void proc_report_ps(struct outbuf *o);
 struct proc *proc_find(int pid);                   /* under proc_lock */
 int proc_count(void);
 
-/* exec.c: replace p's image.  0 or -errno (the old image is intact on error). */
-int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
+/*
+ * exec.c.  execve in two steps: exec_prepare builds the new image from
+ * path and the caller's argv/envp (0 or -errno; the old image is intact on
+ * error); exec_commit replaces th's process image with it - only once th
+ * is the process's only thread (exec_end_other_threads).
+ */
+int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+                 struct exec_image *img);
+void exec_commit(struct thread *th, struct exec_image *img);
+void exec_image_drop(struct exec_image *img);
+/* Make every other thread of th's process leave (their pending system
+ * calls are cancelled).  1: th is alone already; 0: the others are going
+ * (await proc->threads_left until nthreads == 1); -EAGAIN: th itself is
+ * being ended (another exec or an exit got there first). */
+int exec_end_other_threads(struct thread *th);
 int exec_init(const char *path);                   /* start pid 1 */
 int exec_spawn(const char *path);                  /* a parentless process: pid */
 int exec_spawn_argv(const char *path, int argc, const char *const argv[]);

@@ -15,13 +15,22 @@
 
 /* ---- read / write -------------------------------------------------------- */
 
+/* A read or write holds a reference to its file and to the address space
+ * of its buffer from its start until it is READY or cancelled. */
+static void io_hold(struct file_io *io) { mm_get(io->mm); }
+static void io_release(struct file_io *io)
+{
+    file_put(io->f);
+    mm_put(io->mm);
+}
+
 static enum poll io_poll(struct future *base, struct cx *cx)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (future_poll(&sc->io.base, cx) == PENDING)
         return PENDING;
     sc->result = sc->io.result;
-    file_put(sc->io.f);
+    io_release(&sc->io);
     base->resume = RESUME_DONE;
     return READY;
 }
@@ -30,7 +39,7 @@ static void io_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     future_cancel(&sc->io.base);
-    file_put(sc->io.f);
+    io_release(&sc->io);
 }
 
 static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
@@ -45,6 +54,7 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
         file_write_init(&th->sc.io, f, th->proc->mm, ubuf, len);
     else
         file_read_init(&th->sc.io, f, th->proc->mm, ubuf, len);
+    io_hold(&th->sc.io);
     /* most reads and writes finish at once: no need to come back */
     struct cx cx = { .task = th->task };
     if (io_poll(&th->sc.base, &cx) == READY)
@@ -81,6 +91,7 @@ static bool vec_next(struct syscall_wait *sc)
             file_write_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
         else
             file_read_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
+        io_hold(&sc->vec.io);
         return true;
     }
     sc->result = sc->vec.total;
@@ -93,7 +104,7 @@ static enum poll vec_poll(struct future *base, struct cx *cx)
     ASYNC_BEGIN(sc);
     while (vec_next(sc)) {
         AWAIT(sc, future_poll(&sc->vec.io.base, cx));
-        file_put(sc->vec.io.f);
+        io_release(&sc->vec.io);
         if (sc->vec.io.result < 0) {
             sc->result = sc->vec.total ? sc->vec.total : sc->vec.io.result;
             break;
@@ -112,7 +123,7 @@ static void vec_cancel(struct future *base)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (sc->base.resume != 0) {         /* an iovec's io is in flight */
         future_cancel(&sc->vec.io.base);
-        file_put(sc->vec.io.f);
+        io_release(&sc->vec.io);
     }
 }
 

@@ -31,6 +31,7 @@ struct proc *proc_alloc(struct proc *parent)
     p->state = PROC_ALIVE;
     p->prio_ceiling = parent ? parent->prio_ceiling : PRIO_DEFAULT;
     waitq_init(&p->child_exit, "proc.child_exit");
+    waitq_init(&p->threads_left, "proc.threads_left");
     p->start_time = arch_time();
     strlcpy(p->cwd, parent ? parent->cwd : "/", sizeof p->cwd);
     if (parent) {

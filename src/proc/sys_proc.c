@@ -126,6 +126,36 @@ SYS(clone)
     return tid;
 }
 
+/* ---- execve: build the new image, end the other threads, replace ------ */
+
+static bool alone(struct proc *p)
+{
+    spin_lock(&proc_lock);
+    bool one = p->nthreads == 1;
+    spin_unlock(&proc_lock);
+    return one;
+}
+
+static enum poll exec_wait_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    ASYNC_BEGIN(sc);
+    AWAIT_COND(sc, cx, &sc->th->proc->threads_left, &sc->exec.w, alone(sc->th->proc));
+    exec_commit(sc->th, &sc->exec.img);
+    sc->result = 0;
+    ASYNC_END(sc);
+}
+
+/* Killed while the others were going: the old image stays (and dies). */
+static void exec_wait_cancel(struct future *base)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    waitq_unregister(&sc->th->proc->threads_left, &sc->exec.w);
+    exec_image_drop(&sc->exec.img);
+}
+
+static const struct future_ops exec_wait_ops = { exec_wait_poll, exec_wait_cancel, "execve" };
+
 SYS(execve)
 {
     char path[128], abs[128];
@@ -135,8 +165,22 @@ SYS(execve)
     int r = path_resolve(th->proc->cwd, path, abs, sizeof abs);
     if (r < 0)
         return r;
-    r = exec_load(th, abs, a[1], a[2]);
-    return r;                   /* 0: a0 of the new image is 0 (no rtld_fini) */
+    struct exec_image img;
+    if ((r = exec_prepare(th, abs, a[1], a[2], &img)) < 0)
+        return r;
+    r = exec_end_other_threads(th);
+    if (r < 0) {
+        exec_image_drop(&img);
+        return r;
+    }
+    if (r == 0) {               /* the others are going: wait for them */
+        sc_wait_init(th, &exec_wait_ops);
+        th->sc.exec.img = img;
+        th->sc.exec.w.linked = false;
+        return SYSCALL_WAIT;
+    }
+    exec_commit(th, &img);
+    return 0;                   /* a0 of the new image is 0 (no rtld_fini) */
 }
 
 /* ---- wait4: a future on the process's child_exit queue ------------------ */

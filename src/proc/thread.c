@@ -119,6 +119,9 @@ struct thread *thread_alloc(struct proc *p)
     task->owner = th;
     task->name = p->name;
     th->proc = p;
+    th->mm = p->mm;             /* NULL for a process exec gives its first image */
+    if (th->mm)
+        mm_get(th->mm);
     th->tid = p->nthreads == 0 ? p->pid : id_alloc();
     spin_lock(&proc_lock);
     th->sibling = p->threads;
@@ -155,7 +158,12 @@ static void thread_exit(struct thread *th)
             break;
         }
     bool last = --p->nthreads == 0;
+    if (!last)      /* an execve may wait for us (under the lock: p stays) */
+        waitq_wake_all(&p->threads_left);
     spin_unlock(&proc_lock);
+    /* our system call was cancelled or finished: nothing uses mm now */
+    mm_put(th->mm);
+    th->mm = NULL;
     if (last)
         proc_became_zombie(p);
 }
