@@ -46,6 +46,8 @@ struct proc {
     int nthreads;                       /* live threads */
     struct thread *threads;             /* under proc_lock */
     struct waitq threads_left;          /* execve waits here for the others to go */
+    struct thread *execing;             /* that execve's thread (under proc_lock):
+                                         * a thread cloned meanwhile ends at once */
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
     uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
     uint8_t prio_ceiling;               /* highest task priority its threads may get */
@@ -130,6 +132,7 @@ int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t u
                  struct exec_image *img);
 void exec_commit(struct thread *th, struct exec_image *img);
 void exec_image_drop(struct exec_image *img);
+void exec_abandon(struct thread *th, struct exec_image *img);  /* a cancelled wait */
 /* Make every other thread of th's process leave (their pending system
  * calls are cancelled).  1: th is alone already; 0: the others are going
  * (await proc->threads_left until nthreads == 1); -EAGAIN: th itself is

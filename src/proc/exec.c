@@ -255,12 +255,24 @@ void exec_image_drop(struct exec_image *img)
     img->mm = NULL;
 }
 
+void exec_abandon(struct thread *th, struct exec_image *img)
+{
+    spin_lock(&proc_lock);
+    if (th->proc->execing == th)
+        th->proc->execing = NULL;
+    spin_unlock(&proc_lock);
+    exec_image_drop(img);
+}
+
 /* The point of no return: the new image replaces the old.  th is the
  * only thread of its process. */
 void exec_commit(struct thread *th, struct exec_image *img)
 {
     struct proc *p = th->proc;
     struct mm *old = p->mm;
+    spin_lock(&proc_lock);
+    p->execing = NULL;
+    spin_unlock(&proc_lock);
     p->mm = img->mm;                    /* the process's reference */
     mm_get(img->mm);                    /* the thread's */
     mm_put(th->mm);
@@ -295,6 +307,7 @@ int exec_end_other_threads(struct thread *th)
         return 1;
     }
     bool elsewhere = false;
+    p->execing = th;
     for (struct thread *o = p->threads; o; o = o->sibling) {
         if (o == th)
             continue;

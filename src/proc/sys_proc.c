@@ -151,7 +151,7 @@ static void exec_wait_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     waitq_unregister(&sc->th->proc->threads_left, &sc->exec.w);
-    exec_image_drop(&sc->exec.img);
+    exec_abandon(sc->th, &sc->exec.img);
 }
 
 static const struct future_ops exec_wait_ops = { exec_wait_poll, exec_wait_cancel, "execve" };

@@ -124,6 +124,7 @@ struct thread *thread_alloc(struct proc *p)
         mm_get(th->mm);
     th->tid = p->nthreads == 0 ? p->pid : id_alloc();
     spin_lock(&proc_lock);
+    th->exiting = p->execing != NULL;   /* an execve is ending the others */
     th->sibling = p->threads;
     p->threads = th;
     p->nthreads++;
