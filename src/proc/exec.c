@@ -270,9 +270,11 @@ void exec_commit(struct thread *th, struct exec_image *img)
 {
     struct proc *p = th->proc;
     struct mm *old = p->mm;
-    spin_lock(&proc_lock);
-    p->execing = NULL;
-    spin_unlock(&proc_lock);
+    if (p->execing) {                   /* only th sets it: no race to read it */
+        spin_lock(&proc_lock);
+        p->execing = NULL;
+        spin_unlock(&proc_lock);
+    }
     p->mm = img->mm;                    /* the process's reference */
     mm_get(img->mm);                    /* the thread's */
     mm_put(th->mm);
