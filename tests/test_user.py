@@ -172,11 +172,12 @@ def test_unknown_command_and_garbage_line(boot):
     assert "ok" in run(m, "echo ok")
 
 
-@pytest.mark.parametrize("mode", ["fixed", "dontneed"])
+@pytest.mark.parametrize("mode", ["fixed", "dontneed", "vm"])
 def test_freed_frames_are_not_written_through_stale_tlb_entries(boot, mode):
-    # writer threads store into a region on other harts while the main
-    # thread replaces it (MAP_FIXED) or drops it (MADV_DONTNEED) and maps
-    # fresh pages: those must read as zero, on 4 harts, every round
+    # writer threads (vm: CLONE_VM processes) store into a region on other
+    # harts while the main thread replaces it (MAP_FIXED) or drops it
+    # (MADV_DONTNEED) and maps fresh pages: those must read as zero, on 4
+    # harts, every round
     m = shell(boot, smp=4)
     run(m, "forkloop 5")
     before = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)

@@ -10,17 +10,21 @@
  * madvise(MADV_DONTNEED) - and at once maps fresh anonymous pages and
  * reads them, several times: fresh pages must read as zero.  A tag in one
  * of them is a writer's store through a stale translation landing in a
- * frame the kernel had reused.
+ * frame the kernel had reused.  `vm`: as `fixed`, but the writers are
+ * CLONE_VM processes sharing the address space, not threads.
  *
- *     tlbstress [fixed|dontneed] [rounds] [writers]
+ *     tlbstress [fixed|dontneed|vm] [rounds] [writers]
  *         -> "tlbstress: fixed 300 rounds ok"
  */
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #define P_PAGES 4
 #define FRESH_PAGES 16
@@ -38,6 +42,8 @@ static void *writer(void *arg)
             region[i] = TAG;
     return NULL;
 }
+
+static int vm_writer(void *arg) { writer(arg); return 0; }
 
 /* Map fresh pages and read them PASSES times: 0 if all zero. */
 static uint64_t fresh_pages_value(void)
@@ -64,9 +70,10 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "fixed";
     int rounds = argc > 2 ? atoi(argv[2]) : 300;
     int writers = argc > 3 ? atoi(argv[3]) : 2;
-    int fixed = strcmp(mode, "fixed") == 0;
+    int vm = strcmp(mode, "vm") == 0;
+    int fixed = vm || strcmp(mode, "fixed") == 0;
     if ((!fixed && strcmp(mode, "dontneed")) || rounds < 1 || writers < 1 || writers > 8) {
-        fprintf(stderr, "usage: tlbstress [fixed|dontneed] [rounds] [writers 1..8]\n");
+        fprintf(stderr, "usage: tlbstress [fixed|dontneed|vm] [rounds] [writers 1..8]\n");
         return 2;
     }
     size_t len = P_PAGES * 4096;
@@ -76,11 +83,22 @@ int main(int argc, char **argv)
         return 2;
     }
     pthread_t t[8];
+    pid_t pid[8];
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 64 * 1024);
-    for (int i = 0; i < writers; i++)
-        pthread_create(&t[i], &attr, writer, NULL);
+    for (int i = 0; i < writers; i++) {
+        if (!vm) {
+            pthread_create(&t[i], &attr, writer, NULL);
+            continue;
+        }
+        char *stack = malloc(64 * 1024);
+        pid[i] = clone(vm_writer, stack + 64 * 1024, CLONE_VM | SIGCHLD, NULL);
+        if (pid[i] < 0) {
+            perror("tlbstress: clone");
+            return 2;
+        }
+    }
     int failed_round = -1;
     uint64_t seen = 0;
     for (int r = 0; r < rounds && failed_round < 0; r++) {
@@ -99,8 +117,12 @@ int main(int argc, char **argv)
             failed_round = r;
     }
     stop = 1;
-    for (int i = 0; i < writers; i++)
-        pthread_join(t[i], NULL);
+    for (int i = 0; i < writers; i++) {
+        if (vm)
+            waitpid(pid[i], NULL, 0);
+        else
+            pthread_join(t[i], NULL);
+    }
     if (failed_round >= 0) {
         printf("tlbstress: FAIL %s round %d: a fresh page holds %#llx "
                "(a freed frame written through a stale TLB entry)\n",
