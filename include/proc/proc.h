@@ -71,6 +71,7 @@ struct syscall_wait {
     struct thread *th;
     long result;
     int kind;                           /* which union member below */
+    bool holds_mm;                      /* took a reference to its thread's mm */
     union {
         struct file_io io;
         struct sleep sleep;

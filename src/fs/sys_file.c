@@ -15,13 +15,22 @@
 
 /* ---- read / write -------------------------------------------------------- */
 
-/* A read or write holds a reference to its file and to the address space
- * of its buffer from its start until it is READY or cancelled. */
-static void io_hold(struct file_io *io) { mm_get(io->mm); }
-static void io_release(struct file_io *io)
+/* A read or write holds a reference to its file from its start, and to
+ * the address space of its buffer once it waits (until then the calling
+ * thread's own reference covers it), until it is READY or cancelled. */
+static void io_hold(struct syscall_wait *sc, struct file_io *io)
+{
+    mm_get(io->mm);
+    sc->holds_mm = true;
+}
+
+static void io_release(struct syscall_wait *sc, struct file_io *io)
 {
     file_put(io->f);
-    mm_put(io->mm);
+    if (sc->holds_mm) {
+        sc->holds_mm = false;
+        mm_put(io->mm);
+    }
 }
 
 static enum poll io_poll(struct future *base, struct cx *cx)
@@ -30,7 +39,7 @@ static enum poll io_poll(struct future *base, struct cx *cx)
     if (future_poll(&sc->io.base, cx) == PENDING)
         return PENDING;
     sc->result = sc->io.result;
-    io_release(&sc->io);
+    io_release(sc, &sc->io);
     base->resume = RESUME_DONE;
     return READY;
 }
@@ -39,7 +48,7 @@ static void io_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     future_cancel(&sc->io.base);
-    io_release(&sc->io);
+    io_release(sc, &sc->io);
 }
 
 static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
@@ -54,11 +63,11 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
         file_write_init(&th->sc.io, f, th->proc->mm, ubuf, len);
     else
         file_read_init(&th->sc.io, f, th->proc->mm, ubuf, len);
-    io_hold(&th->sc.io);
     /* most reads and writes finish at once: no need to come back */
     struct cx cx = { .task = th->task };
     if (io_poll(&th->sc.base, &cx) == READY)
         return th->sc.result;
+    io_hold(&th->sc, &th->sc.io);
     return SYSCALL_WAIT;
 }
 
@@ -91,7 +100,7 @@ static bool vec_next(struct syscall_wait *sc)
             file_write_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
         else
             file_read_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
-        io_hold(&sc->vec.io);
+        io_hold(sc, &sc->vec.io);
         return true;
     }
     sc->result = sc->vec.total;
@@ -104,7 +113,7 @@ static enum poll vec_poll(struct future *base, struct cx *cx)
     ASYNC_BEGIN(sc);
     while (vec_next(sc)) {
         AWAIT(sc, future_poll(&sc->vec.io.base, cx));
-        io_release(&sc->vec.io);
+        io_release(sc, &sc->vec.io);
         if (sc->vec.io.result < 0) {
             sc->result = sc->vec.total ? sc->vec.total : sc->vec.io.result;
             break;
@@ -123,7 +132,7 @@ static void vec_cancel(struct future *base)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (sc->base.resume != 0) {         /* an iovec's io is in flight */
         future_cancel(&sc->vec.io.base);
-        io_release(&sc->vec.io);
+        io_release(sc, &sc->vec.io);
     }
 }
 

@@ -71,4 +71,5 @@ void sc_wait_init(struct thread *th, const struct future_ops *ops)
     future_init(&th->sc.base, ops);
     th->sc.th = th;
     th->sc.result = 0;
+    th->sc.holds_mm = false;
 }
