@@ -41,7 +41,7 @@ QEMU := qemu-system-riscv64
 QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
 
-.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit
+.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit fresh-check
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
@@ -112,6 +112,12 @@ trace: deps all
 # sweep over 1, 2, 4, 8 harts.  See ci/bench_plot.py.
 bench-plot: deps all
 	/usr/bin/python3 ci/bench_plot.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --json $(BUILD)/bench.json --bootargs "$(BOOTARGS)" --out $(BUILD)/bench.png
+
+# make fresh-check: `make test` in a fresh Debian 12 root (debootstrap +
+# chroot) from a clean clone of the committed HEAD.  Slow; see ci/fresh_check.sh.
+fresh-check:
+	@bash ci/install.sh debootstrap
+	@bash ci/fresh_check.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,12 +1,13 @@
 #!/bin/bash
 # ci/install.sh - install the Debian packages Pollux needs, if missing.
 # A quick no-op when everything is present.  Called by every make target
-# that builds, boots or tests.
+# that builds, boots or tests.  Arguments name extra packages wanted by one
+# target only (`make fresh-check` asks for debootstrap).
 set -u
 PKGS="make gcc gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross linux-libc-dev-riscv64-cross
       qemu-system-misc opensbi gdb-multiarch python3 python3-pytest python3-pexpect
-      python3-matplotlib"
+      python3-matplotlib $*"
 
 missing=""
 for p in $PKGS; do
