@@ -19,7 +19,7 @@ echo "ci/install.sh: installing:$missing"
 SUDO=""
 [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && SUDO="sudo"
 if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-       $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing; } >/tmp/pollux-apt.log 2>&1; then
+       $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends $missing; } >/tmp/pollux-apt.log 2>&1; then
     echo "ci/install.sh: could not install these Debian packages:$missing" >&2
     echo "ci/install.sh: install them by hand (apt-get install$missing); log in /tmp/pollux-apt.log" >&2
     exit 1

@@ -65,14 +65,15 @@ struct bench {
     size_t bytes0;
     struct task *user;          /* user-space benchmarks, when present */
     struct task_join join;
-    bool steal_was;
     struct sleep nap;
 };
 
+/* The pair is pinned: the cross-hart figure must cross harts whatever
+ * the stealing policy (an idle waker would otherwise steal the peer back). */
 static bool start_pair(struct bench *b, unsigned hart_a, unsigned hart_b)
 {
     b->t0 = machine_instructions();
-    return pingpong_start(PINGS, hart_a, hart_b, &b->latch);
+    return pingpong_start(PINGS, hart_a, hart_b, true, &b->latch);
 }
 
 static enum poll bench_poll(struct future *base, struct cx *cx)
@@ -115,15 +116,10 @@ static enum poll bench_poll(struct future *base, struct cx *cx)
     bench_report("wake_same_hart", (machine_instructions() - b->t0) / (2 * PINGS), "instructions");
 
     if (nharts > 1) {
-        /* with stealing on, the waker's idle hart would take the woken
-         * task back and the ping-pong would never cross harts */
         unsigned me = this_hart()->index;
-        b->steal_was = sched.steal;
-        sched.steal = false;
         if (!start_pair(b, me, (me + 1) % nharts))
             goto out;
         AWAIT_COND(b, cx, &b->latch.wq, &b->w, latch_done(&b->latch));
-        sched.steal = b->steal_was;
         bench_report("wake_cross_hart", (machine_instructions() - b->t0) / (2 * PINGS), "instructions");
     }
 

@@ -38,7 +38,7 @@ static enum poll pinger_poll(struct future *base, struct cx *cx)
 
 static const struct future_ops pinger_ops = { pinger_poll, NULL, "pinger" };
 
-bool pingpong_start(long rounds, unsigned hart_a, unsigned hart_b, struct latch *done)
+bool pingpong_start(long rounds, unsigned hart_a, unsigned hart_b, bool pin, struct latch *done)
 {
     struct task *ta, *tb;
     struct pinger *a = task_alloc(sizeof *a, "ping", &ta);
@@ -60,6 +60,10 @@ bool pingpong_start(long rounds, unsigned hart_a, unsigned hart_b, struct latch 
     b->serve = false;
     a->latch = b->latch = done;
     latch_init(done, 2);
+    if (pin) {
+        task_pin(ta, hart_a);
+        task_pin(tb, hart_b);
+    }
     task_start(tb, hart_b, false);
     task_start(ta, hart_a, false);
     return true;
