@@ -15,6 +15,7 @@
 #include "mem/page_alloc.h"
 #include "lib/printk.h"
 #include "instruments/trace.h"
+#include "instruments/monitor.h"
 
 struct fdt_info machine;
 struct hart harts[MAX_HARTS];
@@ -86,6 +87,7 @@ static void apply_policy_bootargs(void)
         sched.priority = strcmp(v, "fifo") != 0;
     if ((v = bootarg_value("wake")))
         sched.wake_local = strcmp(v, "local") == 0;
+    counter_is_icount = bootarg_has("icount");
     if (bootarg_has("trace")) {
         trace_alloc_rings();
         trace_on = true;

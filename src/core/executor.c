@@ -226,7 +226,9 @@ static void idle(struct hart *h)
         h->idle_entries++;
         trace_event(TR_IDLE_BEGIN, 0, 0);
         uint64_t t0 = arch_time();
+        atomic_store(&h->idle_since, t0 ? t0 : 1);   /* for `harts` meanwhile */
         arch_wait_for_interrupt();
+        atomic_store(&h->idle_since, 0);
         h->idle_time += arch_time() - t0;
         trace_event(TR_IDLE_END, 0, 0);
     }

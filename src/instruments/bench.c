@@ -17,6 +17,7 @@
 #include "instruments/pingpong.h"
 #include "lib/printk.h"
 #include "core/timer.h"
+#include "machine.h"
 
 #define SPAWN_N 20000
 #define PINGS 2000
@@ -165,6 +166,10 @@ __attribute__((weak)) struct task *bench_user_spawn(void) { return NULL; }
 
 void bench_start(void)
 {
+    if (bootarg_has("scale")) {
+        bench_scale_start();
+        return;
+    }
     struct task *t;
     struct bench *b = task_alloc(sizeof *b, "bench", &t);
     if (!b)
