@@ -26,7 +26,7 @@ def test_bench_json_schema_and_repeatability(tmp_path):
                                                                  doc["git_revision"])
     assert isinstance(doc["git_dirty"], bool)
     assert doc["harts"] == 2 and doc["memory"] == "256M" and doc["runs"] == 2
-    assert doc["bootargs"] == "bench steal=on"
+    assert doc["bootargs"] == "bench steal=on icount"
     assert doc["qemu"] == "-icount shift=0"
 
     figs = doc["figures"]

@@ -51,6 +51,7 @@ struct hart {
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
     uint64_t idle_time;         /* timer ticks spent in finished waits in wfi */
     _Atomic uint64_t idle_since;/* time the wait in wfi now began, 0 if none */
+    uint64_t online_at;         /* time it joined (IDLE% counts from there) */
 };
 
 extern struct hart harts[MAX_HARTS];

@@ -42,16 +42,17 @@ static void cmd_help(void)
 
 bool counter_is_icount;
 
-/* Share of the time since boot this hart spent in wfi, counting the wait
- * it is in now (a hart idle since boot has never finished one). */
+/* Share of the time since this hart came online that it spent in wfi,
+ * counting the wait it is in now (a hart idle since boot has never
+ * finished one).  The firmware's part of the boot is nobody's idle time. */
 static uint64_t idle_percent(struct hart *h, uint64_t now)
 {
     uint64_t idle = h->idle_time, since = atomic_load(&h->idle_since);
+    if (!atomic_load(&h->online) || now <= h->online_at)
+        return 0;
     if (since && since <= now)
         idle += now - since;
-    if (!now)
-        return 0;
-    return MIN(idle * 100 / now, 100);
+    return MIN(idle * 100 / (now - h->online_at), 100);
 }
 
 void report_harts(struct outbuf *o)

@@ -15,22 +15,31 @@ struct pinger {
     struct latch *latch;
 };
 
+/* Wait for the ball and take it. */
+#define CATCH(p)                                                              \
+    do {                                                                      \
+        while (atomic_load(&(p)->ball) == 0)                                  \
+            SUSPEND(p);         /* the peer's task_wake brings us back */     \
+        atomic_store(&(p)->ball, 0);                                          \
+    } while (0)
+
+/* The server throws then catches, the receiver catches then throws, each
+ * `rounds` times: the receiver's last throw is caught by a server that is
+ * still waiting for it, and nobody throws at a task that has finished
+ * (its memory may already be another task's). */
 static enum poll pinger_poll(struct future *base, struct cx *cx)
 {
     (void)cx;
     struct pinger *p = (struct pinger *)base;
     ASYNC_BEGIN(p);
     while (p->rounds > 0) {
-        if (p->serve) {
-            p->serve = false;
-        } else {
-            while (atomic_load(&p->ball) == 0)
-                SUSPEND(p);     /* the peer's task_wake brings us back */
-            atomic_store(&p->ball, 0);
-        }
+        if (!p->serve)
+            CATCH(p);
         p->rounds--;
         atomic_store(&p->peer->ball, 1);
         task_wake(p->peer_task);
+        if (p->serve)
+            CATCH(p);
     }
     latch_arrive(p->latch);
     ASYNC_END(p);
