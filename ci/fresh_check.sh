@@ -79,4 +79,5 @@ status=$?
 echo "fresh-check: ---- last lines of make test ($(( $(date +%s) - start )) s) ----"
 tail -n 12 "$LOG"
 echo "fresh-check: make test in a fresh Debian 12 root exited with status $status"
+if [ "$status" = 0 ] && [ -z "${FRESH_KEEP:-}" ]; then rm -f "$LOG"; else echo "fresh-check: full log in $LOG"; fi
 exit $status

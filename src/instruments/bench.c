@@ -69,12 +69,14 @@ struct bench {
     struct sleep nap;
 };
 
-/* The pair is pinned: the cross-hart figure must cross harts whatever
- * the stealing policy (an idle waker would otherwise steal the peer back). */
+/* The pair is pinned, so the cross-hart figure crosses harts whatever
+ * the stealing policy (an idle waker would otherwise steal the peer
+ * back) -- except under wake=local, whose very question is what happens
+ * when a woken task follows its waker. */
 static bool start_pair(struct bench *b, unsigned hart_a, unsigned hart_b)
 {
     b->t0 = machine_instructions();
-    return pingpong_start(PINGS, hart_a, hart_b, true, &b->latch);
+    return pingpong_start(PINGS, hart_a, hart_b, !sched.wake_local, &b->latch);
 }
 
 static enum poll bench_poll(struct future *base, struct cx *cx)
