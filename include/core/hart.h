@@ -17,15 +17,14 @@ struct mm;
 #define PRIO_LEVELS 8
 
 /* One FIFO per priority level; `mask` has bit p set when level p is
- * non-empty.  With sched.priority off every task uses level 0.  Only
- * tasks that are not pinned count in `stealable`, so a thief skips a
- * queue of pinned tasks without taking its lock. */
+ * non-empty.  With sched.priority off every task uses level 0. */
 struct runq {
     struct spinlock lock;
     struct task *head[PRIO_LEVELS], *tail[PRIO_LEVELS];
     uint32_t mask;
     _Atomic uint32_t len;
-    _Atomic uint32_t stealable; /* queued tasks that are not pinned */
+    _Atomic uint32_t pinned;    /* how many of them are pinned: a thief
+                                 * skips a queue with nothing else */
 };
 
 struct hart {

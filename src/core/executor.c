@@ -31,27 +31,19 @@ void executor_init_hart(struct hart *h)
         h->runq.head[p] = h->runq.tail[p] = NULL;
     h->runq.mask = 0;
     atomic_store(&h->runq.len, 0);
-    atomic_store(&h->runq.stealable, 0);
+    atomic_store(&h->runq.pinned, 0);
     spin_init(&h->timer_lock, "timers");
     timer_heap_init(&h->timers);
     spin_init(&h->tasks_lock, "tasks");
     h->timer_armed = UINT64_MAX;
 }
 
-/* Unlink t (after prev, or the head) from level p of q; q locked. */
-static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t)
+/* Count a pinned task in or out of q (under q->lock, so no atomic add:
+ * only unlocked readers need the atomic). */
+static inline void pinned_add(struct runq *q, int d)
 {
-    if (prev)
-        prev->next = t->next;
-    else
-        q->head[p] = t->next;
-    if (q->tail[p] == t)
-        q->tail[p] = prev;
-    if (!q->head[p])
-        q->mask &= ~(1u << p);
-    atomic_fetch_sub(&q->len, 1);
-    if (t->pin == TASK_NO_HART)
-        atomic_fetch_sub(&q->stealable, 1);
+    atomic_store_explicit(&q->pinned, atomic_load_explicit(&q->pinned, memory_order_relaxed) + d,
+                          memory_order_relaxed);
 }
 
 /* The first task of the highest non-empty level. */
@@ -62,25 +54,42 @@ static struct task *runq_pop(struct runq *q)
     if (q->mask) {
         int p = 31 - __builtin_clz(q->mask);
         t = q->head[p];
-        runq_unlink(q, p, NULL, t);
+        q->head[p] = t->next;
+        if (!q->head[p]) {
+            q->tail[p] = NULL;
+            q->mask &= ~(1u << p);
+        }
+        atomic_fetch_sub(&q->len, 1);
+        if (t->pin != TASK_NO_HART)
+            pinned_add(q, -1);
     }
     spin_unlock(&q->lock);
     return t;
 }
 
-/* For a thief: the first task that is not pinned, highest level first. */
+/* For a thief: the first task that is not pinned, highest level first
+ * (it walks past pinned tasks under the victim's lock). */
 static struct task *runq_pop_stealable(struct runq *q)
 {
     spin_lock(&q->lock);
     for (uint32_t m = q->mask; m; ) {
         int p = 31 - __builtin_clz(m);
         m &= ~(1u << p);
-        for (struct task *prev = NULL, *t = q->head[p]; t; prev = t, t = t->next)
-            if (t->pin == TASK_NO_HART) {
-                runq_unlink(q, p, prev, t);
-                spin_unlock(&q->lock);
-                return t;
-            }
+        for (struct task *prev = NULL, *t = q->head[p]; t; prev = t, t = t->next) {
+            if (t->pin != TASK_NO_HART)
+                continue;
+            if (prev)
+                prev->next = t->next;
+            else
+                q->head[p] = t->next;
+            if (q->tail[p] == t)
+                q->tail[p] = prev;
+            if (!q->head[p])
+                q->mask &= ~(1u << p);
+            atomic_fetch_sub(&q->len, 1);
+            spin_unlock(&q->lock);
+            return t;
+        }
     }
     spin_unlock(&q->lock);
     return NULL;
@@ -120,9 +129,9 @@ void runq_push(struct hart *h, struct task *t)
         q->head[p] = t;
     q->tail[p] = t;
     q->mask |= 1u << p;
-    atomic_fetch_add(&q->len, 1);
-    bool pinned = t->pin != TASK_NO_HART;
-    uint32_t stealable = pinned ? 0 : atomic_fetch_add(&q->stealable, 1) + 1;
+    uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
+    if (t->pin != TASK_NO_HART)
+        pinned_add(q, 1);
     spin_unlock(&q->lock);
 
     atomic_thread_fence(memory_order_seq_cst);
@@ -133,7 +142,7 @@ void runq_push(struct hart *h, struct task *t)
         else if (sched.priority && atomic_load(&h->user_mm) &&
                  t->prio > atomic_load(&h->current_prio))
             arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (stealable > 1 && sched.steal) {
+    } else if (len > 1 && sched.steal && t->pin == TASK_NO_HART) {
         kick_idle_hart(self);
     }
 }
@@ -204,8 +213,8 @@ static bool steal(struct hart *self)
         return false;
     for (unsigned k = 1; k < nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
-        if (atomic_load(&v->runq.stealable) == 0)
-            continue;
+        if (atomic_load(&v->runq.len) == atomic_load(&v->runq.pinned))
+            continue;           /* nothing, or only pinned tasks */
         struct task *t = runq_pop_stealable(&v->runq);
         if (t) {
             self->steals++;
