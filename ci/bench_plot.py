@@ -15,9 +15,12 @@ forks, a coroutine runtime awaiting io_uring NOPs.  For every N it boots
 twice: with -icount (QEMU 7.2's rdinstret is then one virtual clock for
 the whole machine, so a delta is the instructions of all harts together)
 and without (the guest clock follows the host's, so ns is wall-clock
-time).  It prints each hart's share (the workers' own counts, checked
-with getcpu, and the kernel's per-hart poll counters) and fails if a
-hart did not do its share.  Without -icount QEMU runs one host thread per
+time).  The -icount runs load ci/hartinsn.c, a QEMU plugin that counts
+each hart's instructions (QEMU 7.2's rdinstret cannot: under -icount it
+is one clock for the machine); the kernel marks each workload's start
+and end for it.  It prints each hart's share -- its instructions, the
+workers' own operation counts (checked with getcpu) and the per-hart
+poll counters -- and fails if a hart did not do its share.  Without -icount QEMU runs one host thread per
 hart, so throughput can grow only up to the host's cores (2 here).
 
     make bench-plot                         # make bench (if needed) + 8 boots
@@ -30,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 
 import matplotlib
@@ -50,6 +54,36 @@ POLLS = re.compile(r"^scale (\w+) hart=(\d+) polls=(\d+)\s*$")
 
 class ScaleError(SystemExit):
     pass
+
+
+def plugin_args(a, out):
+    """-plugin arguments for ci/hartinsn.c, or () if it or the marker is missing."""
+    if not a.plugin or not os.path.exists(a.plugin):
+        return ()
+    try:
+        nm = subprocess.run([a.nm, a.kernel], capture_output=True, text=True).stdout
+    except OSError:
+        return ()
+    m = re.search(r"^([0-9a-f]+) T bench_scale_mark$", nm, re.M)
+    if not m:
+        return ()
+    return ("-plugin", "%s,out=%s,mark=0x%s" % (a.plugin, out, m.group(1)))
+
+
+def parse_marks(path, n):
+    """Per-workload per-hart instructions from the plugin's marks: the kernel
+    marks each workload's start and end, in WORKLOADS order."""
+    try:
+        with open(path) as f:
+            marks = [list(map(int, l.split()[2:])) for l in f if l.startswith("mark ")]
+    except OSError:
+        return {}
+    r = {}
+    for i, w in enumerate(WORKLOADS):
+        if 2 * i + 1 < len(marks):
+            b, e = marks[2 * i], marks[2 * i + 1]
+            r[w] = {h: e[h] - b[h] for h in range(min(n, len(e)))}
+    return r
 
 
 def parse_scale(text):
@@ -80,6 +114,16 @@ def check_shares(res, n, mode):
         if not d or "ops" not in d:
             problems.append("%s (%s, %d harts): no result" % (w, mode, n))
             continue
+        # Every hart must have executed a real part of the work.  Harts may
+        # differ a lot upwards: instructions spent spinning on a lock held
+        # by another hart are contention, which the cost panel shows.
+        insns = d.get("hart_insns")
+        if insns:
+            mean = sum(insns.values()) / n
+            low = [h for h in range(n) if insns.get(h, 0) < mean / 10]
+            if low:
+                problems.append("%s (%s, %d harts): harts %s executed under a tenth of the "
+                                "mean (%s)" % (w, mode, n, low, insns))
         if w == "pingpong":
             polls = d.get("polls", {})
             share = d["ops"] // n
@@ -111,14 +155,21 @@ def scale_sweep(a):
             print("bench-plot: %d hart%s, %s ..." % (n, "" if n == 1 else "s",
                                                      "-icount" if mode == "icount" else
                                                      "no -icount (wall clock)"), flush=True)
+            marks = os.path.join(os.path.dirname(os.path.abspath(a.out)), "hartinsn.txt")
+            if os.path.exists(marks):
+                os.unlink(marks)
+            extra = plugin_args(a, marks) if mode == "icount" else ()
             status, text, _ = qemu.run(a.kernel, a.opensbi, a.initrd, n, a.mem,
                                        ("bench scale " + a.bootargs).strip(),
-                                       icount=mode == "icount", timeout=a.timeout)
+                                       icount=mode == "icount", timeout=a.timeout, extra=extra)
             if status is None or "bench: done" not in text:
                 sys.stderr.write(text[-4000:])
                 raise ScaleError("bench-plot: the scale run (%d harts, %s) did not finish"
                                  % (n, mode))
             res = parse_scale(text)
+            for w, per_hart in (parse_marks(marks, n) if extra else {}).items():
+                if w in res:
+                    res[w]["hart_insns"] = per_hart
             out[mode][n] = res
             problems += check_shares(res, n, mode)
             for w in WORKLOADS:
@@ -126,6 +177,9 @@ def scale_sweep(a):
                 if "ops" in d:
                     what = "ops by worker" if "workers" in d else "polls by hart"
                     print("bench-plot:   %-8s %s: %s" % (w, what, share_line(d)))
+                if d.get("hart_insns"):
+                    print("bench-plot:   %-8s instructions by hart: %s" % (w, " ".join(
+                        "h%d=%d" % kv for kv in sorted(d["hart_insns"].items()))))
     if problems:
         raise ScaleError("bench-plot: work did not run on every hart:\n  " + "\n  ".join(problems))
     return out
@@ -142,9 +196,14 @@ def load_or_run_bench(path, a):
         return json.load(f)
 
 
+def all_harts_insns(d):
+    """The plugin's per-hart counts summed, else the guest's global -icount clock."""
+    return sum(d["hart_insns"].values()) if d.get("hart_insns") else d["insns"]
+
+
 def cost_series(sw):
     """{workload: {n: instructions per op, all harts}} from the -icount runs."""
-    return {w: {n: r[w]["insns"] / r[w]["ops"] for n, r in sw["icount"].items()
+    return {w: {n: all_harts_insns(r[w]) / r[w]["ops"] for n, r in sw["icount"].items()
                 if w in r and r[w].get("ops")} for w in WORKLOADS}
 
 
@@ -220,6 +279,8 @@ def main(argv=None):
     ap.add_argument("--json", required=True, help="make bench's output (run if missing)")
     ap.add_argument("--bootargs", default="")
     ap.add_argument("--mem", default="256M")
+    ap.add_argument("--plugin", default="", help="ci/hartinsn.c built (per-hart instructions)")
+    ap.add_argument("--nm", default="riscv64-unknown-elf-nm")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--sweep-json", help="where to write the sweep (default: next to --out)")
     ap.add_argument("--out", required=True)
@@ -237,7 +298,7 @@ def main(argv=None):
                                                      for w, s in cost.items()},
                    "ops_per_second_wall_clock": {w: {str(n): round(v, 1) for n, v in s.items()}
                                                  for w, s in rate.items()},
-                   "runs": {mode: {str(n): {w: {k: (v if k not in ("workers", "polls") else
+                   "runs": {mode: {str(n): {w: {k: (v if k not in ("workers", "polls", "hart_insns") else
                                                     {str(h): x for h, x in v.items()})
                                                 for k, v in d.items()}
                                             for w, d in r.items()}

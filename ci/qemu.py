@@ -27,23 +27,24 @@ def bootargs_with(bootargs, icount):
     return " ".join(words)
 
 
-def argv(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", icount=False):
+def argv(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", icount=False,
+         extra=()):
     a = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", mem, "-nographic",
          "-bios", opensbi, "-kernel", kernel, "-append", bootargs_with(bootargs, icount)]
     if initrd and os.path.exists(initrd):
         a += ["-initrd", initrd]
     if icount:
         a += ["-icount", ICOUNT]
-    return a
+    return a + list(extra)
 
 
 def run(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", icount=False,
-        timeout=300):
+        timeout=300, extra=()):
     """Boot until the guest powers off.  Returns (status, console text, seconds);
     status is None if it did not finish within `timeout` seconds."""
     t0 = time.monotonic()
     try:
-        p = subprocess.run(argv(kernel, opensbi, initrd, smp, mem, bootargs, icount),
+        p = subprocess.run(argv(kernel, opensbi, initrd, smp, mem, bootargs, icount, extra),
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         return p.returncode, p.stdout.decode("latin-1"), time.monotonic() - t0
     except subprocess.TimeoutExpired as e:
