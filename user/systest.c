@@ -10,7 +10,9 @@
  * ioctl(TCGETS) on fd 0, wait4 of a child that exits with 7, kill of a
  * child with SIGTERM and SIGKILL, execve of /bin/echo (argv) and of
  * systest itself (argv, envp and auxv, and an empty environment), futex
- * WAIT/WAKE between threads, ppoll and pselect6 on pipes and the console.
+ * WAIT/WAKE between threads, sched_setaffinity/getaffinity (a pinned thread
+ * and its new thread stay on their hart), ppoll and pselect6 on pipes and
+ * the console.
  *
  * "systest --exec-child ARG" is the program side of the execve test;
  * "systest --poll-stdin" waits for a console line with poll().
@@ -569,6 +571,69 @@ static int t_futex(void)
 }
 
 
+
+/* ---- sched_setaffinity / sched_getaffinity -------------------------------- */
+
+static volatile int pinned_ok;
+
+/* A thread of a pinned thread: inherits the mask, never runs elsewhere. */
+static void *pinned_thread(void *arg)
+{
+	int want = (int)(long)arg, ok = 1;
+
+	for (int i = 0; i < 200; i++) {
+		if (sched_getcpu() != want)
+			ok = 0;
+		sched_yield();
+	}
+	pinned_ok = ok;
+	return NULL;
+}
+
+static int t_sched_affinity(void)
+{
+	cpu_set_t all, one, got;
+	pthread_t t;
+
+	CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "getaffinity: %s", strerror(errno));
+	int n = CPU_COUNT(&all);
+	CHECK(n >= 1 && CPU_ISSET(0, &all), "%d harts in the mask", n);
+	long r = u_syscall3(SYS_sched_getaffinity, 0, 4, &got);
+	CHECK(r == -EINVAL, "getaffinity with 4 bytes: %ld", r);
+	r = u_syscall3(SYS_sched_getaffinity, 0, 8, &got);
+	CHECK(r == 8, "getaffinity with 8 bytes: %ld", r);
+	CHECK(u_syscall3(SYS_sched_getaffinity, 99999, 8, &got) == -ESRCH, "no such thread");
+	CPU_ZERO(&one);
+	CPU_SET(60, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) < 0 && errno == EINVAL, "hart 60 accepted");
+	if (n < 2)
+		return 0;
+	int last = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all))
+			last = i;
+	/* pinned to the last hart: runs there at once and stays, with a thread */
+	CPU_ZERO(&one);
+	CPU_SET(last, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "setaffinity: %s", strerror(errno));
+	CHECK(sched_getcpu() == last, "on hart %d, pinned to %d", sched_getcpu(), last);
+	CHECK(sched_getaffinity(0, sizeof got, &got) == 0 && CPU_EQUAL(&got, &one), "mask read back");
+	pinned_ok = 0;
+	CHECK(pthread_create(&t, u_small_stack(), pinned_thread, (void *)(long)last) == 0, "pthread_create");
+	for (int i = 0; i < 200; i++) {
+		CHECK(sched_getcpu() == last, "moved to hart %d", sched_getcpu());
+		sched_yield();
+	}
+	pthread_join(t, NULL);
+	CHECK(pinned_ok, "the new thread ran off hart %d", last);
+	/* hart 0, then everything again */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) == 0 && sched_getcpu() == 0, "hart 0");
+	CHECK(sched_setaffinity(0, sizeof all, &all) == 0, "back to all");
+	return 0;
+}
+
 /* ---- ppoll and pselect6 --------------------------------------------------- */
 
 static int late_fd;
@@ -719,6 +784,7 @@ static const struct {
 	{ "execve_argv_envp_auxv", t_execve_auxv },
 	{ "execve_empty_environment", t_execve_empty_env },
 	{ "futex_wait_wake", t_futex },
+	{ "sched_affinity", t_sched_affinity },
 	{ "ppoll_pipe", t_ppoll_pipe },
 	{ "pselect6_pipe", t_pselect6_pipe },
 };

@@ -45,6 +45,7 @@ struct task {
     uint16_t hart;              /* owner: hart that polled it last */
     uint16_t list_hart;         /* whose task list holds it */
     uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
+    uint16_t hart_mask;         /* harts it may run on (bit = hart index); 0: any */
     const char *name;
     uint64_t polls;
     uint64_t instret;           /* instructions spent in its polls */
@@ -61,6 +62,10 @@ void *task_alloc(size_t size, const char *name, struct task **out);
 /* Make it runnable on `hart` (TASK_NO_HART: this hart).  Consumes nothing:
  * if `keep` the caller holds a reference and must task_put() it. */
 void task_start(struct task *t, unsigned hart, bool keep);
+/* May t run on hart index i?  (sched_setaffinity; 0 = no restriction.) */
+static inline bool task_may_run_on(const struct task *t, unsigned i) {
+    return !t->hart_mask || ((t->hart_mask >> i) & 1);
+}
 void task_put(struct task *t);
 void task_cancel(struct task *t);   /* only for a task never started */
 
