@@ -8,6 +8,9 @@
          from one `bench` boot per hart count (ci/bench.py's run(), without
          the initrd: kernel figures only); the sweep is also written to
          build/bench_harts.json
+  third  when build/bench-linux.json exists (make bench-linux): Pollux /
+         Linux for every figure both kernels measured, one hart, log scale
+         (below 1: Pollux needs fewer instructions)
 
     make bench-plot                         # make bench (if needed) + 4 short boots
     make bench-plot BOOTARGS="steal=off"    # the sweep with an experiment switch
@@ -54,9 +57,42 @@ def sweep(a):
     return series
 
 
-def draw(doc, series, bootargs, out):
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5),
-                                      gridspec_kw={"width_ratios": [3, 2]})
+def load_linux(path):
+    """make bench-linux's document, or None when there is none."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def draw_ratios(ax, vs):
+    rows = [r for r in vs.get("figures", []) if r.get("ratio")]
+    names = [r["name"] for r in rows]
+    ratios = [r["ratio"] for r in rows]
+    colours = ["tab:green" if x <= 1 else "tab:red" for x in ratios]
+    ax.barh(range(len(rows)), ratios, color=colours)
+    for i, (x, r) in enumerate(zip(ratios, rows)):
+        ax.annotate("%.2f  (%d / %d)" % (x, r["pollux"], r["linux"]), (x, i),
+                    textcoords="offset points", xytext=(3, -3), fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Pollux / Linux instructions (log; < 1: Pollux ahead)")
+    ax.set_title("vs. Linux %s, %d hart (make bench-linux, git %s)"
+                 % (vs.get("linux", "6.1"), vs.get("harts", 1), vs.get("git_revision", "?")))
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def draw(doc, series, bootargs, out, vs=None):
+    if vs:
+        fig, (left, right, third) = plt.subplots(1, 3, figsize=(21, 5.5),
+                                                 gridspec_kw={"width_ratios": [3, 2, 3]})
+        draw_ratios(third, vs)
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5),
+                                          gridspec_kw={"width_ratios": [3, 2]})
     figs = doc.get("figures", [])
     names = [f["name"] for f in figs]
     values = [f["value"] for f in figs]
@@ -112,6 +148,7 @@ def main(argv=None):
     ap.add_argument("--bootargs", default="")
     ap.add_argument("--mem", default="256M")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--linux-json", help="make bench-linux's output (default: next to --json)")
     ap.add_argument("--sweep-json", help="where to write the sweep (default: next to --out)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -126,7 +163,9 @@ def main(argv=None):
                    "unit": "instructions",
                    "series": {k: {str(h): v for h, v in s.items()} for k, s in series.items()}},
                   f, indent=2)
-    draw(doc, series, a.bootargs, a.out)
+    vs = load_linux(a.linux_json or os.path.join(os.path.dirname(os.path.abspath(a.json)),
+                                                 "bench-linux.json"))
+    draw(doc, series, a.bootargs, a.out, vs)
     for name in SWEPT:
         print("bench-plot: %-16s %s" % (name, "  ".join("%dh=%d" % kv for kv in sorted(series[name].items()))))
     print("bench-plot: wrote %s and %s" % (a.out, sweep_path))
