@@ -65,6 +65,8 @@ struct exec_image {
     char name[PROC_NAME];
 };
 
+struct poll_set;
+
 /* The system call being served: its future lives here, one at a time. */
 struct syscall_wait {
     struct future base;
@@ -87,6 +89,7 @@ struct syscall_wait {
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
         struct { struct exec_image img; struct waiter w; } exec;
+        struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
     };
 };
 
