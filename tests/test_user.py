@@ -187,7 +187,6 @@ def test_freed_frames_are_not_written_through_stale_tlb_entries(boot, mode):
     assert abs(int(before) - int(after)) <= 8, (before, after)   # glibc's thread caches aside
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("who", ["main", "thread"])
 def test_execve_in_a_threaded_process_ends_the_other_threads(boot, who):
     # one thread blocks in read on a pipe while another execs `sleep 2`; a
@@ -203,7 +202,8 @@ def test_execve_in_a_threaded_process_ends_the_other_threads(boot, who):
     assert "FAIL" not in out, out
     assert "ok" in run(m, "echo ok")
     assert "PID" in run(m, "ps")
-=======
+
+
 def test_pinned_processes_run_only_on_their_hart(boot):
     """scale pins worker i to hart i (sched_setaffinity) and checks with
     getcpu after every fork/wait and every io_uring NOP that it is still
@@ -247,4 +247,3 @@ def test_reboot_restarts_the_machine(boot):
     m.child.expect_exact("Pollux: ", timeout=60)      # the kernel boots again
     m.child.expect_exact(PROMPT, timeout=60)
     assert "back again" in run(m, "echo back again")
->>>>>>> main
