@@ -32,4 +32,8 @@ SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);
 SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
 SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
 SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
+SYS(tkill); SYS(tgkill); SYS(sigaltstack); SYS(rt_sigsuspend); SYS(rt_sigpending);
+SYS(rt_sigtimedwait); SYS(rt_sigqueueinfo); SYS(rt_sigreturn); SYS(rt_tgsigqueueinfo);
+SYS(getsid); SYS(setsid); SYS(getitimer); SYS(setitimer); SYS(timer_create);
+SYS(timer_gettime); SYS(timer_getoverrun); SYS(timer_settime); SYS(timer_delete);
 SYS(io_uring_setup); SYS(io_uring_enter); SYS(io_uring_register); SYS(setpriority); SYS(getpriority);

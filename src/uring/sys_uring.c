@@ -61,6 +61,7 @@ SYS(io_uring_enter)
     }
     th->sc.uring.f = f;
     th->sc.uring.submitted = r;
+    th->sc.restart = SC_RESTART_NEVER;      /* Linux: -EINTR, never restarted */
     return SYSCALL_WAIT;
 }
 
