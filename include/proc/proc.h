@@ -99,6 +99,7 @@ struct thread {
     bool exiting;
     uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
     bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
+    bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
     _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
     int exit_status;                    /* exit(): the status if this thread is the last */
     uint64_t sig_blocked, saved_mask;

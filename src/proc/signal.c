@@ -273,7 +273,9 @@ static int send_locked(struct proc *p, struct thread *th, int sig, const struct 
         return 0;
     }
     struct thread *target = th ? (th->sig_blocked & bit ? NULL : th) : wants(p, sig);
-    if (act->handler == SIG_DFL_H && target) {
+    /* a thread in sigtimedwait takes the signal as a result, not an action */
+    bool waited = target && target->in_sigwait && (target->saved_mask & bit);
+    if (act->handler == SIG_DFL_H && target && !waited) {
         enum def_action d = default_action(sig);
         if (d == D_TERM || d == D_CORE) {
             kill_now(p, sig);
@@ -431,6 +433,7 @@ bool signal_deliver(struct thread *th)
             if (th->restore_mask) {
                 th->sig_blocked = th->saved_mask;
                 th->restore_mask = false;
+                th->in_sigwait = false;
             }
             spin_unlock(&proc_lock);
             finish_restart(th, NULL);
@@ -455,6 +458,7 @@ bool signal_deliver(struct thread *th)
         /* a handler: the frame remembers the mask to return to */
         uint64_t old = th->restore_mask ? th->saved_mask : th->sig_blocked;
         th->restore_mask = false;
+        th->in_sigwait = false;
         th->sig_blocked |= act.mask;
         if (!(act.flags & SA_NODEFER))
             th->sig_blocked |= SIGBIT(sig);

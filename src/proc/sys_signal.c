@@ -170,6 +170,7 @@ static enum poll sigwait_poll(struct future *base, struct cx *cx)
     if (sig || timed_out) {
         th->sig_blocked = th->saved_mask;
         th->restore_mask = false;
+        th->in_sigwait = false;
     }
     spin_unlock(&proc_lock);
     if (!sig && !timed_out)
@@ -184,6 +185,7 @@ static enum poll sigwait_poll(struct future *base, struct cx *cx)
 static void sigwait_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
+    sc->th->in_sigwait = false;         /* the mask comes back on delivery */
     if (sc->sigwait.has_timeout)
         future_cancel(&sc->sigwait.timeout.base);
 }
@@ -212,6 +214,7 @@ SYS(rt_sigtimedwait)
         /* wait with the set unblocked, so that senders pick and wake us */
         th->saved_mask = th->sig_blocked;
         th->restore_mask = true;
+        th->in_sigwait = true;
         th->sig_blocked &= ~set;
         mask_changed_locked(th);
     }
