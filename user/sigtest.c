@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ulib.h"
+#include "uring_raw.h"
 
 static const char *cur;
 #define CHECK(c) do { if (!(c)) { printf("FAIL %s: %s (line %d, errno %d)\n", cur, #c, __LINE__, errno); fflush(stdout); _exit(1); } } while (0)
@@ -315,6 +316,43 @@ static void t_sigtimedwait(void)
 	}
 	CHECK(sigwaitinfo(&s, &si) == SIGRTMIN && si.si_value.sival_int == 77 && si.si_pid == c);
 	waitpid(c, NULL, 0);
+}
+
+static void t_uring_eintr(void)
+{
+	struct uring r;
+	CHECK(uring_open(&r, 8, NULL) == 0);
+	handle(SIGALRM, SA_RESTART);                /* io_uring_enter is never restarted */
+	arm_ms(30);
+	long n = uring_enter(&r, 0, 1, IORING_ENTER_GETEVENTS);
+	CHECK(n == -EINTR && hits == 1);
+	uring_close(&r);
+}
+
+static void t_ttin_background(void)
+{
+	/* A background process reading the console is stopped by SIGTTIN,
+	 * or gets EIO if it ignores SIGTTIN. */
+	pid_t c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		signal(SIGTTIN, SIG_DFL);
+		char b[8];
+		(void)!read(0, b, sizeof b);
+		_exit(9);
+	}
+	int st;
+	CHECK(waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGTTIN);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
+	c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		signal(SIGTTIN, SIG_IGN);
+		char b[8];
+		_exit(read(0, b, sizeof b) == -1 && errno == EIO ? 0 : 1);
+	}
+	CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* ---- faults ----------------------------------------------------------------- */
@@ -638,7 +676,8 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 	{ "process_signal_to_thread", t_process_signal_to_thread },
 	{ "exit_group_threads", t_exit_group_threads }, { "exit_race", t_exit_race },
 	{ "init_unkillable", t_init_unkillable }, { "pgrp_rules", t_pgrp_rules },
-	{ "ttou_background", t_ttou_background },
+	{ "ttou_background", t_ttou_background }, { "ttin_background", t_ttin_background },
+	{ "uring_eintr", t_uring_eintr },
 };
 
 static int run_case(int i)

@@ -83,10 +83,6 @@
 #define ELIBEXEC 83
 #define EILSEQ 84
 #define ERESTART 85
-/* Kernel-internal, never seen by user space: the call is restarted after
- * the signal that caused it, or fails with EINTR if a handler without
- * SA_RESTART runs (src/proc/signal.c). */
-#define ERESTARTSYS 512
 #define ESTRPIPE 86
 #define EUSERS 87
 #define ENOTSOCK 88

@@ -165,5 +165,10 @@ void signal_proc_free(struct proc *p);
 void signal_child_exit_locked(struct proc *p, int status);
 bool signal_is_ignored(struct proc *p, int sig);
 
+/* A system call that sent its caller a signal (SIGTTIN, SIGTTOU) and
+ * must be tried again after it, or fail with EINTR if a handler without
+ * SA_RESTART runs.  Returns what the call returns: a0 unchanged. */
+long signal_restart_call(struct thread *th);
+
 /* sigtimer.c */
 void sigtimer_proc_exit_locked(struct proc *p);

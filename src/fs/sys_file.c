@@ -40,7 +40,8 @@ static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
 /*
  * A read of the console from outside its foreground group: SIGTTIN to our
  * group, and the read is tried again once we are continued (Linux's
- * job control); -EIO if SIGTTIN is ignored or blocked.  0: go ahead.
+ * job control); -EIO if SIGTTIN is ignored or blocked.  0: go ahead,
+ * 1: restart after the signal.
  */
 static long tty_read_check(struct thread *th, struct file *f)
 {
@@ -55,7 +56,7 @@ static long tty_read_check(struct thread *th, struct file *f)
             r = -EIO;
         else {
             signal_send_group_locked(p->pgid, SIGTTIN);
-            r = -ERESTARTSYS;
+            r = 1;
         }
     }
     spin_unlock(&proc_lock);
@@ -70,7 +71,7 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
     long tr = write ? 0 : tty_read_check(th, f);
     if (tr) {
         file_put(f);
-        return tr;
+        return tr == 1 ? signal_restart_call(th) : tr;
     }
     sc_wait_init(th, &io_ops);
     if (write)
@@ -433,12 +434,12 @@ SYS(ioctl)
         else if (fg > 0 && p->pgid != fg && !signal_is_ignored(p, SIGTTOU) &&
                  !(th->sig_blocked & SIGBIT(SIGTTOU))) {
             signal_send_group_locked(p->pgid, SIGTTOU);
-            r = -ERESTARTSYS;
+            r = 1;
         } else {
             atomic_store(&console_fg_pgrp, pg);
         }
         spin_unlock(&proc_lock);
-        return r;
+        return r == 1 ? signal_restart_call(th) : r;
     }
     case TIOCGWINSZ: {
         uint16_t ws[4] = { 24, 80, 0, 0 };

@@ -413,6 +413,13 @@ static void finish_restart(struct thread *th, const struct k_sigaction *act)
         user_syscall_return(th, -EINTR);
 }
 
+long signal_restart_call(struct thread *th)
+{
+    th->sig_restart = SIGRS_SYS;
+    atomic_store(&th->sigwork, 1);
+    return (long)th->tf.x[REG_A0];      /* the first argument, for the restart */
+}
+
 bool signal_deliver(struct thread *th)
 {
     struct proc *p = th->proc;

@@ -61,10 +61,6 @@ enum poll syscall_start(struct thread *th)
         r = -ENOSYS;
     }
     trace_event(TR_SYSCALL_END, nr, r);
-    if (r == -ERESTARTSYS) {
-        th->sig_restart = SIGRS_SYS;    /* signal_deliver decides; a0 keeps the argument */
-        return READY;
-    }
     user_syscall_return(th, r);
     return READY;
 }

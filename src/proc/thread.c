@@ -56,6 +56,7 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
     if (signal_interrupts(th)) {
         future_cancel(&th->sc.base);
         th->sig_restart = th->sc.restart == SC_RESTART_NEVER ? SIGRS_NEVER : SIGRS_SYS;
+        atomic_store(&th->sigwork, 1);
         return READY;
     }
     return PENDING;
@@ -82,10 +83,11 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             break;
         /* signals: handlers become frames on the user stack; a stopped
          * process waits here for SIGCONT */
-        if (atomic_load(&th->sigwork) || th->sig_restart) {
+        if (atomic_load(&th->sigwork)) {    /* also set with sig_restart */
             if (signal_deliver(th)) {
                 th->sc.stop.w.linked = false;
                 AWAIT_COND(th, cx, &th->proc->stopq, &th->sc.stop.w, !signal_stopped(th));
+                atomic_store(&th->sigwork, 1);  /* continued: look again (a restart, a handler) */
                 continue;
             }
             if (atomic_load(&th->proc->killed) || th->exiting)
