@@ -92,19 +92,5 @@ int main(void)
 	}
 	printf("bench signal_roundtrip %llu instructions\n",
 	       (unsigned long long)u_median(v, ROUNDS));
-	signal(SIGUSR1, SIG_IGN);
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t with = run_signal(1, pid, tid), without = run_signal(0, pid, tid);
-		v[r] = with > without ? (with - without) / CALLS : 0;
-	}
-	printf("bench sigx_ignored %llu instructions\n", (unsigned long long)u_median(v, ROUNDS));
-	sigset_t s; sigemptyset(&s); sigaddset(&s, SIGUSR1);
-	signal(SIGUSR1, empty_handler);
-	sigprocmask(SIG_BLOCK, &s, NULL);
-	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t with = run_signal(1, pid, tid), without = run_signal(0, pid, tid);
-		v[r] = with > without ? (with - without) / CALLS : 0;
-	}
-	printf("bench sigx_blocked %llu instructions\n", (unsigned long long)u_median(v, ROUNDS));
 	return 0;
 }

@@ -99,9 +99,9 @@ int arch_signal_frame(struct thread *th, uint64_t top, uint64_t handler,
     struct proc *p = th->proc;
     if (tramp_map(p) < 0)
         return -EFAULT;
-    struct rt_sigframe *f = kzalloc(sizeof *f);
-    if (!f)
-        return -EFAULT;
+    /* on the hart stack (1 KiB, once per delivery): no allocation */
+    struct rt_sigframe frame, *f = &frame;
+    memset(f, 0, sizeof *f);
     uint64_t sp = (top - sizeof *f) & ~15UL;
     signal_siginfo(f->info, info);
     f->uc.uc_stack.ss_sp = (void *)th->ss_sp;
@@ -119,7 +119,6 @@ int arch_signal_frame(struct thread *th, uint64_t top, uint64_t handler,
         f->uc.uc_mcontext.sc_fpregs.d.fcsr = (uint32_t)th->fp[32];
     }
     int rc = copyout(p->mm, sp, f, sizeof *f);
-    kfree(f);
     if (rc)
         return -EFAULT;
     th->tf.sepc = handler;
@@ -135,9 +134,7 @@ int arch_signal_frame(struct thread *th, uint64_t top, uint64_t handler,
  * and FP state, returns the mask to restore (0 or -EFAULT). */
 int arch_sigreturn(struct thread *th, uint64_t *mask, uint64_t ss[3])
 {
-    struct ucontext *uc = kmalloc(sizeof *uc);
-    if (!uc)
-        return -EFAULT;
+    struct ucontext ucb, *uc = &ucb;
     uint64_t sp = th->tf.x[REG_SP];
     int rc = copyin(th->proc->mm, uc, sp + __builtin_offsetof(struct rt_sigframe, uc), sizeof *uc);
     if (rc == 0) {
@@ -161,6 +158,5 @@ int arch_sigreturn(struct thread *th, uint64_t *mask, uint64_t ss[3])
             user_fp_reload(th);
         }
     }
-    kfree(uc);
     return rc ? -EFAULT : 0;
 }

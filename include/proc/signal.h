@@ -126,6 +126,7 @@ struct proc_signals {
     struct sigtimer *timers;    /* timer_create */
     int next_timer_id;
     int queued;                 /* records queued, for the real-time limit */
+    struct sigq *spare;         /* one free record kept: no allocation per signal */
 };
 
 /* ---- sending (any context; takes proc_lock) ------------------------------ */

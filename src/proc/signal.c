@@ -65,6 +65,26 @@ static bool is_init(struct proc *p) { return p->pid == 1; }
 
 /* ---- pending sets ---------------------------------------------------------- */
 
+/* Records come from the process's spare first: a signal at a time then
+ * costs no allocation (a slab emptied and refilled per signal would). */
+static struct sigq *sigq_alloc(struct proc *p)
+{
+    struct sigq *q = p->sig.spare;
+    if (q) {
+        p->sig.spare = NULL;
+        return q;
+    }
+    return kmalloc(sizeof *q);
+}
+
+static void sigq_free(struct proc *p, struct sigq *q)
+{
+    if (!p->sig.spare)
+        p->sig.spare = q;
+    else
+        kfree(q);
+}
+
 static void pending_flush_mask(struct proc *p, struct sigpending *sp, uint64_t mask)
 {
     if (!(sp->set & mask))
@@ -74,7 +94,7 @@ static void pending_flush_mask(struct proc *p, struct sigpending *sp, uint64_t m
         struct sigq *q = *pp;
         if (SIGBIT(q->info.signo) & mask) {
             *pp = q->next;
-            kfree(q);
+            sigq_free(p, q);
             p->sig.queued--;
         } else {
             pp = &q->next;
@@ -95,7 +115,7 @@ static int enqueue(struct proc *p, struct sigpending *sp, int sig, const struct 
     bool rt = sig >= 32;
     if (!rt && (sp->set & SIGBIT(sig)))
         return 0;               /* a standard signal is pending once */
-    struct sigq *q = p->sig.queued < SIGQ_MAX ? kmalloc(sizeof *q) : NULL;
+    struct sigq *q = p->sig.queued < SIGQ_MAX ? sigq_alloc(p) : NULL;
     if (!q) {
         if (rt)
             return -EAGAIN;
@@ -133,7 +153,7 @@ void signal_dequeue_locked(struct proc *p, struct sigpending *sp, int sig, struc
     }
     if (found) {
         *out = found->info;
-        kfree(found);
+        sigq_free(p, found);
         p->sig.queued--;
     } else {
         memset(out, 0, sizeof *out);
@@ -171,6 +191,8 @@ static int next_signal(struct thread *th, uint64_t mask, struct ksiginfo *out)
 static void notify(struct thread *th)
 {
     atomic_store(&th->sigwork, 1);
+    if (th == thread_current())
+        return;                 /* in the kernel now: it looks before returning */
     task_wake(th->task);
     /* running user code on another hart: make it trap */
     uint32_t s = atomic_load(&th->task->state);
@@ -545,6 +567,8 @@ void signal_thread_exit(struct thread *th)
 void signal_proc_exit_locked(struct proc *p)
 {
     pending_flush_mask(p, &p->sig.shared, ~0UL);
+    kfree(p->sig.spare);
+    p->sig.spare = NULL;
     sigtimer_proc_exit_locked(p);
 }
 
