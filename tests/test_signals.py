@@ -14,7 +14,7 @@ PROMPT = "$ "
 CASES = ["handler", "mask", "ignore", "siglongjmp", "abort", "fpregs", "altstack", "resethand",
          "eintr_pipe", "restart_pipe", "nanosleep_rem", "futex_eintr", "wait4_eintr",
          "sigsuspend", "sigtimedwait", "segv_handler", "segv_in_handler", "stop_cont",
-         "sigchld", "sigpipe", "default_term", "itimer", "posix_timer",
+         "sigchld", "sigchld_ignored", "sigpipe", "default_term", "itimer", "posix_timer",
          "process_signal_to_thread", "exit_group_threads", "exit_race", "init_unkillable",
          "pgrp_rules", "ttou_background", "ttin_background", "uring_eintr"]
 

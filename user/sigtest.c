@@ -326,6 +326,13 @@ static void t_uring_eintr(void)
 	arm_ms(30);
 	long n = uring_enter(&r, 0, 1, IORING_ENTER_GETEVENTS);
 	CHECK(n == -EINTR && hits == 1);
+	/* interrupted after submitting: the count submitted, as Linux */
+	struct io_uring_sqe *sq = uring_sqe(&r);
+	sq->opcode = IORING_OP_NOP;
+	sq->user_data = 1;
+	arm_ms(30);
+	n = uring_enter(&r, 1, 2, IORING_ENTER_GETEVENTS);
+	CHECK(n == 1 && hits == 2);
 	uring_close(&r);
 }
 
@@ -427,6 +434,16 @@ static void t_sigchld(void)
 	CHECK(last_sig == SIGCHLD && last_code == CLD_EXITED && last_pid == c && last_status == 3);
 	int st;
 	CHECK(waitpid(c, &st, 0) == c && WEXITSTATUS(st) == 3);
+}
+
+static void t_sigchld_ignored(void)
+{
+	signal(SIGCHLD, SIG_IGN);                   /* children leave no zombies */
+	pid_t c = fork();
+	if (c == 0)
+		_exit(3);
+	CHECK(waitpid(-1, NULL, 0) == -1 && errno == ECHILD);
+	CHECK(kill(c, 0) == -1 && errno == ESRCH);
 }
 
 static void t_sigpipe(void)
@@ -671,7 +688,7 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 	{ "wait4_eintr", t_wait4_eintr }, { "sigsuspend", t_sigsuspend },
 	{ "sigtimedwait", t_sigtimedwait }, { "segv_handler", t_segv_handler },
 	{ "segv_in_handler", t_segv_in_handler }, { "stop_cont", t_stop_cont },
-	{ "sigchld", t_sigchld }, { "sigpipe", t_sigpipe }, { "default_term", t_default_term },
+	{ "sigchld", t_sigchld }, { "sigchld_ignored", t_sigchld_ignored }, { "sigpipe", t_sigpipe }, { "default_term", t_default_term },
 	{ "itimer", t_itimer }, { "posix_timer", t_posix_timer },
 	{ "process_signal_to_thread", t_process_signal_to_thread },
 	{ "exit_group_threads", t_exit_group_threads }, { "exit_race", t_exit_race },

@@ -110,6 +110,7 @@ struct k_sigaction {
 enum sc_restart {
     SC_RESTART_SYS = 0,         /* restart if the handler has SA_RESTART, else -EINTR */
     SC_RESTART_NEVER,           /* -EINTR whatever the handler says */
+    SC_RESTART_PARTIAL,         /* sc.urem if it is > 0 (work done), else -EINTR */
 };
 /* th->sig_restart: an interrupted call is waiting for the delivery's verdict. */
 enum { SIGRS_NONE = 0, SIGRS_SYS, SIGRS_NEVER, SIGRS_ALWAYS };

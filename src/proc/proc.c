@@ -142,6 +142,17 @@ void proc_became_zombie(struct proc *p)
         waitq_wake_all(&parent->child_exit);
     if (zombies_for_init)
         waitq_wake_all(&init_proc->child_exit);
+    /* a parent that ignores SIGCHLD (or asked SA_NOCLDWAIT) has no zombies */
+    if (parent && parent != init_proc &&
+        (parent->sig.action[SIGCHLD - 1].handler == SIG_IGN_H ||
+         (parent->sig.action[SIGCHLD - 1].flags & SA_NOCLDWAIT))) {
+        for (struct proc **pp = &parent->children; *pp; pp = &(*pp)->sibling)
+            if (*pp == p) {
+                *pp = p->sibling;
+                break;
+            }
+        parent = NULL;
+    }
     if (!parent)
         free_proc(p);           /* nobody will wait for it */
     spin_unlock(&proc_lock);

@@ -55,7 +55,11 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
         return READY;
     if (signal_interrupts(th)) {
         future_cancel(&th->sc.base);
-        th->sig_restart = th->sc.restart == SC_RESTART_NEVER ? SIGRS_NEVER : SIGRS_SYS;
+        if (th->sc.restart == SC_RESTART_PARTIAL && (long)th->sc.urem > 0) {
+            th->sc.result = (long)th->sc.urem;      /* the work done is the result */
+            return READY;
+        }
+        th->sig_restart = th->sc.restart == SC_RESTART_SYS ? SIGRS_SYS : SIGRS_NEVER;
         atomic_store(&th->sigwork, 1);
         return READY;
     }

@@ -61,7 +61,8 @@ SYS(io_uring_enter)
     }
     th->sc.uring.f = f;
     th->sc.uring.submitted = r;
-    th->sc.restart = SC_RESTART_NEVER;      /* Linux: -EINTR, never restarted */
+    th->sc.restart = SC_RESTART_PARTIAL;    /* Linux: what it submitted, else -EINTR */
+    th->sc.urem = r;
     return SYSCALL_WAIT;
 }
 
