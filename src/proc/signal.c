@@ -558,8 +558,15 @@ void signal_exec(struct proc *p)
 
 void signal_thread_exit(struct thread *th)
 {
+    struct proc *p = th->proc;
     spin_lock(&proc_lock);
-    pending_flush_mask(th->proc, &th->sig_pending, ~0UL);
+    pending_flush_mask(p, &th->sig_pending, ~0UL);
+    /* a process-directed signal it was chosen for goes to another thread */
+    for (struct thread *t = p->threads; t; t = t->sibling)
+        if (t != th && !t->exiting && (p->sig.shared.set & ~t->sig_blocked)) {
+            notify(t);
+            break;
+        }
     spin_unlock(&proc_lock);
 }
 
