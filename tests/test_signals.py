@@ -12,7 +12,7 @@ from pollux import Machine
 PROMPT = "$ "
 
 CASES = ["handler", "mask", "ignore", "siglongjmp", "abort", "fpregs", "altstack", "resethand",
-         "eintr_pipe", "restart_pipe", "nanosleep_rem", "futex_eintr", "wait4_eintr",
+         "eintr_pipe", "restart_pipe", "partial_write", "nanosleep_rem", "futex_eintr", "wait4_eintr",
          "sigsuspend", "sigtimedwait", "segv_handler", "segv_in_handler", "stop_cont",
          "sigchld", "sigchld_ignored", "sigpipe", "default_term", "itimer", "posix_timer",
          "process_signal_to_thread", "exit_group_threads", "exit_race", "init_unkillable",

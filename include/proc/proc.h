@@ -65,8 +65,7 @@ struct syscall_wait {
     long result;
     int kind;                           /* which union member below */
     uint8_t restart;                    /* enum sc_restart: if a signal interrupts it */
-    uint64_t urem;                      /* nanosleep: where the time left goes;
-                                         * SC_RESTART_PARTIAL: the result if interrupted */
+    uint64_t urem;                      /* nanosleep: where the time left goes */
     union {
         struct file_io io;
         struct sleep sleep;

@@ -106,11 +106,11 @@ struct k_sigaction {
 #define SA_NODEFER 0x40000000
 #define SA_RESETHAND 0x80000000
 
-/* th->sc.restart: what an interrupted system call does. */
+/* th->sc.restart: what an interrupted system call does (unless its
+ * cancel left sc.result > 0: work done, returned as the result). */
 enum sc_restart {
     SC_RESTART_SYS = 0,         /* restart if the handler has SA_RESTART, else -EINTR */
     SC_RESTART_NEVER,           /* -EINTR whatever the handler says */
-    SC_RESTART_PARTIAL,         /* sc.urem if it is > 0 (work done), else -EINTR */
 };
 /* th->sig_restart: an interrupted call is waiting for the delivery's verdict. */
 enum { SIGRS_NONE = 0, SIGRS_SYS, SIGRS_NEVER, SIGRS_ALWAYS };

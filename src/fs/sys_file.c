@@ -28,11 +28,14 @@ static enum poll io_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* Cancelled (a signal): bytes already written are the call's result. */
 static void io_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     future_cancel(&sc->io.base);
     file_put(sc->io.f);
+    if (sc->io.done > 0)
+        sc->result = sc->io.done;
 }
 
 static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
@@ -146,6 +149,8 @@ static void vec_cancel(struct future *base)
     if (sc->base.resume != 0) {         /* an iovec's io is in flight */
         future_cancel(&sc->vec.io.base);
         file_put(sc->vec.io.f);
+        if (sc->vec.total + (long)sc->vec.io.done > 0)
+            sc->result = sc->vec.total + sc->vec.io.done;    /* bytes done so far */
     }
 }
 

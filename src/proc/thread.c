@@ -43,7 +43,8 @@ static void fatal(struct thread *th, int sig, const char *cause)
  * The syscall's future.  READY at once (the future cancelled) if the
  * process is being killed, or if a signal that will run a handler or end
  * the process arrived meanwhile: then sig_restart tells signal_deliver to
- * restart the call or make it return -EINTR.
+ * restart the call or make it return -EINTR - unless the cancelled future
+ * left a positive result (work done), which the call then returns.
  */
 static enum poll await_syscall(struct thread *th, struct cx *cx)
 {
@@ -55,10 +56,8 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
         return READY;
     if (signal_interrupts(th)) {
         future_cancel(&th->sc.base);
-        if (th->sc.restart == SC_RESTART_PARTIAL && (long)th->sc.urem > 0) {
-            th->sc.result = (long)th->sc.urem;      /* the work done is the result */
-            return READY;
-        }
+        if (th->sc.result > 0)
+            return READY;       /* work was done (bytes written, entries submitted): that is the result */
         th->sig_restart = th->sc.restart == SC_RESTART_SYS ? SIGRS_SYS : SIGRS_NEVER;
         atomic_store(&th->sigwork, 1);
         return READY;
