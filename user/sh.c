@@ -277,6 +277,15 @@ static void reaped(pid_t pid, int st)
 	}
 }
 
+/* The job a process belongs to, or NULL. */
+static struct job *job_of(pid_t pid)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].pid == pid)
+			return &jobs[procs[i].job];
+	return NULL;
+}
+
 /* Reap finished background processes; report finished jobs. */
 static void reap_background(void)
 {
@@ -532,7 +541,8 @@ static void wait_foreground(struct job *j)
 	j->stopped = 0;
 	while (j->alive > 0) {
 		int st;
-		pid_t pid = wait4(-j->pgid, &st, WUNTRACED, NULL);
+		/* any child: a background one that ends meanwhile is reaped too */
+		pid_t pid = wait4(-1, &st, WUNTRACED, NULL);
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
@@ -540,8 +550,12 @@ static void wait_foreground(struct job *j)
 			break;
 		}
 		if (WIFSTOPPED(st)) {
-			j->stopped = 1;
-			break;
+			struct job *sj = job_of(pid);
+			if (sj)
+				sj->stopped = 1;
+			if (sj == j)
+				break;
+			continue;
 		}
 		reaped(pid, st);
 	}
