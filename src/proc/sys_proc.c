@@ -28,16 +28,20 @@
                      CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
                      CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
 
-int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime);
+int proc_reap(struct proc *p, int pid, int options, int *status, uint64_t *cutime);
 void proc_abort(struct proc *c);
 
+/* exit ends this thread.  Its status becomes the process's if it turns
+ * out to be the last thread (thread_exit decides, under proc_lock, so two
+ * threads exiting at once cannot both think another one is left). */
 SYS(exit)
 {
+    th->exit_status = (a[0] & 0xff) << 8;
     spin_lock(&proc_lock);
     bool last = th->proc->nthreads == 1;
     spin_unlock(&proc_lock);
     if (last)
-        proc_exit_group(th->proc, (a[0] & 0xff) << 8);
+        proc_exit_group(th->proc, th->exit_status);
     else
         th->exiting = true;     /* this thread only */
     return 0;
@@ -110,6 +114,11 @@ SYS(clone)
         }
     }
     child->tf = th->tf;         /* sepc already past the ecall */
+    child->sig_blocked = th->sig_blocked;
+    if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {
+        child->ss_sp = th->ss_sp;           /* fork keeps the alternate stack */
+        child->ss_size = th->ss_size;
+    }
     user_syscall_return(child, 0);
     if (newsp)
         user_set_sp(child, newsp);
@@ -129,6 +138,14 @@ SYS(clone)
 
 /* ---- execve: build the new image, end the other threads, replace ------ */
 
+/* The point of no return, and what execve resets with the image. */
+static void exec_replace(struct thread *th, struct exec_image *img)
+{
+    exec_commit(th, img);
+    signal_exec(th->proc);
+    th->proc->did_exec = true;
+}
+
 static bool alone(struct proc *p)
 {
     spin_lock(&proc_lock);
@@ -142,7 +159,7 @@ static enum poll exec_wait_poll(struct future *base, struct cx *cx)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     ASYNC_BEGIN(sc);
     AWAIT_COND(sc, cx, &sc->th->proc->threads_left, &sc->exec.w, alone(sc->th->proc));
-    exec_commit(sc->th, &sc->exec.img);
+    exec_replace(sc->th, &sc->exec.img);
     sc->result = 0;
     ASYNC_END(sc);
 }
@@ -180,7 +197,7 @@ SYS(execve)
         th->sc.exec.w.linked = false;
         return SYSCALL_WAIT;
     }
-    exec_commit(th, &img);
+    exec_replace(th, &img);
     return 0;                   /* a0 of the new image is 0 (no rtld_fini) */
 }
 
@@ -191,7 +208,7 @@ static bool try_reap(struct syscall_wait *sc)
     struct proc *p = sc->th->proc;
     int status = 0;
     uint64_t cut = 0;
-    int pid = proc_reap(p, sc->wait.pid, &status, &cut);
+    int pid = proc_reap(p, sc->wait.pid, sc->wait.options, &status, &cut);
     if (pid == 0 && (sc->wait.options & 1 /* WNOHANG */)) {
         sc->result = 0;
         return true;
@@ -239,20 +256,6 @@ SYS(wait4)
     if (try_reap(&th->sc))      /* the common case needs no wait */
         return th->sc.result;
     return SYSCALL_WAIT;
-}
-
-SYS(kill)
-{
-    int pid = (int)a[0], sig = (int)a[1];
-    if (sig < 0 || sig > 64)
-        return -EINVAL;
-    if (pid > 0)
-        return proc_kill(pid, sig);
-    if (pid == 0)
-        return proc_kill_group(th->proc->pgid, sig);
-    if (pid < -1)
-        return proc_kill_group(-pid, sig);
-    return -EPERM;              /* kill(-1): not for now */
 }
 
 /* ---- sched_yield: go behind every task queued on this hart -------------- */
@@ -339,18 +342,41 @@ SYS(sched_getaffinity)
     return copyout(th->proc->mm, a[2], &mask, 8) ? -EFAULT : 8;
 }
 
+/* ---- process groups and sessions (Linux rules) -------------------------- */
+
+static bool group_in_session_locked(int pgid, int sid)
+{
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == pgid && p->sid == sid && p->state == PROC_ALIVE)
+            return true;
+    return false;
+}
+
 SYS(setpgid)
 {
     int pid = (int)a[0], pgid = (int)a[1];
     if (pgid < 0)
         return -EINVAL;
+    struct proc *me = th->proc;
     spin_lock(&proc_lock);
-    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    struct proc *p = pid == 0 ? me : proc_find(pid);
     int r = 0;
-    if (!p || (p != th->proc && p->parent != th->proc))
+    if (!p || p->state != PROC_ALIVE || (p != me && p->parent != me))
         r = -ESRCH;
-    else
-        p->pgid = pgid ? pgid : p->pid;
+    else if (p != me && p->sid != me->sid)
+        r = -EPERM;
+    else if (p != me && p->did_exec)
+        r = -EACCES;
+    else if (p->sid == p->pid)
+        r = -EPERM;                     /* a session leader keeps its group */
+    else {
+        if (!pgid)
+            pgid = p->pid;
+        if (pgid != p->pid && !group_in_session_locked(pgid, me->sid))
+            r = -EPERM;                 /* join only a group of our session */
+        else
+            p->pgid = pgid;
+    }
     spin_unlock(&proc_lock);
     return r;
 }
@@ -365,44 +391,29 @@ SYS(getpgid)
     return r;
 }
 
-/* Signals: no handlers are ever run; SIG_IGN is honoured (the shell
- * ignores SIGINT), everything else ends the process. */
-SYS(rt_sigaction)
+SYS(setsid)
 {
-    int sig = (int)a[0];
-    uint64_t act = a[1], oldact = a[2];
-    if (sig < 1 || sig > 64 || a[3] != 8)
-        return -EINVAL;
-    uint64_t bit = 1UL << (sig - 1);
-    if (oldact) {
-        uint64_t old[4] = { (th->proc->sig_ignore & bit) ? 1 : 0, 0, 0, 0 };
-        if (copyout(th->proc->mm, oldact, old, sizeof old))
-            return -EFAULT;
-    }
-    if (act) {
-        uint64_t handler;
-        if (copyin(th->proc->mm, &handler, act, 8))
-            return -EFAULT;
-        if (sig == 9 || sig == 19)
-            return -EINVAL;
-        if (handler == 1)
-            th->proc->sig_ignore |= bit;
-        else
-            th->proc->sig_ignore &= ~bit;
-    }
-    return 0;
+    (void)a;
+    struct proc *me = th->proc;
+    spin_lock(&proc_lock);
+    int r = me->pid;
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == me->pid && p->state == PROC_ALIVE)
+            r = -EPERM;                 /* we lead a group already */
+    if (r > 0)
+        me->sid = me->pgid = me->pid;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
-SYS(rt_sigprocmask)
+SYS(getsid)
 {
-    if (a[0] > 2 || a[3] != 8)
-        return -EINVAL;
-    if (a[2]) {
-        uint64_t zero = 0;
-        if (copyout(th->proc->mm, a[2], &zero, 8))
-            return -EFAULT;
-    }
-    return 0;
+    int pid = (int)a[0];
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    int r = p ? p->sid : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
 SYS(set_robust_list) { (void)th; (void)a; return -ENOSYS; }
