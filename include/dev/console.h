@@ -13,7 +13,8 @@
 
 void console_init(uint64_t uart_pa, unsigned irq);
 
-/* Kernel output: queue bytes; falls back to polling only if the ring is full. */
+/* Kernel output: queue a message whole, or drop it (counted, and reported
+ * before the next one) if the transmit ring is full.  Never waits. */
 void console_write_kernel(const char *s, size_t n);
 /* Panic: from now on every byte goes straight to the UART. */
 void console_sync_mode(void);
@@ -45,8 +46,14 @@ void console_set_echo(bool on);
 /* Called (interrupt context) on ^C: kill the foreground job.  Weak default. */
 void console_interrupt_hook(void);
 
-struct console_stats { uint64_t rx_bytes, tx_bytes, rx_dropped, lines_truncated, tx_polled; };
+struct console_stats {
+    uint64_t rx_bytes, tx_bytes, rx_dropped, lines_truncated;
+    uint64_t tx_dropped_msgs;   /* kernel messages dropped: the ring was full */
+    uint64_t tx_dropped_noted;  /* of those, how many "dropped" notes reported */
+};
 void console_get_stats(struct console_stats *s);
+struct outbuf;
+void console_report(struct outbuf *o);     /* /proc/console */
 
 /* Send everything queued, polling the UART: only before power-off. */
 void console_flush(void);

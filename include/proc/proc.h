@@ -48,6 +48,8 @@ struct proc {
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
     uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
     uint8_t prio_ceiling;               /* highest task priority its threads may get */
+    int8_t nice;                        /* setpriority: -20..19; sets prio_ceiling */
+    uint8_t nice_rlim[2];               /* RLIMIT_NICE soft, hard: nice >= 20 - soft */
     int exit_code;                      /* wait4 status word */
     struct waitq child_exit;            /* wait4 waiters (in this, the parent) */
     uint64_t utime, stime;              /* ticks, for times() */

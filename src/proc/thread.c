@@ -64,8 +64,7 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             break;
         AWAIT(th, enter_user(th, cx));
         user_trap_decode(th, &t);
-        if (th->prio_ring)
-            thread_update_prio(th);
+        thread_update_prio(th);
         if (t.kind == UT_INTERRUPT) {
             user_trap_irq(th);
             arch_irq_enable();
