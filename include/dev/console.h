@@ -38,6 +38,17 @@ struct console_write {
 };
 void console_write_init(struct console_write *w, const char *buf, size_t len);
 
+/* Wait until the transmit ring has room for n bytes (n <= CONSOLE_TX_SIZE):
+ * for a kernel writer that must lose nothing, e.g. the trace exporter,
+ * before its printk calls (which would otherwise drop when full). */
+#define CONSOLE_TX_SIZE 16384
+struct console_room {
+    struct future base;
+    size_t n;
+    struct waiter w;
+};
+void console_room_init(struct console_room *r, size_t n);
+
 /* Is a complete line (or EOF) waiting?  For poll-style readiness. */
 bool console_readable(void);
 /* Line discipline switches (termios-lite). */

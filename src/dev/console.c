@@ -34,7 +34,7 @@
 #include "dev/uart.h"
 #include "dev/uart16550.h"
 
-#define TX_SIZE 16384           /* powers of two: indexes wrap freely */
+#define TX_SIZE CONSOLE_TX_SIZE /* powers of two: indexes wrap freely */
 #define COOKED_SIZE 4096
 
 static struct spinlock lock = SPINLOCK_INIT("console");
@@ -331,6 +331,40 @@ void console_write_init(struct console_write *w, const char *buf, size_t len)
     w->len = len;
     w->done = 0;
     w->w.linked = false;
+}
+
+/* ---- waiting for room (kernel writers that must not drop) ------------- */
+
+static bool has_room(size_t n)
+{
+    spin_lock(&lock);
+    bool ok = TX_SIZE - (tx_tail - tx_head) >= n;
+    spin_unlock(&lock);
+    return ok;
+}
+
+static enum poll console_room_poll(struct future *base, struct cx *cx)
+{
+    struct console_room *r = (struct console_room *)base;
+    ASYNC_BEGIN(r);
+    AWAIT_COND(r, cx, &tx_space, &r->w, has_room(r->n));
+    ASYNC_END(r);
+}
+
+static void console_room_cancel(struct future *base)
+{
+    waitq_unregister(&tx_space, &((struct console_room *)base)->w);
+}
+
+static const struct future_ops console_room_ops = {
+    console_room_poll, console_room_cancel, "console_room",
+};
+
+void console_room_init(struct console_room *r, size_t n)
+{
+    future_init(&r->base, &console_room_ops);
+    r->n = MIN(n, (size_t)TX_SIZE);
+    r->w.linked = false;
 }
 
 void console_flush(void)
