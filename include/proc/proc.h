@@ -103,6 +103,10 @@ struct thread *thread_current(void);
 struct proc *proc_alloc(struct proc *parent);     /* pid assigned; NULL: no memory */
 struct thread *thread_alloc(struct proc *p);      /* a task with a thread future; NULL: no memory */
 void thread_start(struct thread *th);
+/* Its task's priority: the ring's hint (or PRIO_DEFAULT) under the
+ * process's ceiling.  On each trap for ring threads; at creation and on
+ * setpriority for the others. */
+void thread_update_prio(struct thread *th);
 /* Record exit of the whole process with status (wait4 word), kill others. */
 void proc_exit_group(struct proc *p, int status);
 int proc_kill(int pid, int sig);                   /* 0 / -ESRCH / -EINVAL */

@@ -423,6 +423,8 @@ SYS(setpriority)
     } else {
         p->nice = nice;
         p->prio_ceiling = ceiling_of_nice(nice);
+        for (struct thread *t = p->threads; t; t = t->sibling)
+            thread_update_prio(t);
     }
     spin_unlock(&proc_lock);
     return r;
