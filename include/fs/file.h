@@ -102,7 +102,7 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t cap);
  */
 #define NOFILE_DEFAULT 1024     /* soft limit a process starts with (Linux's) */
 #define NOFILE_MAX 4096         /* hard limit; no table is ever bigger */
-#define FDTABLE_INLINE 16
+#define FDTABLE_INLINE 64       /* as many as one cloexec word covers */
 
 struct fdtable {
     struct spinlock lock;

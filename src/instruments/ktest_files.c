@@ -298,7 +298,7 @@ static const char *t_fdtable(void)
     uint64_t lim[2] = { 100, NOFILE_MAX };
     CHECK(fd_set_limit(t, lim) == 0, "lower the soft limit");
     int filled = 0, fd;
-    for (;;) {                          /* 0, 1, 2 and 10 are taken; grows past 16 */
+    for (;;) {                          /* 0, 1, 2 and 10 are taken; grows past 64 */
         g = file_get(t->fd[0]);
         if ((fd = fd_install(t, g, 0, false)) < 0)
             break;
