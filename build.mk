@@ -41,7 +41,7 @@ QEMU := qemu-system-riscv64
 QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
 
-.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit
+.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit fresh-check
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
@@ -108,10 +108,22 @@ bench: deps all
 trace: deps all
 	$(PYTHON) ci/trace.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --smp $(SMP) --mem $(MEM) --prog "$(PROG)" --bootargs "$(BOOTARGS)" --log $(BUILD)/trace.log --out $(BUILD)/trace.json
 
-# make bench-plot [BOOTARGS=...]: build/bench.png from build/bench.json and a
-# sweep over 1, 2, 4, 8 harts.  See ci/bench_plot.py.
+# make bench-plot [BOOTARGS=...]: build/bench.png from build/bench.json and the
+# scaling experiment on 1, 2, 4, 8 harts.  See ci/bench_plot.py.
 bench-plot: deps all
-	/usr/bin/python3 ci/bench_plot.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --json $(BUILD)/bench.json --bootargs "$(BOOTARGS)" --out $(BUILD)/bench.png
+	@$(MAKE) --no-print-directory $(BUILD)/hartinsn.so
+	/usr/bin/python3 ci/bench_plot.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --json $(BUILD)/bench.json --bootargs "$(BOOTARGS)" --plugin $(BUILD)/hartinsn.so --nm $(CROSS)nm --out $(BUILD)/bench.png
+
+# The QEMU plugin that counts each hart's instructions (host code).
+$(BUILD)/hartinsn.so: ci/hartinsn.c
+	@mkdir -p $(dir $@)
+	$(Q)gcc -shared -fPIC -O2 -Wall -Wextra -o $@ $<
+
+# make fresh-check: `make test` in a fresh Debian 12 root (debootstrap +
+# chroot) from a clean clone of the committed HEAD.  Slow; see ci/fresh_check.sh.
+fresh-check:
+	@bash ci/install.sh debootstrap
+	@bash ci/fresh_check.sh
 
 clean:
 	rm -rf $(BUILD)

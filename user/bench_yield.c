@@ -3,11 +3,14 @@
  *
  * Main and a second thread hand a "turn" back and forth: whoever does not
  * have it calls sched_yield(). On one hart every yield switches to the
- * other thread. Each of 15 rounds passes the turn 500 times and divides
+ * other thread; both are pinned to hart 0 (sched_setaffinity, inherited by
+ * the thread), so that is what happens whatever the number of harts and
+ * the stealing policy. Each of 15 rounds passes the turn 500 times and divides
  * the retired instructions (rdinstret) by the number of sched_yield calls
  * both threads made. Prints the median:
  *   bench thread_yield <instructions per switch> instructions
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -42,6 +45,12 @@ int main(void)
 {
 	uint64_t v[ROUNDS];
 	pthread_t t;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof one, &one) < 0)
+		u_die("bench_yield", "sched_setaffinity", errno);
 	int e = pthread_create(&t, u_small_stack(), partner, NULL);
 
 	if (e)

@@ -20,6 +20,12 @@
  *      again after the poll: no lost wake-up, and never polled on two
  *      harts at once.
  *
+ * Pinned tasks (task_pin): a task pinned to hart h is queued only on h's
+ * run queue -- at start, on every wake (whatever wake= says) and when
+ * requeued after a poll -- and no other hart steals it.  Tests and
+ * benchmarks say "this runs on that hart" with it, per task, instead of
+ * switching stealing off for everyone.
+ *
  * The task struct and its root future are one allocation; a task holds
  * no stack.  Wakers are task pointers.  A task is freed when it is DONE
  * and its last reference (the spawner's handle, if kept) is dropped.
@@ -44,6 +50,7 @@ struct task {
     uint32_t id;
     uint16_t hart;              /* owner: hart that polled it last */
     uint16_t list_hart;         /* whose task list holds it */
+    uint16_t pin;               /* the only hart it may run on, or TASK_NO_HART */
     uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
     const char *name;
     uint64_t polls;
@@ -62,6 +69,9 @@ void *task_alloc(size_t size, const char *name, struct task **out);
  * if `keep` the caller holds a reference and must task_put() it. */
 void task_start(struct task *t, unsigned hart, bool keep);
 void task_put(struct task *t);
+/* Pin t to `hart` (TASK_NO_HART: unpin).  Before task_start, or by the
+ * task itself during its poll: it moves when it is next queued. */
+void task_pin(struct task *t, unsigned hart);
 void task_cancel(struct task *t);   /* only for a task never started */
 
 /* Awaiting a task's completion (needs a kept reference). */

@@ -5,6 +5,8 @@
  *  - a task is on at most one run queue, and only while QUEUED;
  *  - a task is polled by one hart at a time (RUNNING is set by the one
  *    hart that popped it);
+ *  - a pinned task (t->pin) is only ever queued on its hart's run queue,
+ *    and thieves take only tasks that are not pinned;
  *  - the queue is drained in batches: a task woken during its own poll
  *    goes behind the tasks that were already queued;
  *  - an idle hart masks interrupts, announces itself idle, checks its
@@ -29,10 +31,19 @@ void executor_init_hart(struct hart *h)
         h->runq.head[p] = h->runq.tail[p] = NULL;
     h->runq.mask = 0;
     atomic_store(&h->runq.len, 0);
+    atomic_store(&h->runq.pinned, 0);
     spin_init(&h->timer_lock, "timers");
     timer_heap_init(&h->timers);
     spin_init(&h->tasks_lock, "tasks");
     h->timer_armed = UINT64_MAX;
+}
+
+/* Count a pinned task in or out of q (under q->lock, so no atomic add:
+ * only unlocked readers need the atomic). */
+static inline void pinned_add(struct runq *q, int d)
+{
+    atomic_store_explicit(&q->pinned, atomic_load_explicit(&q->pinned, memory_order_relaxed) + d,
+                          memory_order_relaxed);
 }
 
 /* The first task of the highest non-empty level. */
@@ -49,9 +60,39 @@ static struct task *runq_pop(struct runq *q)
             q->mask &= ~(1u << p);
         }
         atomic_fetch_sub(&q->len, 1);
+        if (t->pin != TASK_NO_HART)
+            pinned_add(q, -1);
     }
     spin_unlock(&q->lock);
     return t;
+}
+
+/* For a thief: the first task that is not pinned, highest level first
+ * (it walks past pinned tasks under the victim's lock). */
+static struct task *runq_pop_stealable(struct runq *q)
+{
+    spin_lock(&q->lock);
+    for (uint32_t m = q->mask; m; ) {
+        int p = 31 - __builtin_clz(m);
+        m &= ~(1u << p);
+        for (struct task *prev = NULL, *t = q->head[p]; t; prev = t, t = t->next) {
+            if (t->pin != TASK_NO_HART)
+                continue;
+            if (prev)
+                prev->next = t->next;
+            else
+                q->head[p] = t->next;
+            if (q->tail[p] == t)
+                q->tail[p] = prev;
+            if (!q->head[p])
+                q->mask &= ~(1u << p);
+            atomic_fetch_sub(&q->len, 1);
+            spin_unlock(&q->lock);
+            return t;
+        }
+    }
+    spin_unlock(&q->lock);
+    return NULL;
 }
 
 /* IPI hart i if it sleeps and nobody has woken it yet: taking its bit
@@ -89,6 +130,8 @@ void runq_push(struct hart *h, struct task *t)
     q->tail[p] = t;
     q->mask |= 1u << p;
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
+    if (t->pin != TASK_NO_HART)
+        pinned_add(q, 1);
     spin_unlock(&q->lock);
 
     atomic_thread_fence(memory_order_seq_cst);
@@ -99,9 +142,20 @@ void runq_push(struct hart *h, struct task *t)
         else if (sched.priority && atomic_load(&h->user_mm) &&
                  t->prio > atomic_load(&h->current_prio))
             arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal) {
+    } else if (len > 1 && sched.steal && t->pin == TASK_NO_HART) {
         kick_idle_hart(self);
     }
+}
+
+/* Where a woken (or requeued) task goes: its pinned hart; else the
+ * waking hart under wake=local, else the hart that polled it last. */
+static struct hart *wake_target(struct hart *self, struct task *t)
+{
+    if (t->pin != TASK_NO_HART)
+        return &harts[t->pin];
+    if (!sched.wake_local && t->hart != TASK_NO_HART)
+        return &harts[t->hart];
+    return self;
 }
 
 void task_wake(struct task *t)
@@ -114,10 +168,7 @@ void task_wake(struct task *t)
     trace_event(TR_WAKE, t->id, 0);
     if (s & TASK_RUNNING)
         return;                 /* its executor requeues it after the poll */
-    struct hart *h = this_hart();
-    if (!sched.wake_local && t->hart != TASK_NO_HART)
-        h = &harts[t->hart];
-    runq_push(h, t);
+    runq_push(wake_target(this_hart(), t), t);
 }
 
 struct task *task_current(void) { return this_hart()->current; }
@@ -153,7 +204,7 @@ static void poll_task(struct hart *h, struct task *t)
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
         return;                 /* (4) waits for a wake */
     atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(sched.wake_local ? h : &harts[t->hart], t);
+    runq_push(wake_target(h, t), t);
 }
 
 static bool steal(struct hart *self)
@@ -162,9 +213,9 @@ static bool steal(struct hart *self)
         return false;
     for (unsigned k = 1; k < nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
-        if (atomic_load(&v->runq.len) == 0)
-            continue;
-        struct task *t = runq_pop(&v->runq);
+        if (atomic_load(&v->runq.len) == atomic_load(&v->runq.pinned))
+            continue;           /* nothing, or only pinned tasks */
+        struct task *t = runq_pop_stealable(&v->runq);
         if (t) {
             self->steals++;
             poll_task(self, t);
@@ -184,7 +235,9 @@ static void idle(struct hart *h)
         h->idle_entries++;
         trace_event(TR_IDLE_BEGIN, 0, 0);
         uint64_t t0 = arch_time();
+        atomic_store(&h->idle_since, t0 ? t0 : 1);   /* for `harts` meanwhile */
         arch_wait_for_interrupt();
+        atomic_store(&h->idle_since, 0);
         h->idle_time += arch_time() - t0;
         trace_event(TR_IDLE_END, 0, 0);
     }

@@ -117,6 +117,7 @@ SYS(clone)
         user_set_tls(child, tls);
     if (flags & CLONE_CHILD_CLEARTID)
         child->clear_child_tid = ctid;
+    task_pin(child->task, th->task->pin);   /* the affinity is inherited, as on Linux */
     int tid = child->tid;
     if (flags & CLONE_PARENT_SETTID)
         (void)copyout(p->mm, ptid, &tid, 4);   /* Linux ignores a bad pointer here too */
@@ -375,6 +376,58 @@ static long rlimit(struct thread *th, int pid, unsigned res, uint64_t unew, uint
 SYS(prlimit64) { return rlimit(th, (int)a[0], (unsigned)a[1], a[2], a[3]); }
 SYS(getrlimit) { return rlimit(th, 0, (unsigned)a[0], 0, a[1]); }
 SYS(setrlimit) { return rlimit(th, 0, (unsigned)a[0], a[1], 0); }
+
+/*
+ * sched_setaffinity / sched_getaffinity for the calling thread (pid 0 or
+ * its own tid).  The kernel has two affinities: every hart (the task may
+ * move: stealing, wake placement) or exactly one (the task is pinned
+ * there, see task.h); any other set is -EINVAL.  A thread that pins
+ * itself elsewhere moves at once: the call yields, and the executor
+ * queues it on its new hart.
+ */
+static bool own_thread(struct thread *th, uint64_t pid)
+{
+    return (int)pid == 0 || (int)pid == th->tid;
+}
+
+static uint64_t all_harts_mask(void)
+{
+    return nharts >= 64 ? ~0UL : (1UL << nharts) - 1;
+}
+
+SYS(sched_setaffinity)
+{
+    uint64_t mask = 0, len = a[1];
+    if (!own_thread(th, a[0]))
+        return -ESRCH;
+    if (len == 0)
+        return -EINVAL;
+    if (copyin(th->proc->mm, &mask, a[2], len < sizeof mask ? len : sizeof mask))
+        return -EFAULT;
+    mask &= all_harts_mask();
+    if (mask == all_harts_mask())
+        task_pin(th->task, TASK_NO_HART);
+    else if (mask && !(mask & (mask - 1)))
+        task_pin(th->task, __builtin_ctzl(mask));
+    else
+        return -EINVAL;
+    if (th->task->pin == TASK_NO_HART || th->task->pin == this_hart()->index)
+        return 0;
+    sc_wait_init(th, &yield_ops);      /* move now */
+    return SYSCALL_WAIT;
+}
+
+SYS(sched_getaffinity)
+{
+    if (!own_thread(th, a[0]))
+        return -ESRCH;
+    if (a[1] < sizeof(uint64_t) || (a[1] & (sizeof(uint64_t) - 1)))
+        return -EINVAL;
+    uint64_t mask = th->task->pin == TASK_NO_HART ? all_harts_mask() : 1UL << th->task->pin;
+    if (copyout(th->proc->mm, a[2], &mask, sizeof mask))
+        return -EFAULT;
+    return sizeof mask;
+}
 
 SYS(getcpu)
 {

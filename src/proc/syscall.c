@@ -26,6 +26,7 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(278, getrandom), E(168, getcpu), E(425, io_uring_setup), E(426, io_uring_enter),
     E(427, io_uring_register), E(140, setpriority), E(141, getpriority),
     E(163, getrlimit), E(164, setrlimit),
+    E(122, sched_setaffinity), E(123, sched_getaffinity),
 #undef E
 };
 
