@@ -1,5 +1,5 @@
 # build.mk - the whole build.  `make run`, `make test`, `make bench`,
-# `make gdb`, `make trace PROG=...`, `make bench-plot`.
+# `make gdb`, `make trace PROG=...`, `make bench-plot`, `make bench-linux`.
 #
 # Every target that boots or tests first runs ci/install.sh, which
 # installs missing Debian packages (a no-op when all are present).
@@ -41,7 +41,7 @@ QEMU := qemu-system-riscv64
 QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
 
-.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit fresh-check
+.PHONY: all kernel run test bench bench-linux bench-plot gdb trace clean deps unit fresh-check
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
@@ -107,6 +107,16 @@ bench: deps all
 # (Chrome trace events; PROG empty: the kernel self-tests).  See ci/trace.py.
 trace: deps all
 	$(PYTHON) ci/trace.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --smp $(SMP) --mem $(MEM) --prog "$(PROG)" --bootargs "$(BOOTARGS)" --log $(BUILD)/trace.log --out $(BUILD)/trace.json
+
+# make bench-linux: the same benchmark programs on Pollux and on a lean
+# Linux 6.1 (built once under build/linux by ci/bench_linux_build.sh, from
+# Debian's linux-source-6.1), both at one hart under make bench's QEMU
+# flags; prints figure, Pollux, Linux, ratio and writes build/bench-linux.json.
+# Not part of make test.  See ci/bench_linux.py.
+LINUX_IMAGE := $(BUILD)/linux/obj/arch/riscv/boot/Image
+bench-linux: deps all
+	ci/bench_linux_build.sh $(BUILD)
+	$(PYTHON) ci/bench_linux.py --linux $(LINUX_IMAGE) --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --bins $(BUILD)/user/strip --out $(BUILD)/bench-linux.json
 
 # make bench-plot [BOOTARGS=...]: build/bench.png from build/bench.json and the
 # scaling experiment on 1, 2, 4, 8 harts.  See ci/bench_plot.py.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make bench-plot: draw build/bench.png, three panels in one picture.
+"""make bench-plot: draw build/bench.png, three (or four) panels in one picture.
 
   left    every figure in build/bench.json as a bar (make bench's result;
           ci/bench.py is run first when the file is missing)
@@ -7,6 +7,9 @@
           over all harts, against N = 1, 2, 4, 8 harts (under -icount)
   right   the same workloads' wall-clock throughput (operations per
           second, without -icount), measured in the same sweep
+  fourth  when build/bench-linux.json exists (make bench-linux): Pollux /
+          Linux for every figure both kernels measured, one hart, log scale
+          (below 1: Pollux needs fewer instructions)
 
 The scaling experiment is the kernel's `bench scale` (src/instruments/
 bench_scale.c, user/scale.c): on N harts, N independent workers, worker
@@ -213,9 +216,42 @@ def rate_series(sw):
                 if w in r and r[w].get("ns")} for w in WORKLOADS}
 
 
-def draw(doc, sw, bootargs, out):
-    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(19, 5.5),
-                                           gridspec_kw={"width_ratios": [3, 2, 2]})
+def load_linux(path):
+    """make bench-linux's document, or None when there is none."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def draw_ratios(ax, vs):
+    rows = [r for r in vs.get("figures", []) if r.get("ratio")]
+    names = [r["name"] for r in rows]
+    ratios = [r["ratio"] for r in rows]
+    colours = ["tab:green" if x <= 1 else "tab:red" for x in ratios]
+    ax.barh(range(len(rows)), ratios, color=colours)
+    for i, (x, r) in enumerate(zip(ratios, rows)):
+        ax.annotate("%.2f  (%d / %d)" % (x, r["pollux"], r["linux"]), (x, i),
+                    textcoords="offset points", xytext=(3, -3), fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Pollux / Linux instructions (log; < 1: Pollux ahead)")
+    ax.set_title("vs. Linux %s, %d hart (make bench-linux, git %s)"
+                 % (vs.get("linux", "6.1"), vs.get("harts", 1), vs.get("git_revision", "?")))
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def draw(doc, sw, bootargs, out, vs=None):
+    if vs:
+        fig, (left, mid, right, third) = plt.subplots(1, 4, figsize=(26, 5.5),
+                                                      gridspec_kw={"width_ratios": [3, 2, 2, 3]})
+        draw_ratios(third, vs)
+    else:
+        fig, (left, mid, right) = plt.subplots(1, 3, figsize=(19, 5.5),
+                                               gridspec_kw={"width_ratios": [3, 2, 2]})
     figs = doc.get("figures", [])
     names = [f["name"] for f in figs]
     values = [f["value"] for f in figs]
@@ -282,6 +318,7 @@ def main(argv=None):
     ap.add_argument("--plugin", default="", help="ci/hartinsn.c built (per-hart instructions)")
     ap.add_argument("--nm", default="riscv64-unknown-elf-nm")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--linux-json", help="make bench-linux's output (default: next to --json)")
     ap.add_argument("--sweep-json", help="where to write the sweep (default: next to --out)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -305,7 +342,9 @@ def main(argv=None):
                                    for n, r in runs.items()}
                             for mode, runs in sw.items()}},
                   f, indent=1)
-    draw(doc, sw, a.bootargs, a.out)
+    vs = load_linux(a.linux_json or os.path.join(os.path.dirname(os.path.abspath(a.json)),
+                                                 "bench-linux.json"))
+    draw(doc, sw, a.bootargs, a.out, vs)
     for w in WORKLOADS:
         print("bench-plot: %-8s insns/op (all harts, -icount): %s" % (
             w, "  ".join("%dh=%.0f" % kv for kv in sorted(cost[w].items()))))

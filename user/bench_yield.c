@@ -3,14 +3,13 @@
  *
  * Main and a second thread hand a "turn" back and forth: whoever does not
  * have it calls sched_yield(). On one hart every yield switches to the
- * other thread; both are pinned to hart 0 (sched_setaffinity, inherited by
- * the thread), so that is what happens whatever the number of harts and
- * the stealing policy. Each of 15 rounds passes the turn 500 times and divides
+ * other thread: both threads are pinned to the hart main starts on
+ * (u_pin_here), so this is a two-thread switch at every hart count.
+ * Each of 15 rounds passes the turn 500 times and divides
  * the retired instructions (rdinstret) by the number of sched_yield calls
  * both threads made. Prints the median:
  *   bench thread_yield <instructions per switch> instructions
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -45,13 +44,11 @@ int main(void)
 {
 	uint64_t v[ROUNDS];
 	pthread_t t;
-	cpu_set_t one;
+	int e = u_pin_here();           /* the partner inherits the pin */
 
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	if (sched_setaffinity(0, sizeof one, &one) < 0)
-		u_die("bench_yield", "sched_setaffinity", errno);
-	int e = pthread_create(&t, u_small_stack(), partner, NULL);
+	if (e < 0)
+		u_die("bench_yield", "sched_setaffinity", -e);
+	e = pthread_create(&t, u_small_stack(), partner, NULL);
 
 	if (e)
 		u_die("bench_yield", "pthread_create", e);

@@ -23,8 +23,6 @@ struct runq {
     struct task *head[PRIO_LEVELS], *tail[PRIO_LEVELS];
     uint32_t mask;
     _Atomic uint32_t len;
-    _Atomic uint32_t pinned;    /* how many of them are pinned: a thief
-                                 * skips a queue with nothing else */
 };
 
 struct hart {

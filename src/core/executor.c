@@ -5,10 +5,11 @@
  *  - a task is on at most one run queue, and only while QUEUED;
  *  - a task is polled by one hart at a time (RUNNING is set by the one
  *    hart that popped it);
- *  - a pinned task (t->pin) is only ever queued on its hart's run queue,
- *    and thieves take only tasks that are not pinned;
  *  - the queue is drained in batches: a task woken during its own poll
  *    goes behind the tasks that were already queued;
+ *  - a task with a hart mask (sched_setaffinity) is pushed only on a
+ *    hart of its mask, stolen only by one, and polled only by one: a
+ *    hart that pops a task whose mask changed meanwhile passes it on;
  *  - an idle hart masks interrupts, announces itself idle, checks its
  *    queue once more, then waits in wfi; a waker pushes first and looks
  *    at `idle` second (a fence between, on both sides), so either the
@@ -22,6 +23,7 @@
 #include "instruments/trace.h"
 
 struct sched_policy sched = { .steal = true, .wake_local = false, .priority = true };
+_Static_assert(MAX_HARTS <= 16, "task.hart_mask has 16 bits");
 static _Atomic uint64_t idle_mask;      /* bit i: hart i is idle */
 
 void executor_init_hart(struct hart *h)
@@ -31,19 +33,10 @@ void executor_init_hart(struct hart *h)
         h->runq.head[p] = h->runq.tail[p] = NULL;
     h->runq.mask = 0;
     atomic_store(&h->runq.len, 0);
-    atomic_store(&h->runq.pinned, 0);
     spin_init(&h->timer_lock, "timers");
     timer_heap_init(&h->timers);
     spin_init(&h->tasks_lock, "tasks");
     h->timer_armed = UINT64_MAX;
-}
-
-/* Count a pinned task in or out of q (under q->lock, so no atomic add:
- * only unlocked readers need the atomic). */
-static inline void pinned_add(struct runq *q, int d)
-{
-    atomic_store_explicit(&q->pinned, atomic_load_explicit(&q->pinned, memory_order_relaxed) + d,
-                          memory_order_relaxed);
 }
 
 /* The first task of the highest non-empty level. */
@@ -60,40 +53,51 @@ static struct task *runq_pop(struct runq *q)
             q->mask &= ~(1u << p);
         }
         atomic_fetch_sub(&q->len, 1);
-        if (t->pin != TASK_NO_HART)
-            pinned_add(q, -1);
     }
     spin_unlock(&q->lock);
     return t;
 }
 
-/* For a thief: the first task that is not pinned, highest level first
- * (it walks past pinned tasks under the victim's lock). */
-static struct task *runq_pop_stealable(struct runq *q)
+/* The first task of the highest level that may run on hart `i`
+ * (stealing: a pinned task stays where it is). */
+static struct task *runq_pop_for(struct runq *q, unsigned i)
 {
     spin_lock(&q->lock);
-    for (uint32_t m = q->mask; m; ) {
+    struct task *t = NULL;
+    for (uint32_t m = q->mask; m && !t; ) {
         int p = 31 - __builtin_clz(m);
         m &= ~(1u << p);
-        for (struct task *prev = NULL, *t = q->head[p]; t; prev = t, t = t->next) {
-            if (t->pin != TASK_NO_HART)
-                continue;
-            if (prev)
-                prev->next = t->next;
-            else
-                q->head[p] = t->next;
-            if (q->tail[p] == t)
-                q->tail[p] = prev;
-            if (!q->head[p])
-                q->mask &= ~(1u << p);
-            atomic_fetch_sub(&q->len, 1);
-            spin_unlock(&q->lock);
-            return t;
-        }
+        struct task *prev = NULL;
+        for (t = q->head[p]; t && !task_may_run_on(t, i); t = t->next)
+            prev = t;
+        if (!t)
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            q->head[p] = t->next;
+        if (q->tail[p] == t)
+            q->tail[p] = prev;
+        if (!q->head[p])
+            q->mask &= ~(1u << p);
+        atomic_fetch_sub(&q->len, 1);
     }
     spin_unlock(&q->lock);
-    return NULL;
+    return t;
 }
+
+/* Where t goes when `h` would be chosen: h if t may run there, else its
+ * last hart if allowed, else the first hart of its mask. */
+static struct hart *hart_for(struct task *t, struct hart *h)
+{
+    if (task_may_run_on(t, h->index))
+        return h;
+    if (t->hart != TASK_NO_HART && task_may_run_on(t, t->hart))
+        return &harts[t->hart];
+    return &harts[__builtin_ctz(t->hart_mask)];
+}
+
+struct hart *task_hart_for(struct task *t, struct hart *h) { return hart_for(t, h); }
 
 /* IPI hart i if it sleeps and nobody has woken it yet: taking its bit
  * out of idle_mask is the right to send the one IPI it needs. */
@@ -130,8 +134,6 @@ void runq_push(struct hart *h, struct task *t)
     q->tail[p] = t;
     q->mask |= 1u << p;
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
-    if (t->pin != TASK_NO_HART)
-        pinned_add(q, 1);
     spin_unlock(&q->lock);
 
     atomic_thread_fence(memory_order_seq_cst);
@@ -142,20 +144,9 @@ void runq_push(struct hart *h, struct task *t)
         else if (sched.priority && atomic_load(&h->user_mm) &&
                  t->prio > atomic_load(&h->current_prio))
             arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal && t->pin == TASK_NO_HART) {
+    } else if (len > 1 && sched.steal && !t->hart_mask) {
         kick_idle_hart(self);
     }
-}
-
-/* Where a woken (or requeued) task goes: its pinned hart; else the
- * waking hart under wake=local, else the hart that polled it last. */
-static struct hart *wake_target(struct hart *self, struct task *t)
-{
-    if (t->pin != TASK_NO_HART)
-        return &harts[t->pin];
-    if (!sched.wake_local && t->hart != TASK_NO_HART)
-        return &harts[t->hart];
-    return self;
 }
 
 void task_wake(struct task *t)
@@ -168,7 +159,10 @@ void task_wake(struct task *t)
     trace_event(TR_WAKE, t->id, 0);
     if (s & TASK_RUNNING)
         return;                 /* its executor requeues it after the poll */
-    runq_push(wake_target(this_hart(), t), t);
+    struct hart *h = this_hart();
+    if (!sched.wake_local && t->hart != TASK_NO_HART)
+        h = &harts[t->hart];
+    runq_push(hart_for(t, h), t);
 }
 
 struct task *task_current(void) { return this_hart()->current; }
@@ -183,6 +177,10 @@ void task_finish(struct task *t);   /* task.c */
 
 static void poll_task(struct hart *h, struct task *t)
 {
+    if (!task_may_run_on(t, h->index)) {
+        runq_push(hart_for(t, h), t);   /* its mask changed while it was queued */
+        return;
+    }
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
@@ -204,7 +202,7 @@ static void poll_task(struct hart *h, struct task *t)
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
         return;                 /* (4) waits for a wake */
     atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(wake_target(h, t), t);
+    runq_push(hart_for(t, sched.wake_local ? h : &harts[t->hart]), t);
 }
 
 static bool steal(struct hart *self)
@@ -213,9 +211,9 @@ static bool steal(struct hart *self)
         return false;
     for (unsigned k = 1; k < nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
-        if (atomic_load(&v->runq.len) == atomic_load(&v->runq.pinned))
-            continue;           /* nothing, or only pinned tasks */
-        struct task *t = runq_pop_stealable(&v->runq);
+        if (atomic_load(&v->runq.len) == 0)
+            continue;
+        struct task *t = runq_pop_for(&v->runq, self->index);
         if (t) {
             self->steals++;
             poll_task(self, t);

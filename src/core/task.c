@@ -26,7 +26,6 @@ void *task_alloc(size_t size, const char *name, struct task **out)
     atomic_store(&t->refs, 1);
     t->id = atomic_fetch_add(&next_task_id, 1);
     t->hart = TASK_NO_HART;
-    t->pin = TASK_NO_HART;
     t->prio = PRIO_DEFAULT;
     t->name = name;
     waitq_init(&t->done, "task.done");
@@ -67,14 +66,12 @@ void task_start(struct task *t, unsigned hart, bool keep)
         atomic_fetch_add(&t->refs, 1);
     list_add(t);
     atomic_store(&t->state, TASK_QUEUED);
-    if (t->pin != TASK_NO_HART)
-        hart = t->pin;
-    runq_push(hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts], t);
+    runq_push(task_hart_for(t, hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts]), t);
 }
 
 void task_pin(struct task *t, unsigned hart)
 {
-    t->pin = hart == TASK_NO_HART ? TASK_NO_HART : hart % nharts;
+    t->hart_mask = hart == TASK_NO_HART ? 0 : (uint16_t)(1u << (hart % nharts));
 }
 
 void task_put(struct task *t)
