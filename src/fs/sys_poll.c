@@ -194,11 +194,10 @@ static int read_timeout(struct poll_set *s, uint64_t uts)
     int64_t ts[2];
     if (copyin(s->th->proc->mm, ts, uts, sizeof ts))
         return -EFAULT;
-    if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+    uint64_t ticks;
+    if (ticks_of_timespec(ts, &ticks) < 0)
         return -EINVAL;
-    uint64_t tb = arch_timebase();
-    uint64_t secs = (uint64_t)ts[0] > UINT64_MAX / 2 / tb ? UINT64_MAX / 2 / tb : (uint64_t)ts[0];
-    s->deadline = arch_time() + secs * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
+    s->deadline = deadline_after(ticks);
     s->has_deadline = true;
     return 0;
 }
