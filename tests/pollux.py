@@ -3,6 +3,11 @@
 Every test gets a fresh machine from the `boot` fixture in conftest.py.
 When a test fails, the console log is printed with any kernel addresses
 in a panic report symbolized to file:line by addr2line.
+
+Tests boot the poisoned debug kernel (TEST_KERNEL, `make all` builds it:
+a use-after-free panics naming the allocation site); benchmarks measure
+the ordinary one (KERNEL).  POLLUX_POISON=0 in the environment makes the
+tests boot the ordinary kernel too.
 """
 import os
 import re
@@ -13,28 +18,33 @@ import pexpect
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
+POISON_KERNEL = os.path.join(BUILD, "pollux-poison.elf")
+TEST_KERNEL = KERNEL if os.environ.get("POLLUX_POISON") == "0" else POISON_KERNEL
 INITRD = os.path.join(BUILD, "initrd.cpio")
 OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
-def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False):
+def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, kernel=None):
+    """icount: True for `-icount shift=0` (counters count instructions), or
+    the -icount option string itself (e.g. "shift=0,sleep=off": idle time
+    is skipped too, so a run depends on nothing but its inputs)."""
     argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", OPENSBI, "-kernel", KERNEL, "-append", bootargs]
+            "-nographic", "-bios", OPENSBI, "-kernel", kernel or TEST_KERNEL, "-append", bootargs]
     if initrd and os.path.exists(INITRD):
         argv += ["-initrd", INITRD]
     if icount:
-        argv += ["-icount", "shift=0"]
+        argv += ["-icount", "shift=0" if icount is True else icount]
     return argv
 
 
-def symbolize(text):
+def symbolize(text, kernel=None):
     """Append file:line to every kernel address (0xffffffc0...) in text."""
     addrs = sorted(set(re.findall(r"0x(ffffffc0[0-9a-f]{8})", text)))
     if not addrs:
         return text
     try:
-        out = subprocess.run([ADDR2LINE, "-f", "-p", "-e", KERNEL] + ["0x" + a for a in addrs],
+        out = subprocess.run([ADDR2LINE, "-f", "-p", "-e", kernel or TEST_KERNEL] + ["0x" + a for a in addrs],
                              capture_output=True, text=True, timeout=30).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return text
@@ -48,9 +58,11 @@ class Machine:
 
     PROMPT = "pollux> "
 
-    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60):
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60,
+                 icount=False, kernel=None):
         self.log_chunks = []
-        argv = qemu_argv(smp, mem, bootargs, initrd)
+        self.kernel = kernel or TEST_KERNEL
+        argv = qemu_argv(smp, mem, bootargs, initrd, icount, self.kernel)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self

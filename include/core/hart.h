@@ -15,6 +15,7 @@ struct task;
 struct mm;
 
 #define PRIO_LEVELS 8
+#define CHAOS_PARKED 4          /* tasks a hart keeps for a later spurious wake */
 
 /* One FIFO per priority level; `mask` has bit p set when level p is
  * non-empty.  With sched.priority off every task uses level 0. */
@@ -47,6 +48,10 @@ struct hart {
     /* counters, for `harts` */
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
     uint64_t idle_time;         /* timer ticks spent in wfi */
+    /* chaos mode (core/chaos.h): this hart's generator, its choices, and
+     * tasks it holds (one reference each) to wake spuriously later */
+    uint64_t chaos_rng, chaos_choices;
+    struct task *chaos_parked[CHAOS_PARKED];
 };
 
 extern struct hart harts[MAX_HARTS];

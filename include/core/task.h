@@ -45,6 +45,7 @@ struct task {
     uint16_t hart;              /* owner: hart that polled it last */
     uint16_t list_hart;         /* whose task list holds it */
     uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
+    uint32_t spurious;          /* chaos wakes that queued it (core/chaos.h) */
     const char *name;
     uint64_t polls;
     uint64_t instret;           /* instructions spent in its polls */

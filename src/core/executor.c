@@ -12,8 +12,12 @@
  *    at `idle` second (a fence between, on both sides), so either the
  *    idle hart sees the task or the waker sees the idle flag and sends
  *    an IPI.  No lost wake-up.
+ *  - in chaos mode (core/chaos.h) the choices below marked "chaos" are
+ *    taken from a seeded generator instead; none of them may break the
+ *    invariants above, only the order and the place things happen in.
  */
 #include "arch.h"
+#include "core/chaos.h"
 #include "core/executor.h"
 #include "mem/kmalloc.h"
 #include "lib/printk.h"
@@ -35,12 +39,43 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* chaos: a task among the first few of a level that is usually the
+ * highest non-empty one, sometimes any non-empty one.  Under q->lock. */
+static struct task *runq_pop_chaos(struct runq *q)
+{
+    struct hart *h = this_hart();
+    int p = 31 - __builtin_clz(q->mask);
+    if (chaos_one_in(h, 4)) {
+        uint32_t m = q->mask;
+        for (unsigned k = chaos_rand(h, __builtin_popcount(m)); k; k--)
+            m &= m - 1;
+        p = __builtin_ctz(m);
+    }
+    struct task *prev = NULL, *t = q->head[p];
+    for (unsigned k = chaos_rand(h, 8); k && t->next; k--) {
+        prev = t;
+        t = t->next;
+    }
+    if (prev)
+        prev->next = t->next;
+    else
+        q->head[p] = t->next;
+    if (q->tail[p] == t)
+        q->tail[p] = prev;
+    if (!q->head[p])
+        q->mask &= ~(1u << p);
+    atomic_fetch_sub(&q->len, 1);
+    return t;
+}
+
 /* The first task of the highest non-empty level. */
 static struct task *runq_pop(struct runq *q)
 {
     spin_lock(&q->lock);
     struct task *t = NULL;
-    if (q->mask) {
+    if (__builtin_expect(chaos_on, 0) && q->mask) {
+        t = runq_pop_chaos(q);
+    } else if (q->mask) {
         int p = 31 - __builtin_clz(q->mask);
         t = q->head[p];
         q->head[p] = t->next;
@@ -104,20 +139,42 @@ void runq_push(struct hart *h, struct task *t)
     }
 }
 
-void task_wake(struct task *t)
+/* Where a woken task is queued: its owner's hart (or ours, wake=local);
+ * chaos: half the time any hart. */
+static inline struct hart *wake_target(struct hart *self, struct task *t)
+{
+    if (__builtin_expect(chaos_on, 0) && chaos_one_in(self, 2))
+        return chaos_pick_hart(self);
+    if (!sched.wake_local && t->hart != TASK_NO_HART)
+        return &harts[t->hart];
+    return self;
+}
+
+static inline bool wake(struct task *t)
 {
     uint32_t s = atomic_load(&t->state);
     do {
         if (s & (TASK_QUEUED | TASK_DONE))
-            return;             /* already going to run, or gone */
+            return false;       /* already going to run, or gone */
     } while (!atomic_compare_exchange_weak(&t->state, &s, s | TASK_QUEUED));
     trace_event(TR_WAKE, t->id, 0);
     if (s & TASK_RUNNING)
-        return;                 /* its executor requeues it after the poll */
-    struct hart *h = this_hart();
-    if (!sched.wake_local && t->hart != TASK_NO_HART)
-        h = &harts[t->hart];
-    runq_push(h, t);
+        return true;            /* its executor requeues it after the poll */
+    runq_push(wake_target(this_hart(), t), t);
+    return true;
+}
+
+void task_wake(struct task *t)
+{
+    wake(t);
+}
+
+bool task_wake_spurious(struct task *t)
+{
+    if (!wake(t))
+        return false;
+    __atomic_fetch_add(&t->spurious, 1, __ATOMIC_RELAXED);
+    return true;
 }
 
 struct task *task_current(void) { return this_hart()->current; }
@@ -150,18 +207,29 @@ static void poll_task(struct hart *h, struct task *t)
         return;
     }
     uint32_t s = TASK_RUNNING;
-    if (atomic_compare_exchange_strong(&t->state, &s, 0))
+    if (atomic_compare_exchange_strong(&t->state, &s, 0)) {
+        if (__builtin_expect(chaos_on, 0))
+            chaos_after_poll(h, t);     /* spurious wakes, extra IPIs */
         return;                 /* (4) waits for a wake */
+    }
     atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(sched.wake_local ? h : &harts[t->hart], t);
+    runq_push(wake_target(h, t), t);
 }
 
 static bool steal(struct hart *self)
 {
     if (!sched.steal)
         return false;
-    for (unsigned k = 1; k < nharts; k++) {
+    unsigned first = 1;
+    if (__builtin_expect(chaos_on, 0)) {    /* chaos: maybe not, else from anyone */
+        if (chaos_one_in(self, 4))
+            return false;
+        first = chaos_rand(self, nharts);
+    }
+    for (unsigned k = first; k < first + nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
+        if (v == self)
+            continue;
         if (atomic_load(&v->runq.len) == 0)
             continue;
         struct task *t = runq_pop(&v->runq);
@@ -211,6 +279,13 @@ void executor_run(void)
     arch_irq_enable();
     for (;;) {
         uint32_t batch = atomic_load(&h->runq.len);
+        if (__builtin_expect(chaos_on, 0)) {
+            chaos_tick(h);
+            if (batch == 0 && chaos_unpark_all(h))
+                continue;       /* never sleep holding parked tasks */
+            if (batch && chaos_one_in(h, 16) && steal(h))
+                continue;       /* a busy hart steals too */
+        }
         if (batch == 0) {
             if (!steal(h))
                 idle(h);

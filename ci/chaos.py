@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""make chaos SEEDS=N [FIRST=S]: a chaos campaign.
+
+For each seed S in FIRST .. FIRST+N-1 it runs tests/test_chaos.py with
+every workload (POLLUX_CHAOS_ALL=1) on the poisoned debug kernel: the
+kernel self-tests under `-icount shift=0,sleep=off` (exactly
+reproducible) and the console workloads.  At the end it prints each
+failing seed, what failed, and the commands that reproduce it; the
+console log of a failing seed is kept in build/chaos/seed-S.log.
+Exit status 1 if any seed failed.
+
+    make chaos SEEDS=50
+    ci/chaos.py --first 100 --seeds 20
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def reproducers(seed, failed):
+    cmds = []
+    if any("ktest" in t for t in failed):
+        cmds.append('make run POISON=1 ICOUNT=1 SMP=4 BOOTARGS="ktest chaos=%d"' % seed)
+    cmds.append("POLLUX_CHAOS_ALL=1 POLLUX_CHAOS_SEEDS=%d %s -m pytest -v tests/test_chaos.py"
+                % (seed, sys.executable))
+    if any("workload" in t for t in failed):
+        cmds.append('make run POISON=1 SMP=4 BOOTARGS="chaos=%d"   # then type the workload' % seed)
+    return cmds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first", type=int, default=1)
+    a = ap.parse_args()
+
+    outdir = os.path.join(ROOT, "build", "chaos")
+    os.makedirs(outdir, exist_ok=True)
+    env = dict(os.environ, POLLUX_NO_BUILD="1", POLLUX_CHAOS_ALL="1")
+    failures = []
+    t0 = time.time()
+    for seed in range(a.first, a.first + a.seeds):
+        env["POLLUX_CHAOS_SEEDS"] = str(seed)
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "tests/test_chaos.py",
+                            "-k", "passes_under_chaos"],
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+        failed = re.findall(r"^FAILED (\S+)", p.stdout, re.M)
+        if p.returncode != 0 and not failed:
+            failed = ["pytest exited %d" % p.returncode]
+        status = "ok" if p.returncode == 0 else "FAIL " + " ".join(failed)
+        print("chaos: seed %d: %s (%.0f s)" % (seed, status, time.time() - t0), flush=True)
+        if p.returncode != 0:
+            log = os.path.join(outdir, "seed-%d.log" % seed)
+            with open(log, "w") as f:
+                f.write(p.stdout + p.stderr)
+            failures.append((seed, failed, log))
+
+    print("\nchaos: %d seeds from %d, %d failed" % (a.seeds, a.first, len(failures)))
+    for seed, failed, log in failures:
+        print("seed %d failed: %s\n  log: %s" % (seed, ", ".join(failed), log))
+        for c in reproducers(seed, failed):
+            print("  reproduce: " + c)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
