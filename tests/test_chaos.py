@@ -105,3 +105,17 @@ def test_run_with_chaos_7_boots_to_a_working_shell(boot):
     m = shell(boot, bootargs="chaos=7")
     assert "chaos: seed 7" in m.log
     assert re.search(r"^ok\r?$", run(m, "echo ok | cat"), re.M)
+
+
+def test_use_after_free_panics_naming_the_allocation_site(boot):
+    from pollux import symbolize
+    m = boot(bootargs="monitor")
+    m.child.expect_exact(m.PROMPT)
+    m.sendline("uaf")
+    m.expect("end of panic report")
+    assert m.wait_exit() != 0
+    text = symbolize(m.log, m.kernel)
+    assert "uaf: not caught" not in text
+    line = next(l for l in text.splitlines() if "use after free" in l)
+    assert re.search(r"written at \+40 \(0x1234\) after it was freed", line), line
+    assert re.search(r"last allocated at 0x[0-9a-f]+ \[cmd_uaf at \S*monitor\.c:\d+", line), line

@@ -40,7 +40,9 @@ static inline bool chaos_one_in(struct hart *h, uint32_t n) { return chaos_rand(
 struct hart *chaos_pick_hart(struct hart *h);
 
 /* After a poll returned PENDING and left the task waiting (state 0):
- * maybe a spurious wake now or later, maybe an extra IPI. */
+ * maybe a spurious wake now or later, maybe an extra IPI.  The caller
+ * holds a reference on t for the call (t may be woken, finish and drop
+ * its others on another hart meanwhile). */
 void chaos_after_poll(struct hart *h, struct task *t);
 /* Before this hart sleeps: wake every task it parked (and drop the
  * references), so a parked task never keeps memory across idle.  True

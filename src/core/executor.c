@@ -187,6 +187,13 @@ bool runq_has_higher(struct hart *h, unsigned prio)
 
 void task_finish(struct task *t);   /* task.c */
 
+/* (6) t was woken while it was being polled: queue it again. */
+static inline void requeue(struct hart *h, struct task *t)
+{
+    atomic_store(&t->state, TASK_QUEUED);
+    runq_push(wake_target(h, t), t);
+}
+
 static void poll_task(struct hart *h, struct task *t)
 {
     atomic_store(&t->state, TASK_RUNNING);
@@ -207,13 +214,20 @@ static void poll_task(struct hart *h, struct task *t)
         return;
     }
     uint32_t s = TASK_RUNNING;
-    if (atomic_compare_exchange_strong(&t->state, &s, 0)) {
-        if (__builtin_expect(chaos_on, 0))
+    if (__builtin_expect(chaos_on, 0)) {
+        /* Once t is idle another hart may wake, finish and free it at
+         * any moment: chaos keeps its own reference while it meddles. */
+        atomic_fetch_add(&t->refs, 1);
+        if (atomic_compare_exchange_strong(&t->state, &s, 0))
             chaos_after_poll(h, t);     /* spurious wakes, extra IPIs */
-        return;                 /* (4) waits for a wake */
+        else
+            requeue(h, t);
+        task_put(t);
+        return;
     }
-    atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(wake_target(h, t), t);
+    if (atomic_compare_exchange_strong(&t->state, &s, 0))
+        return;                 /* (4) waits for a wake */
+    requeue(h, t);
 }
 
 static bool steal(struct hart *self)
