@@ -37,13 +37,13 @@ uint32_t chaos_rand(struct hart *h, uint32_t n);
 /* True one time in `n`. */
 static inline bool chaos_one_in(struct hart *h, uint32_t n) { return chaos_rand(h, n) == 0; }
 /* A random online hart. */
-struct hart *chaos_pick_hart(struct hart *h);
+__attribute__((cold)) struct hart *chaos_pick_hart(struct hart *h);
 
 /* After a poll returned PENDING and left the task waiting (state 0):
  * maybe a spurious wake now or later, maybe an extra IPI.  The caller
  * holds a reference on t for the call (t may be woken, finish and drop
  * its others on another hart meanwhile). */
-void chaos_after_poll(struct hart *h, struct task *t);
+__attribute__((cold)) void chaos_after_poll(struct hart *h, struct task *t);
 /* Before this hart sleeps: wake every task it parked (and drop the
  * references), so a parked task never keeps memory across idle.  True
  * if there was any. */

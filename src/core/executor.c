@@ -39,9 +39,13 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* Everything chaos does is out of line and cold, so the ordinary paths
+ * pay one predicted branch per hook and nothing else. */
+#define CHAOS_PATH __attribute__((noinline, cold))
+
 /* chaos: a task among the first few of a level that is usually the
  * highest non-empty one, sometimes any non-empty one.  Under q->lock. */
-static struct task *runq_pop_chaos(struct runq *q)
+static CHAOS_PATH struct task *runq_pop_chaos(struct runq *q)
 {
     struct hart *h = this_hart();
     int p = 31 - __builtin_clz(q->mask);
@@ -143,11 +147,21 @@ void runq_push(struct hart *h, struct task *t)
  * chaos: half the time any hart. */
 static inline struct hart *wake_target(struct hart *self, struct task *t)
 {
-    if (__builtin_expect(chaos_on, 0) && chaos_one_in(self, 2))
-        return chaos_pick_hart(self);
     if (!sched.wake_local && t->hart != TASK_NO_HART)
         return &harts[t->hart];
     return self;
+}
+
+static CHAOS_PATH struct hart *wake_target_chaos(struct hart *self, struct task *t)
+{
+    return chaos_one_in(self, 2) ? chaos_pick_hart(self) : wake_target(self, t);
+}
+
+static inline struct hart *wake_place(struct hart *self, struct task *t)
+{
+    if (__builtin_expect(chaos_on, 0))
+        return wake_target_chaos(self, t);
+    return wake_target(self, t);
 }
 
 static inline bool wake(struct task *t)
@@ -160,7 +174,7 @@ static inline bool wake(struct task *t)
     trace_event(TR_WAKE, t->id, 0);
     if (s & TASK_RUNNING)
         return true;            /* its executor requeues it after the poll */
-    runq_push(wake_target(this_hart(), t), t);
+    runq_push(wake_place(this_hart(), t), t);
     return true;
 }
 
@@ -191,7 +205,21 @@ void task_finish(struct task *t);   /* task.c */
 static inline void requeue(struct hart *h, struct task *t)
 {
     atomic_store(&t->state, TASK_QUEUED);
-    runq_push(wake_target(h, t), t);
+    runq_push(wake_place(h, t), t);
+}
+
+/* The end of poll_task (PENDING) in chaos mode.  Once t is idle another
+ * hart may wake, finish and free it at any moment: chaos keeps its own
+ * reference while it meddles. */
+static CHAOS_PATH void poll_end_chaos(struct hart *h, struct task *t)
+{
+    uint32_t s = TASK_RUNNING;
+    atomic_fetch_add(&t->refs, 1);
+    if (atomic_compare_exchange_strong(&t->state, &s, 0))
+        chaos_after_poll(h, t);     /* spurious wakes, extra IPIs */
+    else
+        requeue(h, t);
+    task_put(t);
 }
 
 static void poll_task(struct hart *h, struct task *t)
@@ -213,37 +241,50 @@ static void poll_task(struct hart *h, struct task *t)
         task_finish(t);
         return;
     }
-    uint32_t s = TASK_RUNNING;
     if (__builtin_expect(chaos_on, 0)) {
-        /* Once t is idle another hart may wake, finish and free it at
-         * any moment: chaos keeps its own reference while it meddles. */
-        atomic_fetch_add(&t->refs, 1);
-        if (atomic_compare_exchange_strong(&t->state, &s, 0))
-            chaos_after_poll(h, t);     /* spurious wakes, extra IPIs */
-        else
-            requeue(h, t);
-        task_put(t);
+        poll_end_chaos(h, t);
         return;
     }
+    uint32_t s = TASK_RUNNING;
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
         return;                 /* (4) waits for a wake */
     requeue(h, t);
+}
+
+static bool steal_from(struct hart *self, struct hart *v)
+{
+    if (atomic_load(&v->runq.len) == 0)
+        return false;
+    struct task *t = runq_pop(&v->runq);
+    if (!t)
+        return false;
+    self->steals++;
+    poll_task(self, t);
+    return true;
+}
+
+/* chaos: maybe not steal at all, else look at the others from a random one */
+static CHAOS_PATH bool steal_chaos(struct hart *self)
+{
+    if (chaos_one_in(self, 4))
+        return false;
+    unsigned first = chaos_rand(self, nharts);
+    for (unsigned k = first; k < first + nharts; k++) {
+        struct hart *v = &harts[k % nharts];
+        if (v != self && steal_from(self, v))
+            return true;
+    }
+    return false;
 }
 
 static bool steal(struct hart *self)
 {
     if (!sched.steal)
         return false;
-    unsigned first = 1;
-    if (__builtin_expect(chaos_on, 0)) {    /* chaos: maybe not, else from anyone */
-        if (chaos_one_in(self, 4))
-            return false;
-        first = chaos_rand(self, nharts);
-    }
-    for (unsigned k = first; k < first + nharts; k++) {
+    if (__builtin_expect(chaos_on, 0))
+        return steal_chaos(self);
+    for (unsigned k = 1; k < nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
-        if (v == self)
-            continue;
         if (atomic_load(&v->runq.len) == 0)
             continue;
         struct task *t = runq_pop(&v->runq);
@@ -287,19 +328,25 @@ bool executor_poll_one(void)
     return true;
 }
 
+/* chaos, between batches: maybe wake a parked task; never sleep holding
+ * parked tasks; sometimes steal although there is work here.  True if
+ * the loop should look at its queue again. */
+static CHAOS_PATH bool run_chaos(struct hart *h, uint32_t batch)
+{
+    chaos_tick(h);
+    if (batch == 0)
+        return chaos_unpark_all(h);
+    return chaos_one_in(h, 16) && steal(h);
+}
+
 void executor_run(void)
 {
     struct hart *h = this_hart();
     arch_irq_enable();
     for (;;) {
         uint32_t batch = atomic_load(&h->runq.len);
-        if (__builtin_expect(chaos_on, 0)) {
-            chaos_tick(h);
-            if (batch == 0 && chaos_unpark_all(h))
-                continue;       /* never sleep holding parked tasks */
-            if (batch && chaos_one_in(h, 16) && steal(h))
-                continue;       /* a busy hart steals too */
-        }
+        if (__builtin_expect(chaos_on, 0) && run_chaos(h, batch))
+            continue;
         if (batch == 0) {
             if (!steal(h))
                 idle(h);
