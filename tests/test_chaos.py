@@ -102,7 +102,8 @@ def test_same_seed_same_run_under_icount(boot):
 
 
 def test_run_with_chaos_7_boots_to_a_working_shell(boot):
-    m = shell(boot, bootargs="chaos=7")
+    from pollux import KERNEL
+    m = shell(boot, bootargs="chaos=7", kernel=KERNEL)     # what `make run` boots
     assert "chaos: seed 7" in m.log
     assert re.search(r"^ok\r?$", run(m, "echo ok | cat"), re.M)
 
