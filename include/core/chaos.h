@@ -9,6 +9,7 @@
  *  - which hart a woken or spawned task is queued on;
  *  - whether an idle hart steals, whom from, and whether a busy hart
  *    steals before draining its own queue;
+ *  - the length of each user time slice (0.1 to 10 ms);
  *  - extra IPIs to random harts (a user thread there traps, an idle hart
  *    leaves wfi for nothing);
  *  - spurious polls: a task that returned PENDING is woken again although
@@ -38,6 +39,9 @@ uint32_t chaos_rand(struct hart *h, uint32_t n);
 static inline bool chaos_one_in(struct hart *h, uint32_t n) { return chaos_rand(h, n) == 0; }
 /* A random online hart. */
 __attribute__((cold)) struct hart *chaos_pick_hart(struct hart *h);
+
+/* A user time slice of random length, in timer ticks. */
+__attribute__((cold)) uint64_t chaos_slice(struct hart *h);
 
 /* After a poll returned PENDING and left the task waiting (state 0):
  * maybe a spurious wake now or later, maybe an extra IPI.  The caller

@@ -65,6 +65,11 @@ struct hart *chaos_pick_hart(struct hart *h)
     return h;
 }
 
+uint64_t chaos_slice(struct hart *h)
+{
+    return time_us(100 + chaos_rand(h, 10000));
+}
+
 static void unpark(struct hart *h, unsigned slot)
 {
     struct task *t = h->chaos_parked[slot];
