@@ -15,21 +15,29 @@ Exit status 1 if any seed failed.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from test_chaos import harts_for  # noqa: E402  (the seed also picks the machine size)
 
 
 def reproducers(seed, failed):
     cmds = []
-    if any("ktest" in t for t in failed):
-        cmds.append('make run POISON=1 ICOUNT=1 SMP=4 BOOTARGS="ktest chaos=%d"' % seed)
+    smp = harts_for(seed)
+    if any("ktest" in t and "icount" in t for t in failed):
+        cmds.append('make run POISON=1 ICOUNT=1 SMP=%d BOOTARGS="ktest chaos=%d"' % (smp, seed))
+    if any("ktest" in t and "parallel" in t for t in failed):
+        cmds.append('make run POISON=1 SMP=%d BOOTARGS="ktest chaos=%d"   # not deterministic'
+                    % (smp, seed))
     cmds.append("POLLUX_CHAOS_ALL=1 POLLUX_CHAOS_SEEDS=%d %s -m pytest -v tests/test_chaos.py"
                 % (seed, sys.executable))
     if any("workload" in t for t in failed):
-        cmds.append('make run POISON=1 SMP=4 BOOTARGS="chaos=%d"   # then type the workload' % seed)
+        cmds.append('make run POISON=1 SMP=%d BOOTARGS="chaos=%d"   # then type the workload'
+                    % (smp, seed))
     return cmds
 
 
@@ -41,7 +49,13 @@ def main():
 
     outdir = os.path.join(ROOT, "build", "chaos")
     os.makedirs(outdir, exist_ok=True)
+    # Boot copies: a rebuild during a long campaign must not pull the
+    # kernel from under a seed (the reproducers use the build itself).
     env = dict(os.environ, POLLUX_NO_BUILD="1", POLLUX_CHAOS_ALL="1")
+    for var, name in (("POLLUX_TEST_KERNEL", "pollux-poison.elf"), ("POLLUX_INITRD", "initrd.cpio")):
+        copy = os.path.join(outdir, name)
+        shutil.copyfile(os.path.join(ROOT, "build", name), copy)
+        env[var] = copy
     failures = []
     t0 = time.time()
     for seed in range(a.first, a.first + a.seeds):

@@ -7,7 +7,9 @@ in a panic report symbolized to file:line by addr2line.
 Tests boot the poisoned debug kernel (TEST_KERNEL, `make all` builds it:
 a use-after-free panics naming the allocation site); benchmarks measure
 the ordinary one (KERNEL).  POLLUX_POISON=0 in the environment makes the
-tests boot the ordinary kernel too.
+tests boot the ordinary kernel too; POLLUX_TEST_KERNEL and POLLUX_INITRD
+name other files (make chaos boots copies, so a rebuild meanwhile does
+not disturb a campaign).
 """
 import os
 import re
@@ -19,8 +21,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
 POISON_KERNEL = os.path.join(BUILD, "pollux-poison.elf")
-TEST_KERNEL = KERNEL if os.environ.get("POLLUX_POISON") == "0" else POISON_KERNEL
-INITRD = os.path.join(BUILD, "initrd.cpio")
+TEST_KERNEL = os.environ.get("POLLUX_TEST_KERNEL") or (
+    KERNEL if os.environ.get("POLLUX_POISON") == "0" else POISON_KERNEL)
+INITRD = os.environ.get("POLLUX_INITRD") or os.path.join(BUILD, "initrd.cpio")
 OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
