@@ -10,6 +10,10 @@
  *  - whether an idle hart steals, whom from, and whether a busy hart
  *    steals before draining its own queue;
  *  - the length of each user time slice (0.1 to 10 ms);
+ *  - delays: a wake sometimes waits a little before it looks at the task,
+ *    which widens the window between a waker finding a task pointer and
+ *    using it (a task freed meanwhile is a use-after-free the poisoned
+ *    kernel reports);
  *  - extra IPIs to random harts (a user thread there traps, an idle hart
  *    leaves wfi for nothing);
  *  - spurious polls: a task that returned PENDING is woken again although
@@ -29,6 +33,10 @@
 
 extern bool chaos_on;
 
+/* What chaos does is out of line, so the ordinary paths carry only the
+ * branch on chaos_on. */
+#define CHAOS_COLD __attribute__((noinline, cold))
+
 /* From bootargs, before the other harts start. */
 void chaos_init(uint64_t seed);
 uint64_t chaos_seed(void);
@@ -38,16 +46,21 @@ uint32_t chaos_rand(struct hart *h, uint32_t n);
 /* True one time in `n`. */
 static inline bool chaos_one_in(struct hart *h, uint32_t n) { return chaos_rand(h, n) == 0; }
 /* A random online hart. */
-__attribute__((cold)) struct hart *chaos_pick_hart(struct hart *h);
+CHAOS_COLD struct hart *chaos_pick_hart(struct hart *h);
+
+/* Sometimes spin a random while (a few thousand instructions at most):
+ * a debug delay that lets other harts run into a race window, never a
+ * wait for an event. */
+CHAOS_COLD void chaos_delay(struct hart *h);
 
 /* A user time slice of random length, in timer ticks. */
-__attribute__((cold)) uint64_t chaos_slice(struct hart *h);
+CHAOS_COLD uint64_t chaos_slice(struct hart *h);
 
 /* After a poll returned PENDING and left the task waiting (state 0):
  * maybe a spurious wake now or later, maybe an extra IPI.  The caller
  * holds a reference on t for the call (t may be woken, finish and drop
  * its others on another hart meanwhile). */
-__attribute__((cold)) void chaos_after_poll(struct hart *h, struct task *t);
+CHAOS_COLD void chaos_after_poll(struct hart *h, struct task *t);
 /* Before this hart sleeps: wake every task it parked (and drop the
  * references), so a parked task never keeps memory across idle.  True
  * if there was any. */

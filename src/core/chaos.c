@@ -65,6 +65,13 @@ struct hart *chaos_pick_hart(struct hart *h)
     return h;
 }
 
+void chaos_delay(struct hart *h)
+{
+    if (chaos_one_in(h, 16))
+        for (uint32_t n = chaos_rand(h, 4096); n; n--)
+            arch_relax();
+}
+
 uint64_t chaos_slice(struct hart *h)
 {
     return time_us(100 + chaos_rand(h, 10000));

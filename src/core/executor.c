@@ -39,13 +39,9 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
-/* Everything chaos does is out of line and cold, so the ordinary paths
- * pay one predicted branch per hook and nothing else. */
-#define CHAOS_PATH __attribute__((noinline, cold))
-
 /* chaos: a task among the first few of a level that is usually the
  * highest non-empty one, sometimes any non-empty one.  Under q->lock. */
-static CHAOS_PATH struct task *runq_pop_chaos(struct runq *q)
+static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
 {
     struct hart *h = this_hart();
     int p = 31 - __builtin_clz(q->mask);
@@ -152,7 +148,7 @@ static inline struct hart *wake_target(struct hart *self, struct task *t)
     return self;
 }
 
-static CHAOS_PATH struct hart *wake_target_chaos(struct hart *self, struct task *t)
+static CHAOS_COLD struct hart *wake_target_chaos(struct hart *self, struct task *t)
 {
     return chaos_one_in(self, 2) ? chaos_pick_hart(self) : wake_target(self, t);
 }
@@ -164,7 +160,9 @@ static inline struct hart *wake_place(struct hart *self, struct task *t)
     return wake_target(self, t);
 }
 
-static inline bool wake(struct task *t)
+/* (2) Set QUEUED; false if it was QUEUED or DONE already.  *was: the
+ * state before (RUNNING: its executor requeues it after the poll). */
+static inline bool mark_queued(struct task *t, uint32_t *was)
 {
     uint32_t s = atomic_load(&t->state);
     do {
@@ -172,9 +170,31 @@ static inline bool wake(struct task *t)
             return false;       /* already going to run, or gone */
     } while (!atomic_compare_exchange_weak(&t->state, &s, s | TASK_QUEUED));
     trace_event(TR_WAKE, t->id, 0);
-    if (s & TASK_RUNNING)
-        return true;            /* its executor requeues it after the poll */
-    runq_push(wake_place(this_hart(), t), t);
+    *was = s;
+    return true;
+}
+
+/* chaos: a slow waker (chaos_delay), queueing anywhere */
+static CHAOS_COLD bool wake_chaos(struct task *t)
+{
+    uint32_t was;
+    chaos_delay(this_hart());
+    if (!mark_queued(t, &was))
+        return false;
+    if (!(was & TASK_RUNNING))
+        runq_push(wake_target_chaos(this_hart(), t), t);
+    return true;
+}
+
+static inline bool wake(struct task *t)
+{
+    uint32_t was;
+    if (__builtin_expect(chaos_on, 0))
+        return wake_chaos(t);
+    if (!mark_queued(t, &was))
+        return false;
+    if (!(was & TASK_RUNNING))
+        runq_push(wake_target(this_hart(), t), t);
     return true;
 }
 
@@ -211,7 +231,7 @@ static inline void requeue(struct hart *h, struct task *t)
 /* The end of poll_task (PENDING) in chaos mode.  Once t is idle another
  * hart may wake, finish and free it at any moment: chaos keeps its own
  * reference while it meddles. */
-static CHAOS_PATH void poll_end_chaos(struct hart *h, struct task *t)
+static CHAOS_COLD void poll_end_chaos(struct hart *h, struct task *t)
 {
     uint32_t s = TASK_RUNNING;
     atomic_fetch_add(&t->refs, 1);
@@ -264,7 +284,7 @@ static bool steal_from(struct hart *self, struct hart *v)
 }
 
 /* chaos: maybe not steal at all, else look at the others from a random one */
-static CHAOS_PATH bool steal_chaos(struct hart *self)
+static CHAOS_COLD bool steal_chaos(struct hart *self)
 {
     if (chaos_one_in(self, 4))
         return false;
@@ -331,7 +351,7 @@ bool executor_poll_one(void)
 /* chaos, between batches: maybe wake a parked task; never sleep holding
  * parked tasks; sometimes steal although there is work here.  True if
  * the loop should look at its queue again. */
-static CHAOS_PATH bool run_chaos(struct hart *h, uint32_t batch)
+static CHAOS_COLD bool run_chaos(struct hart *h, uint32_t batch)
 {
     chaos_tick(h);
     if (batch == 0)

@@ -23,6 +23,7 @@ void arch_irq_restore(bool on) { (void)on; }
 void arch_irq_enable(void) {}
 void arch_wait_for_interrupt(void) { abort(); }     /* never idle in these tests */
 uint64_t arch_time(void) { return 0; }
+uint64_t arch_timebase(void) { return 10000000; }
 uint64_t arch_instret(void) { return 0; }
 int printk(const char *fmt, ...) { (void)fmt; return 0; }
 static int ipis;
