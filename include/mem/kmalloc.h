@@ -19,6 +19,11 @@ void *kmalloc(size_t size);          /* uninitialised, 16-byte aligned */
 void *kmalloc_from(size_t size, const void *site);
 void *kzalloc(size_t size);          /* zeroed */
 void kfree(void *p);                 /* NULL is fine */
+#ifdef POLLUX_POISON
+/* Panic if p (a kmalloc'd pointer) has been freed, naming `what` and the
+ * object's allocation and free sites.  Debug build only. */
+void kmalloc_check_live(const void *p, const char *what);
+#endif
 size_t ksize(const void *p);         /* usable size of a live object */
 
 struct kmalloc_stats {

@@ -179,6 +179,9 @@ static CHAOS_COLD bool wake_chaos(struct task *t)
 {
     uint32_t was;
     chaos_delay(this_hart());
+#ifdef POLLUX_POISON
+    kmalloc_check_live(t, "task_wake (after a chaos delay)");
+#endif
     if (!mark_queued(t, &was))
         return false;
     if (!(was & TASK_RUNNING))
@@ -189,6 +192,9 @@ static CHAOS_COLD bool wake_chaos(struct task *t)
 static inline bool wake(struct task *t)
 {
     uint32_t was;
+#ifdef POLLUX_POISON
+    kmalloc_check_live(t, "task_wake");     /* debug kernel: a wake of a freed task */
+#endif
     if (__builtin_expect(chaos_on, 0))
         return wake_chaos(t);
     if (!mark_queued(t, &was))

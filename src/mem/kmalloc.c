@@ -281,6 +281,19 @@ NOINLINE_IF_POISON void kfree(void *p)
     spin_unlock(&lock);
 }
 
+#ifdef POLLUX_POISON
+void kmalloc_check_live(const void *p, const char *what)
+{
+    struct page *pg = p ? page_of(p) : NULL;
+    if (!pg || pg->kind != PAGE_SLAB)
+        return;                     /* a large block, or not ours: no header */
+    const uintptr_t *obj = (const uintptr_t *)p - HDR / 8;
+    if (obj[1] == FREE_MAGIC)
+        panic("%s: object 0x%lx is used after it was freed; last allocated at 0x%lx, freed at 0x%lx",
+              what, (uint64_t)p, (uint64_t)obj[2], (uint64_t)obj[3]);
+}
+#endif
+
 size_t ksize(const void *p)
 {
     struct page *pg = p ? page_of(p) : NULL;

@@ -97,6 +97,22 @@ static void test_write_after_page_free_is_caught(void)
     CHECK(names_site("last allocated at ", (void *)page_site_fn));
 }
 
+static void test_check_live_tells_freed_objects(void)
+{
+    long *keep = kmalloc(100), *p = alloc_site_fn(100);
+    CHECK(keep && p);
+    report[0] = 0;
+    kmalloc_check_live(p, "probe");
+    CHECK(report[0] == 0);              /* live: quiet */
+    kfree(p);
+    if (!setjmp(caught))
+        kmalloc_check_live(p, "probe");
+    CHECK(strstr(report, "probe: object") != NULL);
+    CHECK(strstr(report, "used after it was freed") != NULL);
+    CHECK(names_site("last allocated at ", (void *)alloc_site_fn));
+    kfree(keep);
+}
+
 int main(void)
 {
     char *region = aligned_alloc(PAGE_SIZE, REGION_BYTES);
@@ -107,6 +123,7 @@ int main(void)
         TEST(test_untouched_objects_are_reused_quietly),
         TEST(test_write_after_kfree_names_the_allocation_site),
         TEST(test_write_after_page_free_is_caught),
+        TEST(test_check_live_tells_freed_objects),
     };
     return RUN_TESTS(tests);
 }
