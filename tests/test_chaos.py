@@ -10,7 +10,8 @@ ci/chaos.py, which prints each failing seed with its reproducer).
 The self-tests run under `-icount shift=0,sleep=off`: the harts then run
 deterministically and nothing waits for the host's clock, so a seed gives
 exactly the same run every time (the fingerprint test proves it) and a
-failure reproduces with `make run POISON=1 ICOUNT=1 BOOTARGS="ktest chaos=S"`.
+failure reproduces with `make run POISON=1 ICOUNT=1 SMP=N BOOTARGS="ktest chaos=S"`
+(N = harts_for(S)).
 Console workloads depend on when the host delivers keystrokes, so the
 same seed makes the same choices but not always in the same places.
 """
@@ -19,7 +20,7 @@ import re
 
 import pytest
 
-from test_user import PROMPT, run, shell
+from test_user import run, shell
 
 ICOUNT = "shift=0,sleep=off"
 
