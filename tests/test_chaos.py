@@ -66,6 +66,9 @@ WORKLOAD_ALL = [
     ("forkloop 300", r"forkloop: 300 ok"),
     ("spin a 1 | cat", r"spin a done"),
     ("cat /proc/tasks", r"ID\s+NAME\s+STATE"),
+    ("uring_smoke", r"uring_smoke: ok"),
+    # chaos sometimes pops a lower priority first: only that it runs through
+    ("prio", r"prio: sleeper at 7"),
 ]
 
 
