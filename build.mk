@@ -135,11 +135,12 @@ test: deps all
 bench: deps all
 	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
 
-# make chaos SEEDS=N [FIRST=S]: a campaign of N chaos seeds over the
-# self-tests and every console workload on the poisoned kernel; prints each
-# failing seed with the commands that reproduce it.  See ci/chaos.py.
+# make chaos SEEDS=N [FIRST=S] [FULL=1]: a campaign of N chaos seeds over
+# the self-tests and every console workload on the poisoned kernel (FULL=1:
+# and the whole console test suite under each seed); prints each failing
+# seed with the commands that reproduce it.  See ci/chaos.py.
 chaos: deps all
-	$(PYTHON) ci/chaos.py --seeds $(or $(SEEDS),20) --first $(or $(FIRST),1)
+	$(PYTHON) ci/chaos.py --seeds $(or $(SEEDS),20) --first $(or $(FIRST),1) $(if $(filter-out 0,$(FULL)),--full)
 
 # make trace PROG="/bin/prog args" [SMP=4] [BOOTARGS=...]: build/trace.json
 # (Chrome trace events; PROG empty: the kernel self-tests).  See ci/trace.py.

@@ -9,7 +9,13 @@ failing seed, what failed, and the commands that reproduce it; the
 console log of a failing seed is kept in build/chaos/seed-S.log.
 Exit status 1 if any seed failed.
 
+With --full (make chaos FULL=1) each seed also runs every console test of
+the suite with `chaos=S` added to its boot arguments (POLLUX_CHAOS_SEED),
+except the few that check a scheduling policy chaos overrides on purpose
+(NOT_UNDER_CHAOS).  That is about two minutes per seed more.
+
     make chaos SEEDS=50
+    make chaos SEEDS=10 FULL=1
     ci/chaos.py --first 100 --seeds 20
 """
 import argparse
@@ -25,8 +31,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from test_chaos import harts_for  # noqa: E402  (the seed also picks the machine size)
 
 
+# Tests that check what chaos changes on purpose: the exact bootargs in the
+# banner, where woken tasks run (wake=owner|local), the pingpong trace's harts.
+NOT_UNDER_CHAOS = ("banner_reports_harts_memory_and_bootargs or wake_owner_runs or wake_local_runs "
+                   "or cross_hart_pingpong_shows or passes_under_chaos or same_seed_same_run")
+FULL_ARGS = ["tests/", "--ignore", "tests/test_unit_host.py", "--ignore", "tests/test_bench_json.py",
+             "-k", "not (%s)" % NOT_UNDER_CHAOS]
+
+
 def reproducers(seed, failed):
     cmds = []
+    for t in failed:
+        if "test_chaos.py" not in t and "::" in t:
+            cmds.append("POLLUX_CHAOS_SEED=%d %s -m pytest -v '%s'" % (seed, sys.executable, t))
     smp = harts_for(seed)
     if any("ktest" in t and "icount" in t for t in failed):
         cmds.append('make run POISON=1 ICOUNT=1 SMP=%d BOOTARGS="ktest chaos=%d"' % (smp, seed))
@@ -45,6 +62,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first", type=int, default=1)
+    ap.add_argument("--full", action="store_true", help="also the whole console suite per seed")
     a = ap.parse_args()
 
     outdir = os.path.join(ROOT, "build", "chaos")
@@ -66,6 +84,15 @@ def main():
         failed = re.findall(r"^FAILED (\S+)", p.stdout, re.M)
         if p.returncode != 0 and not failed:
             failed = ["pytest exited %d" % p.returncode]
+        if a.full:
+            q = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", *FULL_ARGS],
+                               cwd=ROOT, env=dict(env, POLLUX_CHAOS_SEED=str(seed)),
+                               capture_output=True, text=True)
+            full_failed = re.findall(r"^FAILED (\S+)", q.stdout, re.M)
+            if q.returncode != 0:
+                failed += full_failed or ["full suite: pytest exited %d" % q.returncode]
+            p = subprocess.CompletedProcess(p.args, p.returncode or q.returncode,
+                                            p.stdout + q.stdout, p.stderr + q.stderr)
         status = "ok" if p.returncode == 0 else "FAIL " + " ".join(failed)
         print("chaos: seed %d: %s (%.0f s)" % (seed, status, time.time() - t0), flush=True)
         if p.returncode != 0:

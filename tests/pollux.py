@@ -65,6 +65,9 @@ class Machine:
                  icount=False, kernel=None):
         self.log_chunks = []
         self.kernel = kernel or TEST_KERNEL
+        seed = os.environ.get("POLLUX_CHAOS_SEED")      # make chaos FULL=1: every boot chaotic
+        if seed and "chaos=" not in bootargs:
+            bootargs = (bootargs + " chaos=" + seed).strip()
         argv = qemu_argv(smp, mem, bootargs, initrd, icount, self.kernel)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
