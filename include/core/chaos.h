@@ -17,8 +17,9 @@
  *  - extra IPIs to random harts (a user thread there traps, an idle hart
  *    leaves wfi for nothing);
  *  - spurious polls: a task that returned PENDING is woken again although
- *    nobody woke it, at once or later (it is kept, with a reference, in a
- *    small per-hart "parked" set until then).
+ *    nobody woke it, at once (behind the tasks queued now) or at the end
+ *    of the hart's batch (it is kept, with a reference, in a small
+ *    per-hart "parked" set until then).
  *
  * Each hart has its own generator, seeded from SEED and the hart's index,
  * so under QEMU -icount (which runs the harts deterministically) one seed
@@ -61,12 +62,10 @@ CHAOS_COLD uint64_t chaos_slice(struct hart *h);
  * holds a reference on t for the call (t may be woken, finish and drop
  * its others on another hart meanwhile). */
 CHAOS_COLD void chaos_after_poll(struct hart *h, struct task *t);
-/* Before this hart sleeps: wake every task it parked (and drop the
- * references), so a parked task never keeps memory across idle.  True
- * if there was any. */
+/* At the end of each batch and before this hart sleeps: wake every task
+ * it parked (and drop the references), so a parked task never keeps
+ * memory for long.  True if there was any. */
 bool chaos_unpark_all(struct hart *h);
-/* Between polls: maybe wake one parked task. */
-void chaos_tick(struct hart *h);
 
 /* task_wake that says whether it queued the task, and counts it in
  * t->spurious when it did (executor.c). */

@@ -107,12 +107,6 @@ void chaos_after_poll(struct hart *h, struct task *t)
     }
 }
 
-void chaos_tick(struct hart *h)
-{
-    if (chaos_one_in(h, 8))
-        unpark(h, chaos_rand(h, CHAOS_PARKED));
-}
-
 bool chaos_unpark_all(struct hart *h)
 {
     bool any = false;

@@ -354,14 +354,15 @@ bool executor_poll_one(void)
     return true;
 }
 
-/* chaos, between batches: maybe wake a parked task; never sleep holding
- * parked tasks; sometimes steal although there is work here.  True if
- * the loop should look at its queue again. */
+/* chaos, between batches: wake the tasks parked during the last batch
+ * (so a parked task never keeps memory for long: /proc/mem stays honest);
+ * sometimes steal although there is work here.  True if the loop should
+ * look at its queue again. */
 static CHAOS_COLD bool run_chaos(struct hart *h, uint32_t batch)
 {
-    chaos_tick(h);
+    bool unparked = chaos_unpark_all(h);
     if (batch == 0)
-        return chaos_unpark_all(h);
+        return unparked;
     return chaos_one_in(h, 16) && steal(h);
 }
 
