@@ -14,31 +14,29 @@ not disturb a campaign).
 import os
 import re
 import subprocess
+import sys
 
 import pexpect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "ci"))
+import qemu   # noqa: E402  (ci/qemu.py: the one QEMU command line)
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
 POISON_KERNEL = os.path.join(BUILD, "pollux-poison.elf")
 TEST_KERNEL = os.environ.get("POLLUX_TEST_KERNEL") or (
     KERNEL if os.environ.get("POLLUX_POISON") == "0" else POISON_KERNEL)
 INITRD = os.environ.get("POLLUX_INITRD") or os.path.join(BUILD, "initrd.cpio")
-OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+OPENSBI = qemu.OPENSBI
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
 def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, kernel=None):
-    """icount: True for `-icount shift=0` (counters count instructions), or
-    the -icount option string itself (e.g. "shift=0,sleep=off": idle time
-    is skipped too, so a run depends on nothing but its inputs)."""
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", OPENSBI, "-kernel", kernel or TEST_KERNEL, "-append", bootargs]
-    if initrd and os.path.exists(INITRD):
-        argv += ["-initrd", INITRD]
-    if icount:
-        argv += ["-icount", "shift=0" if icount is True else icount]
-    return argv
+    """icount: True for `-icount shift=0`, or the -icount options themselves
+    (e.g. "shift=0,sleep=off": idle time is skipped too, so a run depends on
+    nothing but its inputs); either adds the bootarg `icount` (ci/qemu.py)."""
+    return qemu.argv(kernel or TEST_KERNEL, OPENSBI, INITRD if initrd else "", smp, mem,
+                     bootargs, icount)
 
 
 def symbolize(text, kernel=None):

@@ -47,7 +47,9 @@ struct hart {
     _Atomic uint64_t user_traps;/* traps from user mode: a TLB shootdown's ack */
     /* counters, for `harts` */
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
-    uint64_t idle_time;         /* timer ticks spent in wfi */
+    uint64_t idle_time;         /* timer ticks spent in finished waits in wfi */
+    _Atomic uint64_t idle_since;/* time the wait in wfi now began, 0 if none */
+    uint64_t online_at;         /* time it joined (IDLE% counts from there) */
     /* chaos mode (core/chaos.h): this hart's generator, its choices, and
      * tasks it holds (one reference each) to wake spuriously later */
     uint64_t chaos_rng, chaos_choices;

@@ -55,6 +55,8 @@ struct proc {
     uint64_t start_time;
 };
 
+struct poll_set;
+
 /* The system call being served: its future lives here, one at a time. */
 struct syscall_wait {
     struct future base;
@@ -75,6 +77,7 @@ struct syscall_wait {
         struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
     };
 };
 

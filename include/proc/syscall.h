@@ -33,3 +33,4 @@ SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
 SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
 SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
 SYS(io_uring_setup); SYS(io_uring_enter); SYS(io_uring_register); SYS(setpriority); SYS(getpriority);
+SYS(reboot); SYS(sched_setaffinity); SYS(sched_getaffinity); SYS(ppoll); SYS(pselect6);

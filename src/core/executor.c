@@ -7,6 +7,9 @@
  *    hart that popped it);
  *  - the queue is drained in batches: a task woken during its own poll
  *    goes behind the tasks that were already queued;
+ *  - a task with a hart mask (sched_setaffinity) is pushed only on a
+ *    hart of its mask, stolen only by one, and polled only by one: a
+ *    hart that pops a task whose mask changed meanwhile passes it on;
  *  - an idle hart masks interrupts, announces itself idle, checks its
  *    queue once more, then waits in wfi; a waker pushes first and looks
  *    at `idle` second (a fence between, on both sides), so either the
@@ -14,7 +17,8 @@
  *    an IPI.  No lost wake-up.
  *  - in chaos mode (core/chaos.h) the choices below marked "chaos" are
  *    taken from a seeded generator instead; none of them may break the
- *    invariants above, only the order and the place things happen in.
+ *    invariants above (hart masks included), only change the order and
+ *    the place things happen in.
  */
 #include "arch.h"
 #include "core/chaos.h"
@@ -24,6 +28,7 @@
 #include "instruments/trace.h"
 
 struct sched_policy sched = { .steal = true, .wake_local = false, .priority = true };
+_Static_assert(MAX_HARTS <= 16, "task.hart_mask has 16 bits");
 static _Atomic uint64_t idle_mask;      /* bit i: hart i is idle */
 
 void executor_init_hart(struct hart *h)
@@ -40,7 +45,8 @@ void executor_init_hart(struct hart *h)
 }
 
 /* chaos: a task among the first few of a level that is usually the
- * highest non-empty one, sometimes any non-empty one.  Under q->lock. */
+ * highest non-empty one, sometimes any non-empty one.  Under q->lock.
+ * (A task whose hart mask excludes this hart is passed on by poll_task.) */
 static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
 {
     struct hart *h = this_hart();
@@ -89,6 +95,47 @@ static struct task *runq_pop(struct runq *q)
     return t;
 }
 
+/* The first task of the highest level that may run on hart `i`
+ * (stealing: a pinned task stays where it is). */
+static struct task *runq_pop_for(struct runq *q, unsigned i)
+{
+    spin_lock(&q->lock);
+    struct task *t = NULL;
+    for (uint32_t m = q->mask; m && !t; ) {
+        int p = 31 - __builtin_clz(m);
+        m &= ~(1u << p);
+        struct task *prev = NULL;
+        for (t = q->head[p]; t && !task_may_run_on(t, i); t = t->next)
+            prev = t;
+        if (!t)
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            q->head[p] = t->next;
+        if (q->tail[p] == t)
+            q->tail[p] = prev;
+        if (!q->head[p])
+            q->mask &= ~(1u << p);
+        atomic_fetch_sub(&q->len, 1);
+    }
+    spin_unlock(&q->lock);
+    return t;
+}
+
+/* Where t goes when `h` would be chosen: h if t may run there, else its
+ * last hart if allowed, else the first hart of its mask. */
+static struct hart *hart_for(struct task *t, struct hart *h)
+{
+    if (task_may_run_on(t, h->index))
+        return h;
+    if (t->hart != TASK_NO_HART && task_may_run_on(t, t->hart))
+        return &harts[t->hart];
+    return &harts[__builtin_ctz(t->hart_mask)];
+}
+
+struct hart *task_hart_for(struct task *t, struct hart *h) { return hart_for(t, h); }
+
 /* IPI hart i if it sleeps and nobody has woken it yet: taking its bit
  * out of idle_mask is the right to send the one IPI it needs. */
 static bool wake_idle(struct hart *self, unsigned i)
@@ -134,23 +181,26 @@ void runq_push(struct hart *h, struct task *t)
         else if (sched.priority && atomic_load(&h->user_mm) &&
                  t->prio > atomic_load(&h->current_prio))
             arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal) {
+    } else if (len > 1 && sched.steal && !t->hart_mask) {
         kick_idle_hart(self);
     }
 }
 
-/* Where a woken task is queued: its owner's hart (or ours, wake=local);
- * chaos: half the time any hart. */
+/* Where a woken (or requeued) task goes: the hart that polled it last
+ * (the waking hart under wake=local), within its hart mask. */
 static inline struct hart *wake_target(struct hart *self, struct task *t)
 {
     if (!sched.wake_local && t->hart != TASK_NO_HART)
-        return &harts[t->hart];
-    return self;
+        self = &harts[t->hart];
+    return hart_for(t, self);
 }
 
+/* chaos: half the time any hart of its mask */
 static CHAOS_COLD struct hart *wake_target_chaos(struct hart *self, struct task *t)
 {
-    return chaos_one_in(self, 2) ? chaos_pick_hart(self) : wake_target(self, t);
+    if (chaos_one_in(self, 2))
+        return hart_for(t, chaos_pick_hart(self));
+    return wake_target(self, t);
 }
 
 static inline struct hart *wake_place(struct hart *self, struct task *t)
@@ -250,6 +300,10 @@ static CHAOS_COLD void poll_end_chaos(struct hart *h, struct task *t)
 
 static void poll_task(struct hart *h, struct task *t)
 {
+    if (!task_may_run_on(t, h->index)) {
+        runq_push(hart_for(t, h), t);   /* its mask changed while it was queued */
+        return;
+    }
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
@@ -277,18 +331,6 @@ static void poll_task(struct hart *h, struct task *t)
     requeue(h, t);
 }
 
-static bool steal_from(struct hart *self, struct hart *v)
-{
-    if (atomic_load(&v->runq.len) == 0)
-        return false;
-    struct task *t = runq_pop(&v->runq);
-    if (!t)
-        return false;
-    self->steals++;
-    poll_task(self, t);
-    return true;
-}
-
 /* chaos: maybe not steal at all, else look at the others from a random one */
 static CHAOS_COLD bool steal_chaos(struct hart *self)
 {
@@ -297,8 +339,14 @@ static CHAOS_COLD bool steal_chaos(struct hart *self)
     unsigned first = chaos_rand(self, nharts);
     for (unsigned k = first; k < first + nharts; k++) {
         struct hart *v = &harts[k % nharts];
-        if (v != self && steal_from(self, v))
+        if (v == self || atomic_load(&v->runq.len) == 0)
+            continue;
+        struct task *t = runq_pop_for(&v->runq, self->index);
+        if (t) {
+            self->steals++;
+            poll_task(self, t);
             return true;
+        }
     }
     return false;
 }
@@ -313,7 +361,7 @@ static bool steal(struct hart *self)
         struct hart *v = &harts[(self->index + k) % nharts];
         if (atomic_load(&v->runq.len) == 0)
             continue;
-        struct task *t = runq_pop(&v->runq);
+        struct task *t = runq_pop_for(&v->runq, self->index);
         if (t) {
             self->steals++;
             poll_task(self, t);
@@ -333,7 +381,9 @@ static void idle(struct hart *h)
         h->idle_entries++;
         trace_event(TR_IDLE_BEGIN, 0, 0);
         uint64_t t0 = arch_time();
+        atomic_store(&h->idle_since, t0 ? t0 : 1);   /* for `harts` meanwhile */
         arch_wait_for_interrupt();
+        atomic_store(&h->idle_since, 0);
         h->idle_time += arch_time() - t0;
         trace_event(TR_IDLE_END, 0, 0);
     }

@@ -67,12 +67,15 @@ void task_start(struct task *t, unsigned hart, bool keep)
         atomic_fetch_add(&t->refs, 1);
     list_add(t);
     atomic_store(&t->state, TASK_QUEUED);
-    struct hart *h = this_hart();
-    if (hart != TASK_NO_HART)
-        h = &harts[hart % nharts];
-    else if (__builtin_expect(chaos_on, 0))
-        h = chaos_pick_hart(h);     /* chaos: spawned anywhere */
-    runq_push(h, t);
+    struct hart *h = hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts];
+    if (hart == TASK_NO_HART && __builtin_expect(chaos_on, 0))
+        h = chaos_pick_hart(h);     /* chaos: spawned anywhere (within its mask) */
+    runq_push(task_hart_for(t, h), t);
+}
+
+void task_pin(struct task *t, unsigned hart)
+{
+    t->hart_mask = hart == TASK_NO_HART ? 0 : (uint16_t)(1u << (hart % nharts));
 }
 
 void task_put(struct task *t)

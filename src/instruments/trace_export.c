@@ -87,7 +87,7 @@ static bool alive(int pid)
 
 static bool start_pingpong(struct tracer *tr)
 {
-    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, &tr->latch);
+    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, false, &tr->latch);
 }
 
 /* Task id's name as one printable word, from the copy hart's ring took

@@ -122,6 +122,7 @@ SYS(clone)
         (void)copyout(p->mm, ptid, &tid, 4);   /* Linux ignores a bad pointer here too */
     if (flags & CLONE_CHILD_SETTID)
         (void)copyout(child->proc->mm, ctid, &tid, 4);
+    child->task->hart_mask = th->task->hart_mask;  /* affinity is inherited */
     thread_start(child);
     return tid;
 }
@@ -226,6 +227,72 @@ SYS(sched_yield)
     (void)a;
     sc_wait_init(th, &yield_ops);
     return SYSCALL_WAIT;
+}
+
+/* ---- sched_setaffinity / sched_getaffinity: the harts a thread may use ---- */
+
+/* The thread `tid` names (0: th), with proc_lock held: one of th's
+ * process, or the main thread of another process.  NULL: none. */
+static struct thread *thread_by_tid_locked(struct thread *th, int tid)
+{
+    if (tid == 0 || tid == th->tid)
+        return th;
+    for (struct thread *t = th->proc->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    struct proc *p = tid > 0 ? proc_find(tid) : NULL;
+    if (!p || p->state != PROC_ALIVE)
+        return NULL;
+    for (struct thread *t = p->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    return NULL;
+}
+
+static uint64_t online_harts(void)
+{
+    return nharts >= 64 ? ~0ULL : (1ULL << nharts) - 1;
+}
+
+SYS(sched_setaffinity)
+{
+    uint64_t len = a[1], mask = 0;
+    /* as Linux: a shorter mask is zero-extended, a longer one cut */
+    if (copyin(th->proc->mm, &mask, a[2], len < 8 ? len : 8))
+        return -EFAULT;
+    mask &= online_harts();
+    if (!mask)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    if (t)
+        t->task->hart_mask = mask == online_harts() ? 0 : (uint16_t)mask;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Another thread moves at its next wake or time slice; this one
+     * leaves a hart it may no longer use at once (the yield requeues it
+     * on an allowed hart, executor.c). */
+    if (t == th && !task_may_run_on(th->task, this_hart()->index)) {
+        sc_wait_init(th, &yield_ops);
+        return SYSCALL_WAIT;
+    }
+    return 0;
+}
+
+SYS(sched_getaffinity)
+{
+    uint64_t len = a[1];
+    if (len * 8 < nharts || (len & 7))
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    uint64_t mask = t ? (t->task->hart_mask ? t->task->hart_mask : online_harts()) : 0;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Linux writes its cpumask's size (8 bytes here) and returns it */
+    return copyout(th->proc->mm, a[2], &mask, 8) ? -EFAULT : 8;
 }
 
 SYS(setpgid)
