@@ -106,7 +106,7 @@ def test_same_seed_same_run_under_icount(boot):
     prints = []
     for _ in range(2):
         m = boot(smp=4, bootargs="ktest chaos=7", initrd=False, icount=ICOUNT)
-        prints.append(m.expect(r"chaos seed 7, (\d+) choices, fingerprint ([0-9a-f]+)",
+        prints.append(m.expect(r"chaos seed 7, (\d+) choices, fingerprint ([0-9a-f]+)\r?\n",
                                timeout=240).group(0))
         m.wait_exit()
     assert prints[0] == prints[1]
