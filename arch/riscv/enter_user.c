@@ -151,6 +151,11 @@ int user_fp_enable(struct thread *th)
     return 0;
 }
 
+void user_fp_reload(struct thread *th)
+{
+    th->fp_hart = TASK_NO_HART;
+}
+
 void user_fp_release(struct thread *th)
 {
     for (unsigned i = 0; i < nharts; i++)
