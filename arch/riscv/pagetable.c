@@ -276,17 +276,22 @@ uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end)
     while (va < end) {
         uint64_t e2 = pt[vpn(va, 2)];
         if (!pte_table(e2)) {
-            va = (va & ~(giga - 1)) + giga;
+            va = (va | (giga - 1)) + 1;
             continue;
         }
         uint64_t e1 = pte_next(e2)[vpn(va, 1)];
         if (!pte_table(e1)) {
-            va = (va & ~(mega2 - 1)) + mega2;
+            va = (va | (mega2 - 1)) + 1;
             continue;
         }
-        uint64_t *l0 = pte_next(e1);
-        for (unsigned i = vpn(va, 0); i < PT_ENTRIES && va < end; i++, va += PAGE_SIZE)
-            if (pte_present(l0[i]))
+        /* scan this table up to its end or `end`, one bound per entry
+         * (fork and exit call this for every present page) */
+        const uint64_t *e = &pte_next(e1)[vpn(va, 0)];
+        uint64_t stop = (va | (mega2 - 1)) + 1;
+        if (stop > end)
+            stop = end;
+        for (; va < stop; va += PAGE_SIZE, e++)
+            if (pte_present(*e))
                 return va;
     }
     return end;
