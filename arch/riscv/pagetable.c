@@ -267,7 +267,8 @@ int pt_protect(uint64_t *pt, uint64_t va, uint32_t prot)
     return 0;
 }
 
-uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end)
+/* pt_next's search; *slot: the found page's level-0 entry. */
+static inline uint64_t next_slot(uint64_t *pt, uint64_t va, uint64_t end, const uint64_t **slot)
 {
     const uint64_t giga = 1UL << 30, mega2 = 1UL << 21;
     va &= ~(PAGE_SIZE - 1);
@@ -291,10 +292,32 @@ uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end)
         if (stop > end)
             stop = end;
         for (; va < stop; va += PAGE_SIZE, e++)
-            if (pte_present(*e))
+            if (pte_present(*e)) {
+                *slot = e;
                 return va;
+            }
     }
     return end;
+}
+
+uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end)
+{
+    const uint64_t *e;
+    return next_slot(pt, va, end, &e);
+}
+
+uint64_t pt_next_leaf(uint64_t *pt, uint64_t va, uint64_t end, uint64_t *pa, uint32_t *prot)
+{
+    const uint64_t *e;
+    if (end > USER_TOP)
+        end = USER_TOP;
+    va = next_slot(pt, va, end, &e);
+    *pa = 0;
+    if (va < end && !((*e & PTE_V) && !(*e & PTE_U))) {    /* pt_lookup's tests */
+        *prot = pte_prot(*e);
+        *pa = PTE_PA(*e);
+    }
+    return va;
 }
 
 void pt_activate(uint64_t *pt)
