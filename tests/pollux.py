@@ -18,9 +18,14 @@ OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
-def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False):
+def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, disks=()):
     argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
             "-nographic", "-bios", OPENSBI, "-kernel", KERNEL, "-append", bootargs]
+    if disks:                           # virtio-blk, modern interface; first is vda
+        argv += ["-global", "virtio-mmio.force-legacy=false"]
+    for i, d in enumerate(disks):
+        argv += ["-drive", "file=%s,if=none,format=raw,id=d%d" % (d, i),
+                 "-device", "virtio-blk-device,drive=d%d" % i]
     if initrd and os.path.exists(INITRD):
         argv += ["-initrd", INITRD]
     if icount:
@@ -48,9 +53,9 @@ class Machine:
 
     PROMPT = "pollux> "
 
-    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60):
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60, disks=()):
         self.log_chunks = []
-        argv = qemu_argv(smp, mem, bootargs, initrd)
+        argv = qemu_argv(smp, mem, bootargs, initrd, disks=disks)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self
