@@ -78,6 +78,10 @@ struct blk_submit {
 };
 void blk_submit_init(struct blk_submit *s, struct blkdev *dev, struct bio *b);
 
+/* Start b now if the disk has a free slot (read-ahead, write-back that
+ * must not wait).  true: started.  false: no slot, or refused (b->error). */
+bool blk_try_submit(struct blkdev *dev, struct bio *b);
+
 /* Await a started bio's completion.  Cancel unregisters, nothing else. */
 struct bio_wait {
     struct future base;

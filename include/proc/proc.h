@@ -55,6 +55,8 @@ struct proc {
     uint64_t start_time;
 };
 
+struct fscall;
+
 /* The system call being served: its future lives here, one at a time. */
 struct syscall_wait {
     struct future base;
@@ -72,9 +74,10 @@ struct syscall_wait {
             struct sleep timeout;
             bool has_timeout, linked, woken;
         } futex;
-        struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
+        struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; int64_t pos; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
     };
 };
 

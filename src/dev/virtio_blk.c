@@ -279,6 +279,20 @@ static int check(struct vblk *d, struct bio *b)
     return 0;
 }
 
+bool blk_try_submit(struct blkdev *dev, struct bio *b)
+{
+    struct vblk *d = dev->drv;
+    b->error = check(d, b);
+    if (b->error)
+        return false;
+    if (b->op == BIO_FLUSH && !d->has_flush) {
+        atomic_fetch_add(&b->refs, 1);
+        complete(b, 0);
+        return true;
+    }
+    return try_start(d, b);
+}
+
 static enum poll submit_poll(struct future *base, struct cx *cx)
 {
     struct blk_submit *s = (struct blk_submit *)base;

@@ -25,6 +25,12 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(222, mmap), E(226, mprotect), E(233, madvise), E(260, wait4), E(261, prlimit64),
     E(278, getrandom), E(168, getcpu), E(425, io_uring_setup), E(426, io_uring_enter),
     E(427, io_uring_register), E(140, setpriority), E(141, getpriority),
+    E(67, pread64), E(68, pwrite64), E(69, preadv), E(70, pwritev), E(291, statx),
+    E(34, mkdirat), E(35, unlinkat), E(36, symlinkat), E(37, linkat), E(276, renameat2),
+    E(45, truncate), E(46, ftruncate), E(81, sync), E(82, fsync), E(83, fdatasync),
+    E(267, syncfs), E(52, fchmod), E(53, fchmodat), E(88, utimensat), E(50, fchdir),
+    E(43, statfs), E(44, fstatfs), E(48, faccessat), E(439, faccessat2), E(40, mount),
+    E(39, umount2), E(142, reboot),
 #undef E
 };
 

@@ -137,6 +137,8 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                 file_write_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
             else
                 file_read_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
+            if ((int64_t)op->sqe.off >= 0)
+                op->io.pos = (int64_t)op->sqe.off;     /* -1: the file position */
             AWAIT(op, future_poll(&op->io.base, cx));
             op->res = op->io.result;
         }
