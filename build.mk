@@ -40,13 +40,16 @@ OPENSBI ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
 QEMU := qemu-system-riscv64
 QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
+# The root disk (virtio-blk, modern interface): / is ext2 on it.
+DISK_ARGS = -global virtio-mmio.force-legacy=false \
+	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0
 
-.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit
+.PHONY: all kernel run test bench bench-plot gdb trace clean deps unit rootfs
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
 all: deps
-	@$(MAKE) --no-print-directory kernel user
+	@$(MAKE) --no-print-directory kernel user rootfs
 
 kernel: $(KERNEL)
 
@@ -87,11 +90,34 @@ $(BUILD)/k/src/proc/syscall.o: $(BUILD)/gen/syscall_names.h
 INITRD ?= $(BUILD)/initrd.cpio
 user: $(if $(USER_PROGS),$(INITRD))
 
+# The root file system: an ext2 image (Debian's mkfs.ext2 -d) of a staging
+# tree: /bin (the stripped programs), /etc/motd, empty /proc /dev /tmp,
+# and the tree of EXTRA=dir on top.  Made only when it is missing or a
+# program (or EXTRA) changed, so what a user wrote survives `make run`;
+# `rm build/rootfs.img` starts from a fresh one.
+ROOTFS := $(BUILD)/rootfs.img
+ROOTFS_SIZE ?= 128M
+ROOTFS_STAGE := $(BUILD)/rootfs.stage
+EXTRA ?=
+EXTRA_FILES := $(if $(EXTRA),$(shell find $(EXTRA) 2>/dev/null))
+$(BUILD)/rootfs.extra: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(abspath $(EXTRA))" | cmp -s - $@ || echo "$(abspath $(EXTRA))" > $@
+FORCE:
+rootfs: $(ROOTFS)
+$(ROOTFS): $(USER_STRIPPED) $(USER_SRC)/motd $(BUILD)/rootfs.extra $(EXTRA_FILES)
+	@echo "  MKFS    $@"
+	$(Q)rm -rf $(ROOTFS_STAGE) && mkdir -p $(ROOTFS_STAGE)/bin $(ROOTFS_STAGE)/etc \
+		$(ROOTFS_STAGE)/proc $(ROOTFS_STAGE)/dev $(ROOTFS_STAGE)/tmp
+	$(Q)cp $(USER_STRIPPED) $(ROOTFS_STAGE)/bin/ && cp $(USER_SRC)/motd $(ROOTFS_STAGE)/etc/
+	$(Q)$(if $(EXTRA),cp -a $(EXTRA)/. $(ROOTFS_STAGE)/)
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 -d $(ROOTFS_STAGE) $@.tmp $(ROOTFS_SIZE) && mv $@.tmp $@
+
 deps:
 	@bash ci/install.sh
 
 run: deps all
-	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)"
+	$(QEMU) $(QEMU_ARGS) $(DISK_ARGS) -append "$(BOOTARGS)"
 
 gdb: deps all
 	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)" -S -gdb tcp::1234 & \
