@@ -437,9 +437,8 @@ static bool setup(struct vblk *d)
 
 void virtio_blk_probe(void)
 {
-    /* QEMU gives the first -device the highest slot: walk from the top so
-     * that the first disk on the command line is vda. */
-    for (int i = machine.nvirtio - 1; i >= 0 && ndisks < BLK_MAX_DEVS; i--) {
+    /* In device-tree order, QEMU's first -device comes first: it is vda. */
+    for (int i = 0; i < machine.nvirtio && ndisks < BLK_MAX_DEVS; i++) {
         volatile uint8_t *regs = pa_to_va(machine.virtio_base[i]);
         if (*(volatile uint32_t *)(regs + VM_MAGIC) != 0x74726976 ||
             *(volatile uint32_t *)(regs + VM_DEVICE_ID) != 2)
