@@ -42,7 +42,8 @@ QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
 # The root disk (virtio-blk, modern interface): / is ext2 on it.
 DISK_ARGS = -global virtio-mmio.force-legacy=false \
-	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0
+	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0 \
+	$(if $(DISK2),-drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1)
 
 .PHONY: all kernel run test bench bench-plot gdb trace clean deps unit rootfs
 
@@ -126,8 +127,12 @@ gdb: deps all
 test: deps all
 	$(PYTHON) -m pytest -v tests/
 
-bench: deps all
-	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
+# An empty ext2 disk for bench_fs (the file-system figures).
+$(BUILD)/bench.img:
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 $@.tmp 64M && mv $@.tmp $@
+
+bench: deps all $(BUILD)/bench.img
+	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --disk $(BUILD)/bench.img --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
 
 # make trace PROG="/bin/prog args" [SMP=4] [BOOTARGS=...]: build/trace.json
 # (Chrome trace events; PROG empty: the kernel self-tests).  See ci/trace.py.

@@ -64,6 +64,9 @@ class BenchError(SystemExit):
     pass
 
 
+DISK = None                 # --disk: an empty ext2 image for bench_fs (copied per boot)
+
+
 def run(kernel, initrd, opensbi, smp, mem, extra_bootargs="", timeout=600):
     """Boot once; returns the figures as a list of {name, value, unit, harts}."""
     argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
@@ -71,6 +74,13 @@ def run(kernel, initrd, opensbi, smp, mem, extra_bootargs="", timeout=600):
             "-append", ("bench " + extra_bootargs).strip()]
     if initrd and os.path.exists(initrd):
         argv += ["-initrd", initrd]
+    if DISK and os.path.exists(DISK):
+        work = DISK + ".run"
+        with open(DISK, "rb") as src, open(work, "wb") as dst:
+            dst.write(src.read())       # every run starts from the same empty disk
+        argv += ["-global", "virtio-mmio.force-legacy=false",
+                 "-drive", "file=%s,if=none,format=raw,id=d0" % work,
+                 "-device", "virtio-blk-device,drive=d0"]
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         out = p.stdout.decode("latin-1")
@@ -152,6 +162,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", default="")
+    ap.add_argument("--disk", default="", help="empty ext2 image for the file-system figures")
     ap.add_argument("--opensbi", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--smp", type=int, default=2)
@@ -160,6 +171,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=1, help="boot this many times; medians")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per boot")
     a = ap.parse_args(argv)
+    global DISK
+    DISK = a.disk or None
     bootargs = " ".join(a.bootargs.split())
     figures = run_many(a.kernel, a.initrd, a.opensbi, a.smp, a.mem, bootargs, a.runs, a.timeout)
     for f in figures:
