@@ -305,3 +305,18 @@ def test_kill_during_writes_fsck_repairs_and_fsynced_files_are_intact(boot, tmp_
         assert r.stdout == want, "f%d lost what fsync acknowledged" % n
     m = shell(boot, [img])              # and it boots from the repaired image
     assert "Pollux" in run(m, "cat /etc/motd")
+
+
+def test_disk_read_errors_give_eio_and_the_rest_works(boot, tmp_path):
+    data = make_image(tmp_path, "eio.img", {"good": b"readable\n", "bad": b"B" * 4096}, block=1024)
+    blk = int(subprocess.run(["/usr/sbin/debugfs", "-R", "bmap /bad 0", data],
+                             capture_output=True, text=True).stdout.split()[0])
+    rules = tmp_path / "blkdebug.cfg"
+    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "%d"\n' % (blk * 2))
+    m = shell(boot, [root_copy(tmp_path), "blkdebug:%s:%s" % (rules, data)])
+    run(m, "mkdir /mnt")
+    assert run(m, "mount /dev/vdb /mnt").strip() == ""
+    assert "Input/output error" in run(m, "cat /mnt/bad")
+    assert "readable" in run(m, "cat /mnt/good")
+    assert "Input/output error" in run(m, "cat /mnt/bad")     # tried again, failed again
+    assert "still alive" in run(m, "echo still alive")
