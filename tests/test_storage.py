@@ -320,3 +320,15 @@ def test_disk_read_errors_give_eio_and_the_rest_works(boot, tmp_path):
     assert "readable" in run(m, "cat /mnt/good")
     assert "Input/output error" in run(m, "cat /mnt/bad")     # tried again, failed again
     assert "still alive" in run(m, "echo still alive")
+
+
+def test_a_file_larger_than_memory_is_written_and_read_back(boot, tmp_path):
+    # 160 MiB through a 128 MiB machine: dirty blocks are written back
+    # (the writer waits), clean ones reclaimed
+    img = make_image(tmp_path, "large.img", {}, block=4096, size="256M", programs=True)
+    m = shell(boot, [img], mem="128M")
+    assert "fswriters: 1 ok" in run(m, "fswriters 1 163840", timeout=600)
+    assert "1 ok" in run(m, "cat /proc/mem; echo 1 ok")
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log

@@ -90,7 +90,10 @@ struct bc_sync {
 };
 void bc_sync_init(struct bc_sync *s, struct blkdev *dev);
 
-void bc_writeback_start(void);      /* the periodic write-back task */
+void bc_writeback_start(void);
+/* More than a quarter of the cache's limit is dirty: a writer should
+ * await a bc_sync before it dirties more. */
+bool bc_too_dirty(void);      /* the periodic write-back task */
 
 struct bc_stats { uint64_t hits, misses, readaheads, writes, reclaimed, bufs, dirty, bytes; };
 void bc_get_stats(struct bc_stats *out);

@@ -211,6 +211,12 @@ void bc_invalidate(struct buf *b)
     spin_unlock(&lock);
 }
 
+bool bc_too_dirty(void)
+{
+    limits_init();
+    return stats.dirty * 4096 > max_bytes / 4;
+}
+
 void bc_get_stats(struct bc_stats *out)
 {
     spin_lock(&lock);
@@ -372,8 +378,10 @@ static void write_end(struct bio *bio)
     struct buf *b = bio->owner;
     spin_lock(&lock);
     b->flags &= ~B_IO;
-    if (bio->error)
+    if (bio->error) {
         b->flags |= B_DIRTY;            /* keep it: nothing acknowledged is lost */
+        stats.dirty++;
+    }
     spin_unlock(&lock);
     waitq_wake_all(&b->wq);
     bc_put(b);

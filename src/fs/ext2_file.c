@@ -22,9 +22,13 @@
 
 struct x2io {
     struct x2run run;
+    struct bc_sync sync;            /* a writer's wait when too much is dirty */
     uint64_t pos;
+    size_t chunk_end;               /* a write stops here, then checks the dirty level */
     bool write, pos_set;
 };
+
+#define WRITE_CHUNK (1UL << 20)
 
 static const uint8_t zeros[1024];
 
@@ -94,7 +98,7 @@ static long write_attempt(struct x2c *c, struct x2io *x, struct file_io *io, str
         x->pos = x2_isize(fs, ix->i);
         x->pos_set = true;
     }
-    while (io->done < io->len) {
+    while (io->done < io->len && io->done < x->chunk_end) {
         uint64_t pos = x->pos + io->done, size = x2_isize(fs, ix->i);
         uint64_t lblk = pos / fs->bsize;
         uint32_t off = pos % fs->bsize;
@@ -159,8 +163,17 @@ static enum poll io_poll(struct future *base, struct cx *cx)
         x->pos = io->f->off;
         spin_unlock(&io->f->lock);
     }
-    x2run_init(&x->run, io->f->x2.fs, x->write, rw_attempt, io);
-    AWAIT(io, future_poll(&x->run.base, cx));
+    do {
+        /* a writer waits (as a future) while too much is dirty: it writes
+         * back itself, then dirties at most WRITE_CHUNK more */
+        if (x->write && bc_too_dirty()) {
+            bc_sync_init(&x->sync, io->f->x2.fs->dev);
+            AWAIT(io, future_poll(&x->sync.base, cx));
+        }
+        x->chunk_end = io->done + WRITE_CHUNK;
+        x2run_init(&x->run, io->f->x2.fs, x->write, rw_attempt, io);
+        AWAIT(io, future_poll(&x->run.base, cx));
+    } while (x->write && x->run.result >= 0 && io->done < io->len && io->done >= x->chunk_end);
     io->result = x->run.result < 0 && !io->done ? x->run.result : (long)io->done;
     if (io->pos < 0 && io->done) {
         spin_lock(&io->f->lock);
@@ -178,6 +191,7 @@ static void io_cancel(struct future *base)
     struct x2io *x = io->bounce;
     if (x) {
         future_cancel(&x->run.base);
+        future_cancel(&x->sync.base);
         kfree(x);
         io->bounce = NULL;
     }
@@ -204,6 +218,7 @@ void x2_io_init(struct file_io *io, bool write)
     }
     x->write = write;
     x->run.base.resume = RESUME_DONE;       /* nothing to cancel before the first poll */
+    x->sync.base.resume = RESUME_DONE;
     io->bounce = x;
     future_init(&io->base, &io_ops);
 }
