@@ -168,11 +168,12 @@ def test_8_writers_on_4_harts_then_fsck_clean(boot, tmp_path):
     assert code == 0, log
 
 
-def test_uring_32_reads_in_flight_at_offsets(boot, tmp_path):
+def test_uring_32_reads_in_flight_at_offsets_and_fsync(boot, tmp_path):
     blob = random.Random(7).randbytes(32 * 4096)
     img = make_image(tmp_path, "u.img", {"etc/blob": blob}, block=4096, programs=True)
     m = shell(boot, [img])
-    assert "uring_blk: 32 reads ok" in run(m, "uring_blk /etc/blob")
+    out = run(m, "uring_blk /etc/blob")
+    assert "uring_blk: 32 reads ok" in out and "uring_blk: fsync ok" in out, out
 
 
 def test_mount_a_second_disk(boot, tmp_path):

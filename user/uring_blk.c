@@ -1,7 +1,7 @@
 /*
  * uring_blk FILE - 32 io_uring READs of 4 KiB at once, each at its own
- * offset of FILE, checked against pread.  Prints
- * "uring_blk: 32 reads ok" or what differed.
+ * offset of FILE, checked against pread, then an FSYNC of a new file.
+ * Prints "uring_blk: 32 reads ok", "uring_blk: fsync ok" or what failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,5 +54,19 @@ int main(int argc, char **argv)
 	}
 	(void)seen;
 	printf("uring_blk: %d reads ok\n", N);
+	/* FSYNC of a file just written */
+	int w = open("/tmp/uring_fsync", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (w < 0 || write(w, "x", 1) != 1)
+		return 1;
+	struct io_uring_sqe *s = uring_sqe(&r);
+	s->opcode = IORING_OP_FSYNC;
+	s->fd = w;
+	s->user_data = 99;
+	struct io_uring_cqe c;
+	if (uring_enter(&r, 1, 0, 0) != 1 || uring_wait(&r, &c) < 0 || c.res != 0) {
+		printf("uring_blk: fsync gave %d\n", c.res);
+		return 1;
+	}
+	printf("uring_blk: fsync ok\n");
 	return 0;
 }

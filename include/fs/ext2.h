@@ -133,6 +133,7 @@ struct ext2_mount {
 void ext2_mount_init(struct ext2_mount *m, struct blkdev *dev);
 void ext2_release(struct ext2_fs *fs);   /* after a clean sync (umount) */
 void ext2_mark_clean(struct ext2_fs *fs, bool clean);
+static inline struct blkdev *x2_fs_dev(struct ext2_fs *fs) { return fs->dev; }
 
 /* Open-inode registry (ext2_ops.c).  ref: false if the table is full. */
 bool x2_open_ref(struct ext2_fs *fs, uint32_t ino);

@@ -955,8 +955,14 @@ static long sync_fd(struct thread *th, int fd)
 {
     long err;
     struct fscall *fc = file_call(th, X2_FSTAT, fd, &err);
+    if (!fc && err == 1) {              /* not ext2: nothing to write, or EINVAL as on Linux */
+        struct file *f = fd_get(th->proc->files, fd);
+        bool mem = f && (f->type == FT_INITRD || f->type == FT_DIR || f->type == FT_PROC);
+        file_put(f);
+        return mem ? 0 : -EINVAL;
+    }
     if (!fc)
-        return err == 1 ? 0 : err;      /* nothing to write for other files */
+        return err;
     fc->fsl[0] = fc->op.fs;
     fc->nfs = 1;
     fc->u[1] = 1;
