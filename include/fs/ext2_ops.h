@@ -48,7 +48,7 @@ struct x2op {
 };
 
 long x2_attempt(struct x2c *c, void *op);       /* dispatch on op->kind */
-bool x2_excl(enum x2kind k);                     /* needs the lock exclusively? */
+bool x2_excl(const struct x2op *op);              /* needs the lock exclusively? */
 
 /* Reading and writing an open ext2 file (struct file_io, file.c). */
 void x2_io_init(struct file_io *io, bool write);

@@ -882,14 +882,16 @@ long x2_attempt(struct x2c *c, void *arg)
     return -EINVAL;
 }
 
-bool x2_excl(enum x2kind k)
+bool x2_excl(const struct x2op *op)
 {
-    switch (k) {
+    if (op->kind == X2_OPEN)            /* only creating or truncating changes anything */
+        return op->flags & (O_CREAT | O_TRUNC);
+    switch (op->kind) {
     case X2_STAT: case X2_FSTAT: case X2_ACCESS: case X2_READLINK: case X2_STATFS:
     case X2_GETDENTS: case X2_EXEC:
         return false;
     default:
-        return true;                    /* X2_OPEN: O_CREAT/O_TRUNC may change things */
+        return true;
     }
 }
 

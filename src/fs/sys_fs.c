@@ -87,7 +87,7 @@ static enum poll fscall_poll(struct future *base, struct cx *cx)
             }
             fc->op.fs = fs;
         }
-        x2run_init(&fc->run, fc->op.fs, x2_excl(fc->op.kind), x2_attempt, &fc->op);
+        x2run_init(&fc->run, fc->op.fs, x2_excl(&fc->op), x2_attempt, &fc->op);
         AWAIT(sc, future_poll(&fc->run.base, cx));
         sc->result = fc->run.result;
         if (sc->result != -ESYMLINK)
