@@ -30,16 +30,20 @@ def scratch_disk(tmp_path, mib=8, name="scratch.img"):
 
 
 def root_copy(tmp_path, name="root.img"):
-    p = str(tmp_path / name)
-    shutil.copyfile(ROOTFS, p)
-    return p
+    """A fresh root image like build/rootfs.img (which `make run` may have
+    changed): the programs, /etc/motd, /proc, /dev, /tmp; 4 KiB blocks."""
+    motd = open(os.path.join(os.path.dirname(BUILD), "user", "motd"), "rb").read()
+    return make_image(tmp_path, name, {"etc/motd": motd}, block=4096, size="128M",
+                      programs=True, dirs=("proc", "dev"))
 
 
-def make_image(tmp_path, name, files, block=1024, size="32M", programs=False):
+def make_image(tmp_path, name, files, block=1024, size="32M", programs=False, dirs=()):
     """An ext2 image of a staging tree: files maps paths to bytes."""
     stage = tmp_path / (name + ".stage")
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage / "tmp")
+    for d in dirs:
+        os.makedirs(stage / d)
     if programs:
         shutil.copytree(STRIP, stage / "bin")
     for path, data in files.items():
@@ -94,7 +98,9 @@ def test_disk_32_requests_in_flight_complete_by_interrupt(boot, tmp_path):
 # ---- files and directories through the calls ----------------------------------
 
 def test_boots_from_the_ext2_root_disk(boot, tmp_path):
-    m = shell(boot, [root_copy(tmp_path)])
+    img = str(tmp_path / "rootfs.img")     # the image `make run` boots (a copy)
+    shutil.copyfile(ROOTFS, img)
+    m = shell(boot, [img])
     assert re.search(r"root: ext2 on vda", m.log)
     assert "Pollux" in run(m, "cat /etc/motd")
     out = run(m, "ls -l /")
