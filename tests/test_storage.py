@@ -339,3 +339,17 @@ def test_a_file_larger_than_memory_is_written_and_read_back(boot, tmp_path):
     poweroff(m)
     code, log = fsck(img)
     assert code == 0, log
+
+
+def test_cold_uring_reads_racing_read_ahead_never_fail(boot, tmp_path):
+    # 32 reads at once on a cold cache race the read-ahead of the blocks
+    # they want; a read-ahead that finds no free slot must not fail them
+    blob = random.Random(3).randbytes(2 << 20)
+    data = make_image(tmp_path, "blob.img", {"blob": blob}, block=4096)
+    m = shell(boot, [root_copy(tmp_path), data])
+    run(m, "mkdir /mnt")
+    for _ in range(8):
+        run(m, "mount /dev/vdb /mnt")   # a fresh mount: nothing cached
+        out = run(m, "uring_blk /mnt/blob")
+        assert "uring_blk: 32 reads ok" in out, out
+        run(m, "umount /mnt")

@@ -311,30 +311,40 @@ static enum poll read_poll(struct future *base, struct cx *cx)
         r->result = -ENOMEM;
         break;
     }
-    if (claim_read(r->b)) {
-        r->bio = read_bio(r->b);
-        if (!r->bio) {
-            unclaim(r->b, false);
-            r->result = -ENOMEM;
+    for (;;) {
+        if (claim_read(r->b)) {
+            r->bio = read_bio(r->b);
+            if (!r->bio) {
+                unclaim(r->b, false);
+                r->result = -ENOMEM;
+                break;
+            }
+            r->started = true;
+            blk_submit_init(&r->sub, r->dev, r->bio);
+            AWAIT(r, future_poll(&r->sub.base, cx));
+            r->started = false;
+            if (r->sub.result) {
+                bc_put(r->b);           /* the bio's reference */
+                unclaim(r->b, true);
+            }
+            bio_put(r->bio);            /* in flight: the driver holds it */
+            r->bio = NULL;
+        }
+        AWAIT_COND(r, cx, &r->b->wq, &r->w, !(r->b->flags & B_IO));
+        if (r->b->flags & B_VALID) {
+            r->result = 0;
             break;
         }
-        r->started = true;
-        blk_submit_init(&r->sub, r->dev, r->bio);
-        AWAIT(r, future_poll(&r->sub.base, cx));
-        r->started = false;
-        if (r->sub.result) {
-            bc_put(r->b);               /* the bio's reference */
-            unclaim(r->b, true);
-        }
-        bio_put(r->bio);                /* in flight: the driver holds it */
-        r->bio = NULL;
-    }
-    AWAIT_COND(r, cx, &r->b->wq, &r->w, !(r->b->flags & B_IO));
-    r->result = (r->b->flags & B_VALID) ? 0 : -EIO;
-    if (r->result) {                    /* let a later read try again */
         spin_lock(&lock);
-        r->b->flags &= ~B_ERROR;
+        bool failed = r->b->flags & B_ERROR;
+        r->b->flags &= ~B_ERROR;        /* a later read tries the disk again */
         spin_unlock(&lock);
+        if (failed) {
+            r->result = -EIO;
+            break;
+        }
+        /* nobody read it (a read-ahead that found no free slot gave up):
+         * read it ourselves */
     }
     ASYNC_END(r);
     /* (the caller drops r->b with bc_put) */
