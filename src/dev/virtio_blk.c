@@ -15,8 +15,9 @@
  * device; there is no global "done" flag.
  *
  * Invariants:
- *  - q->lock guards the rings, the slot table and last_used; it masks
- *    interrupts, so the top half never spins on its own hart.
+ *  - d->lock guards the rings, the slot table and last_used; it masks
+ *    interrupts, so the top half never spins on its own hart, and the
+ *    doorbell (QUEUE_NOTIFY) is rung after it is released.
  *  - A slot's bio holds the driver's reference until its completion:
  *    the device may write into bio->buf, bio->hdr and bio->status until
  *    then, whatever its waiter did.
@@ -260,9 +261,13 @@ static bool try_start(struct vblk *d, struct bio *b)
     d->avail->ring[d->avail->idx % d->qsize] = 3 * s;
     atomic_thread_fence(memory_order_seq_cst);     /* descriptors before the index */
     d->avail->idx++;
+    spin_unlock(&d->lock);
+    /* The doorbell outside the lock: the device may complete at once and
+     * raise its interrupt, whose top half takes the lock (on another hart
+     * it would spin for as long as this one is descheduled; under QEMU's
+     * -icount round robin that was for ever). */
     arch_io_fence();                                /* the index before the notify */
     wr(d, VM_QUEUE_NOTIFY, 0);
-    spin_unlock(&d->lock);
     return true;
 }
 
