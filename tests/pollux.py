@@ -7,30 +7,23 @@ in a panic report symbolized to file:line by addr2line.
 import os
 import re
 import subprocess
+import sys
 
 import pexpect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "ci"))
+import qemu   # noqa: E402  (ci/qemu.py: the one QEMU command line)
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
 INITRD = os.path.join(BUILD, "initrd.cpio")
-OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+OPENSBI = qemu.OPENSBI
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
 def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, disks=()):
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", OPENSBI, "-kernel", KERNEL, "-append", bootargs]
-    if disks:                           # virtio-blk, modern interface; first is vda
-        argv += ["-global", "virtio-mmio.force-legacy=false"]
-    for i, d in enumerate(disks):
-        argv += ["-drive", "file=%s,if=none,format=raw,id=d%d" % (d, i),
-                 "-device", "virtio-blk-device,drive=d%d" % i]
-    if initrd and os.path.exists(INITRD):
-        argv += ["-initrd", INITRD]
-    if icount:
-        argv += ["-icount", "shift=0"]
-    return argv
+    return qemu.argv(KERNEL, OPENSBI, INITRD if initrd else "", smp, mem, bootargs, icount,
+                     extra=qemu.disk_args(disks))
 
 
 def symbolize(text):
@@ -53,9 +46,10 @@ class Machine:
 
     PROMPT = "pollux> "
 
-    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60, disks=()):
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60, icount=False,
+                 disks=()):
         self.log_chunks = []
-        argv = qemu_argv(smp, mem, bootargs, initrd, disks=disks)
+        argv = qemu_argv(smp, mem, bootargs, initrd, icount, disks)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self

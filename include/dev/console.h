@@ -44,6 +44,8 @@ void console_set_echo(bool on);
 
 /* Called (interrupt context) on ^C: kill the foreground job.  Weak default. */
 void console_interrupt_hook(void);
+/* Called (interrupt context) on ^Z: stop the foreground job.  Weak default. */
+void console_suspend_hook(void);
 
 struct console_stats { uint64_t rx_bytes, tx_bytes, rx_dropped, lines_truncated, tx_polled; };
 void console_get_stats(struct console_stats *s);

@@ -85,6 +85,19 @@ long file_getdents64(struct file *f, struct mm *mm, uint64_t ubuf, size_t len);
 bool file_readable(struct file *f);
 bool file_writable(struct file *f);
 bool file_is_tty(struct file *f);
+/* Linux poll(2) bits (asm-generic/poll.h). */
+#define POLL_IN      0x001
+#define POLL_PRI     0x002
+#define POLL_OUT     0x004
+#define POLL_ERR     0x008
+#define POLL_HUP     0x010
+#define POLL_NVAL    0x020
+#define POLL_RDNORM  0x040
+#define POLL_WRNORM  0x100
+#define POLL_IN_MASK  (POLL_IN | POLL_RDNORM)
+#define POLL_OUT_MASK (POLL_OUT | POLL_WRNORM)
+/* The file's readiness as Linux's poll mask (IN, OUT, HUP, ERR bits). */
+unsigned file_poll_events(struct file *f);
 /* The wait queue readiness changes are announced on; NULL: never waits. */
 struct waitq *file_poll_queue(struct file *f, bool out);
 

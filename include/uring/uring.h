@@ -17,7 +17,8 @@
  * per use, bounds every index by the ring mask, and treats a CQ head that
  * makes no sense as "full".
  *
- * Pollux extension: sq_off.resv1 is the offset of a 32-bit word in the
+ * Pollux extension (include/uring/uring_abi.h): with IORING_FEAT_POLLUX_PRIO
+ * in the features, sq_off.resv1 is the offset of a 32-bit word in the
  * ring memory where the user runtime publishes the highest priority of
  * its ready coroutines (0..7); the kernel reads it as a hint, clamped by
  * the process's ceiling.
@@ -26,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <linux/io_uring.h>
+#include "uring/uring_abi.h"
 #include "core/future.h"
 #include "fs/file.h"
 #include "core/timer.h"

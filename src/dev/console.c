@@ -49,6 +49,7 @@ static volatile bool sync_mode;
 static struct console_stats stats;
 
 __attribute__((weak)) void console_interrupt_hook(void) {}
+__attribute__((weak)) void console_suspend_hook(void) {}
 
 /* ---- transmit --------------------------------------------------------- */
 
@@ -166,6 +167,11 @@ static void rx_byte_locked(uint8_t c)
         echo_locked("^C\r\n", 4);
         line_len = 0;
         console_interrupt_hook();
+        break;
+    case 0x1a:                  /* ^Z: drop the line, stop the job */
+        echo_locked("^Z\r\n", 4);
+        line_len = 0;
+        console_suspend_hook();
         break;
     case 0x04:                  /* ^D: end of file, or send a partial line */
         if (line_len == 0)

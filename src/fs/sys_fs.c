@@ -13,6 +13,7 @@
  * cancelled; it holds the reference to any file it works on.
  */
 #include "arch.h"
+#include "dev/console.h"
 #include "fs/ext2_ops.h"
 #include "fs/pipe.h"
 #include "fs/vfs.h"
@@ -20,6 +21,7 @@
 #include "lib/klib.h"
 #include "lib/printk.h"
 #include "mem/kmalloc.h"
+#include "proc/signal.h"
 #include "proc/syscall.h"
 
 #define AT_FDCWD (-100)
@@ -841,9 +843,20 @@ SYS(fstatfs)
 
 /* ---- exec -------------------------------------------------------------------------------------- */
 
+/* exec_load, and what a successful exec does to signals (signal.c) */
+static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+{
+    long r = exec_load(th, path, uargv, uenvp);
+    if (r == 0) {
+        signal_exec(th->proc);
+        th->proc->did_exec = true;
+    }
+    return r;
+}
+
 static long exec_fallback(struct thread *th, struct fscall *fc)
 {
-    return exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
 }
 
 static long exec_finish(struct thread *th, struct fscall *fc, long r)
@@ -854,7 +867,7 @@ static long exec_finish(struct thread *th, struct fscall *fc, long r)
         x2_exec_image_put(&fc->op);     /* the cache owns it from now on */
         fc->op.image_cached = true;
     }
-    return exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
 }
 
 long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp)
@@ -911,8 +924,11 @@ static enum poll sync_call_poll(struct future *base, struct cx *cx)
         }
         if (fc->u[2] == 2 && !sc->result)       /* umount */
             ext2_release(fc->fsl[0]);
-        if (fc->u[2] == 3) {                    /* power-off */
-            printk("pollux: file systems synced, powering off\n");
+        if (fc->u[2] == 3 || fc->u[2] == 4) {   /* power-off, restart */
+            printk("pollux: file systems synced, %s\n", fc->u[2] == 3 ? "powering off" : "restarting");
+            console_flush();
+            if (fc->u[2] == 4)
+                arch_reboot();
             arch_poweroff(0);
         }
     }
@@ -1023,23 +1039,16 @@ SYS(umount2)
     return start_sync(th, fc);
 }
 
-#define LINUX_REBOOT_MAGIC1 0xfee1dead
-#define LINUX_REBOOT_CMD_POWER_OFF 0x4321fedc
-#define LINUX_REBOOT_CMD_RESTART 0x01234567
-#define LINUX_REBOOT_CMD_HALT 0xcdef0123
-
-SYS(reboot)
+/* reboot(2)'s power-off and restart (sys_reboot.c): every mounted file
+ * system is marked clean and written back, the disks flushed, then the
+ * machine stops.  A future like sync. */
+long fs_shutdown(struct thread *th, bool restart)
 {
-    if ((uint32_t)a[0] != LINUX_REBOOT_MAGIC1)
-        return -EINVAL;
-    uint32_t cmd = (uint32_t)a[2];
-    if (cmd != LINUX_REBOOT_CMD_POWER_OFF && cmd != LINUX_REBOOT_CMD_RESTART && cmd != LINUX_REBOOT_CMD_HALT)
-        return -EINVAL;
     struct fscall *fc = fscall_new(X2_STATFS);
     if (!fc)
         return -ENOMEM;
     fc->nfs = vfs_mounted(fc->fsl, 8);
     fc->flags = 1;
-    fc->u[2] = 3;
+    fc->u[2] = restart ? 4 : 3;
     return start_sync(th, fc);
 }

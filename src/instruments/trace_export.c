@@ -87,7 +87,7 @@ static bool alive(int pid)
 
 static bool start_pingpong(struct tracer *tr)
 {
-    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, &tr->latch);
+    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, false, &tr->latch);
 }
 
 /* A task name as one printable word (it may point into freed memory by

@@ -128,6 +128,7 @@ SYS(futex)
         }
         sleep_init(&sc->futex.timeout, ticks);
         sc->futex.has_timeout = true;
+        sc->restart = SC_RESTART_NEVER;         /* Linux: a timed wait is not restarted */
     }
     /* compare and enqueue under the bucket lock: a FUTEX_WAKE after the
      * user's store cannot slip in between */

@@ -28,16 +28,20 @@
                      CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
                      CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
 
-int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime);
+int proc_reap(struct proc *p, int pid, int options, int *status, uint64_t *cutime);
 void proc_abort(struct proc *c);
 
+/* exit ends this thread.  Its status becomes the process's if it turns
+ * out to be the last thread (thread_exit decides, under proc_lock, so two
+ * threads exiting at once cannot both think another one is left). */
 SYS(exit)
 {
+    th->exit_status = (a[0] & 0xff) << 8;
     spin_lock(&proc_lock);
     bool last = th->proc->nthreads == 1;
     spin_unlock(&proc_lock);
     if (last)
-        proc_exit_group(th->proc, (a[0] & 0xff) << 8);
+        proc_exit_group(th->proc, th->exit_status);
     else
         th->exiting = true;     /* this thread only */
     return 0;
@@ -110,6 +114,11 @@ SYS(clone)
         }
     }
     child->tf = th->tf;         /* sepc already past the ecall */
+    child->sig_blocked = th->sig_blocked;
+    if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {
+        child->ss_sp = th->ss_sp;           /* fork keeps the alternate stack */
+        child->ss_size = th->ss_size;
+    }
     user_syscall_return(child, 0);
     if (newsp)
         user_set_sp(child, newsp);
@@ -122,6 +131,7 @@ SYS(clone)
         (void)copyout(p->mm, ptid, &tid, 4);   /* Linux ignores a bad pointer here too */
     if (flags & CLONE_CHILD_SETTID)
         (void)copyout(child->proc->mm, ctid, &tid, 4);
+    child->task->hart_mask = th->task->hart_mask;  /* affinity is inherited */
     thread_start(child);
     return tid;
 }
@@ -138,7 +148,7 @@ static bool try_reap(struct syscall_wait *sc)
     struct proc *p = sc->th->proc;
     int status = 0;
     uint64_t cut = 0;
-    int pid = proc_reap(p, sc->wait.pid, &status, &cut);
+    int pid = proc_reap(p, sc->wait.pid, sc->wait.options, &status, &cut);
     if (pid == 0 && (sc->wait.options & 1 /* WNOHANG */)) {
         sc->result = 0;
         return true;
@@ -188,20 +198,6 @@ SYS(wait4)
     return SYSCALL_WAIT;
 }
 
-SYS(kill)
-{
-    int pid = (int)a[0], sig = (int)a[1];
-    if (sig < 0 || sig > 64)
-        return -EINVAL;
-    if (pid > 0)
-        return proc_kill(pid, sig);
-    if (pid == 0)
-        return proc_kill_group(th->proc->pgid, sig);
-    if (pid < -1)
-        return proc_kill_group(-pid, sig);
-    return -EPERM;              /* kill(-1): not for now */
-}
-
 /* ---- sched_yield: go behind every task queued on this hart -------------- */
 
 static enum poll yield_poll(struct future *base, struct cx *cx)
@@ -220,18 +216,107 @@ SYS(sched_yield)
     return SYSCALL_WAIT;
 }
 
+/* ---- sched_setaffinity / sched_getaffinity: the harts a thread may use ---- */
+
+/* The thread `tid` names (0: th), with proc_lock held: one of th's
+ * process, or the main thread of another process.  NULL: none. */
+static struct thread *thread_by_tid_locked(struct thread *th, int tid)
+{
+    if (tid == 0 || tid == th->tid)
+        return th;
+    for (struct thread *t = th->proc->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    struct proc *p = tid > 0 ? proc_find(tid) : NULL;
+    if (!p || p->state != PROC_ALIVE)
+        return NULL;
+    for (struct thread *t = p->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    return NULL;
+}
+
+static uint64_t online_harts(void)
+{
+    return nharts >= 64 ? ~0ULL : (1ULL << nharts) - 1;
+}
+
+SYS(sched_setaffinity)
+{
+    uint64_t len = a[1], mask = 0;
+    /* as Linux: a shorter mask is zero-extended, a longer one cut */
+    if (copyin(th->proc->mm, &mask, a[2], len < 8 ? len : 8))
+        return -EFAULT;
+    mask &= online_harts();
+    if (!mask)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    if (t)
+        t->task->hart_mask = mask == online_harts() ? 0 : (uint16_t)mask;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Another thread moves at its next wake or time slice; this one
+     * leaves a hart it may no longer use at once (the yield requeues it
+     * on an allowed hart, executor.c). */
+    if (t == th && !task_may_run_on(th->task, this_hart()->index)) {
+        sc_wait_init(th, &yield_ops);
+        return SYSCALL_WAIT;
+    }
+    return 0;
+}
+
+SYS(sched_getaffinity)
+{
+    uint64_t len = a[1];
+    if (len * 8 < nharts || (len & 7))
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    uint64_t mask = t ? (t->task->hart_mask ? t->task->hart_mask : online_harts()) : 0;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Linux writes its cpumask's size (8 bytes here) and returns it */
+    return copyout(th->proc->mm, a[2], &mask, 8) ? -EFAULT : 8;
+}
+
+/* ---- process groups and sessions (Linux rules) -------------------------- */
+
+static bool group_in_session_locked(int pgid, int sid)
+{
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == pgid && p->sid == sid && p->state == PROC_ALIVE)
+            return true;
+    return false;
+}
+
 SYS(setpgid)
 {
     int pid = (int)a[0], pgid = (int)a[1];
     if (pgid < 0)
         return -EINVAL;
+    struct proc *me = th->proc;
     spin_lock(&proc_lock);
-    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    struct proc *p = pid == 0 ? me : proc_find(pid);
     int r = 0;
-    if (!p || (p != th->proc && p->parent != th->proc))
+    if (!p || p->state != PROC_ALIVE || (p != me && p->parent != me))
         r = -ESRCH;
-    else
-        p->pgid = pgid ? pgid : p->pid;
+    else if (p != me && p->sid != me->sid)
+        r = -EPERM;
+    else if (p != me && p->did_exec)
+        r = -EACCES;
+    else if (p->sid == p->pid)
+        r = -EPERM;                     /* a session leader keeps its group */
+    else {
+        if (!pgid)
+            pgid = p->pid;
+        if (pgid != p->pid && !group_in_session_locked(pgid, me->sid))
+            r = -EPERM;                 /* join only a group of our session */
+        else
+            p->pgid = pgid;
+    }
     spin_unlock(&proc_lock);
     return r;
 }
@@ -246,44 +331,29 @@ SYS(getpgid)
     return r;
 }
 
-/* Signals: no handlers are ever run; SIG_IGN is honoured (the shell
- * ignores SIGINT), everything else ends the process. */
-SYS(rt_sigaction)
+SYS(setsid)
 {
-    int sig = (int)a[0];
-    uint64_t act = a[1], oldact = a[2];
-    if (sig < 1 || sig > 64 || a[3] != 8)
-        return -EINVAL;
-    uint64_t bit = 1UL << (sig - 1);
-    if (oldact) {
-        uint64_t old[4] = { (th->proc->sig_ignore & bit) ? 1 : 0, 0, 0, 0 };
-        if (copyout(th->proc->mm, oldact, old, sizeof old))
-            return -EFAULT;
-    }
-    if (act) {
-        uint64_t handler;
-        if (copyin(th->proc->mm, &handler, act, 8))
-            return -EFAULT;
-        if (sig == 9 || sig == 19)
-            return -EINVAL;
-        if (handler == 1)
-            th->proc->sig_ignore |= bit;
-        else
-            th->proc->sig_ignore &= ~bit;
-    }
-    return 0;
+    (void)a;
+    struct proc *me = th->proc;
+    spin_lock(&proc_lock);
+    int r = me->pid;
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == me->pid && p->state == PROC_ALIVE)
+            r = -EPERM;                 /* we lead a group already */
+    if (r > 0)
+        me->sid = me->pgid = me->pid;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
-SYS(rt_sigprocmask)
+SYS(getsid)
 {
-    if (a[0] > 2 || a[3] != 8)
-        return -EINVAL;
-    if (a[2]) {
-        uint64_t zero = 0;
-        if (copyout(th->proc->mm, a[2], &zero, 8))
-            return -EFAULT;
-    }
-    return 0;
+    int pid = (int)a[0];
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    int r = p ? p->sid : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
 SYS(set_robust_list) { (void)th; (void)a; return -ENOSYS; }

@@ -30,7 +30,13 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(45, truncate), E(46, ftruncate), E(81, sync), E(82, fsync), E(83, fdatasync),
     E(267, syncfs), E(52, fchmod), E(53, fchmodat), E(88, utimensat), E(50, fchdir),
     E(43, statfs), E(44, fstatfs), E(48, faccessat), E(439, faccessat2), E(40, mount),
-    E(39, umount2), E(142, reboot),
+    E(39, umount2),
+    E(142, reboot), E(122, sched_setaffinity), E(123, sched_getaffinity), E(72, pselect6), E(73, ppoll),
+    E(130, tkill), E(131, tgkill), E(132, sigaltstack), E(133, rt_sigsuspend),
+    E(136, rt_sigpending), E(137, rt_sigtimedwait), E(138, rt_sigqueueinfo),
+    E(139, rt_sigreturn), E(240, rt_tgsigqueueinfo), E(156, getsid), E(157, setsid),
+    E(102, getitimer), E(103, setitimer), E(107, timer_create), E(108, timer_gettime),
+    E(109, timer_getoverrun), E(110, timer_settime), E(111, timer_delete),
 #undef E
 };
 
@@ -76,5 +82,6 @@ void sc_wait_init(struct thread *th, const struct future_ops *ops)
 {
     future_init(&th->sc.base, ops);
     th->sc.th = th;
+    th->sc.restart = SC_RESTART_SYS;
     th->sc.result = 0;
 }

@@ -5,10 +5,15 @@
  * Ring memory (one block of pages, IORING_FEAT_SINGLE_MMAP):
  *
  *     0     SQ: head tail mask entries flags dropped     (u32 each)
+ *     24    ctl: the Pollux control word (priority hint, sq_off.resv1,
+ *           announced by IORING_FEAT_POLLUX_PRIO: uring/uring_abi.h)
  *     64    SQ array: sq_entries u32 indexes into the SQE array
  *     cq    CQ: head tail mask entries overflow flags     (u32 each)
  *     cq+64 CQEs: cq_entries x 16 bytes
- *     ctl   the Pollux control word (priority hint)
+ *
+ * Every word lies inside the length the Linux-defined fields imply (the
+ * end of the CQEs), so a program that sizes its mapping as it would on
+ * Linux sees the control word too.
  *
  * The SQE array is a second block (IORING_OFF_SQES).
  *
@@ -35,6 +40,7 @@
 #include "instruments/trace.h"
 #include "uring/uring.h"
 
+#define SQ_CTL_OFF 24
 #define SQ_ARRAY_OFF 64
 #define RING_U32(r, off) ((_Atomic uint32_t *)((char *)(r)->mem + (off)))
 #define MAX_INFLIGHT(r) (4 * (r)->cq_entries)
@@ -93,8 +99,7 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     if (!r)
         return -ENOMEM;
     uint32_t cq_off = ALIGN_UP(SQ_ARRAY_OFF + 4 * sq, 64);
-    uint32_t ctl_off = cq_off + 64 + 16 * cq;
-    r->mem_order = order_for(ctl_off + 64);
+    r->mem_order = order_for(cq_off + 64 + 16 * cq);
     r->sqes_order = order_for(sq * sizeof(struct io_uring_sqe));
     r->mem = page_alloc_order(r->mem_order);
     r->sqes = page_alloc_order(r->sqes_order);
@@ -116,10 +121,11 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     memset(&p, 0, sizeof p - 0);
     p.sq_entries = sq;
     p.cq_entries = cq;
-    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE |
+                 IORING_FEAT_POLLUX_PRIO;
     p.sq_off = (struct io_sqring_offsets){ .head = 0, .tail = 4, .ring_mask = 8, .ring_entries = 12,
                                            .flags = 16, .dropped = 20, .array = SQ_ARRAY_OFF,
-                                           .resv1 = ctl_off };
+                                           .resv1 = SQ_CTL_OFF };
     p.cq_off = (struct io_cqring_offsets){ .head = cq_off, .tail = cq_off + 4, .ring_mask = cq_off + 8,
                                            .ring_entries = cq_off + 12, .overflow = cq_off + 16,
                                            .flags = cq_off + 20, .cqes = cq_off + 64 };
