@@ -37,6 +37,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench   # noqa: E402  (ci/bench.py)
+import qemu    # noqa: E402  (ci/qemu.py)
 
 INIT_PROGS = ["bench_syscall", "bench_yield", "bench_pipe", "bench_fork", "bench_exec",
               "bench_uring", "coro10k", "nop"]
@@ -76,14 +77,11 @@ def make_initramfs(bins, init, out):
 
 def run_linux(image, initramfs, opensbi, smp, mem, timeout):
     """Boot once under make bench's flags; the figures and the whole output."""
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", opensbi, "-kernel", image, "-icount", bench.QEMU_ICOUNT,
-            "-append", LINUX_APPEND, "-initrd", initramfs]
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-        out = p.stdout.decode("latin-1")
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("latin-1")
+    # The shared runner, with make bench's -icount but without the `icount`
+    # bootarg (a word Linux would hand to /init as an argument).
+    status, out, _ = qemu.run(image, opensbi, initramfs, smp, mem, LINUX_APPEND, icount=False,
+                              timeout=timeout, extra=["-icount", qemu.ICOUNT])
+    if status is None:
         sys.stderr.write(out[-4000:])
         raise bench.BenchError("bench-linux: Linux did not finish within %d s" % timeout)
     figures = {}

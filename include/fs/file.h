@@ -110,23 +110,44 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t cap);
 
 /* ---- file-descriptor tables ------------------------------------------ */
 
-#define NOFILE 64
+/*
+ * A table starts with FDTABLE_INLINE slots inside itself and grows (by
+ * doubling) only when a descriptor beyond them is asked for, up to its
+ * RLIMIT_NOFILE soft limit: three descriptors do not pay for 1024.
+ * The limits live in the table because they govern exactly it; a table
+ * shared with CLONE_FILES shares them.
+ */
+#define NOFILE_DEFAULT 1024     /* soft limit a process starts with (Linux's) */
+#define NOFILE_MAX 4096         /* hard limit; no table is ever bigger */
+#define FDTABLE_INLINE 64       /* as many as one cloexec word covers */
 
 struct fdtable {
     struct spinlock lock;
     _Atomic int refs;           /* processes/threads sharing it (CLONE_FILES) */
-    struct file *fd[NOFILE];
-    uint64_t cloexec;           /* bit per fd */
+    unsigned cap;               /* slots in fd[]: a power of two */
+    unsigned limit, limit_max;  /* RLIMIT_NOFILE soft and hard */
+    struct file **fd;           /* fd_inline, or a kmalloc'd array of cap */
+    uint64_t *cloexec;          /* cap bits: &cloexec_inline or kmalloc'd */
+    struct file *fd_inline[FDTABLE_INLINE];
+    uint64_t cloexec_inline;
 };
 
 struct fdtable *fdtable_create(void);
 struct fdtable *fdtable_copy(struct fdtable *t);        /* fork */
 void fdtable_put(struct fdtable *t);
-/* Lowest free fd >= min: fd or -EMFILE.  Takes over the caller's reference. */
+/* Lowest free fd >= min: fd, -EMFILE (none below the soft limit) or
+ * -ENOMEM.  Takes over the caller's reference on success only. */
 int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec);
 /* The file at fd with a new reference, or NULL (EBADF). */
 struct file *fd_get(struct fdtable *t, int fd);
 int fd_close(struct fdtable *t, int fd);                 /* 0 / -EBADF */
-/* dup3 semantics: 0 / -EBADF / -EINVAL. */
+/* dup3 semantics: 0 / -EBADF / -EINVAL / -ENOMEM. */
 int fd_dup_to(struct fdtable *t, int oldfd, int newfd, bool cloexec);
 void fd_close_on_exec(struct fdtable *t);
+/* FD_CLOEXEC of fd: 0 or 1, or -EBADF; and setting it: 0 / -EBADF. */
+int fd_get_cloexec(struct fdtable *t, int fd);
+int fd_set_cloexec(struct fdtable *t, int fd, bool on);
+/* RLIMIT_NOFILE: read, and set (soft <= hard, hard never raised):
+ * 0 / -EINVAL / -EPERM. */
+void fd_get_limit(struct fdtable *t, uint64_t lim[2]);
+int fd_set_limit(struct fdtable *t, const uint64_t lim[2]);

@@ -51,6 +51,8 @@ struct proc {
     struct waitq stopq;                 /* threads waiting for SIGCONT */
     struct proc_signals sig;            /* actions, shared pending, stop state */
     uint8_t prio_ceiling;               /* highest task priority its threads may get */
+    int8_t nice;                        /* setpriority: -20..19; sets prio_ceiling */
+    uint8_t nice_rlim[2];               /* RLIMIT_NICE soft, hard: nice >= 20 - soft */
     int exit_code;                      /* wait4 status word */
     struct waitq child_exit;            /* wait4 waiters (in this, the parent) */
     uint64_t utime, stime;              /* ticks, for times() */
@@ -122,6 +124,10 @@ struct thread *thread_current(void);
 struct proc *proc_alloc(struct proc *parent);     /* pid assigned; NULL: no memory */
 struct thread *thread_alloc(struct proc *p);      /* a task with a thread future; NULL: no memory */
 void thread_start(struct thread *th);
+/* Its task's priority: the ring's hint (or PRIO_DEFAULT) under the
+ * process's ceiling.  On each trap for ring threads; at creation and on
+ * setpriority for the others. */
+void thread_update_prio(struct thread *th);
 /* Record exit of the whole process with status (wait4 word), kill others. */
 void proc_exit_group(struct proc *p, int status);
 void proc_report_ps(struct outbuf *o);

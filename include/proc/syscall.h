@@ -25,7 +25,7 @@ void sc_wait_init(struct thread *th, const struct future_ops *ops);
 SYS(exit); SYS(exit_group); SYS(getpid); SYS(getppid); SYS(gettid); SYS(clone);
 SYS(execve); SYS(wait4); SYS(kill); SYS(set_tid_address); SYS(sched_yield);
 SYS(futex); SYS(setpgid); SYS(getpgid); SYS(rt_sigaction); SYS(rt_sigprocmask);
-SYS(set_robust_list); SYS(prlimit64); SYS(getuid);
+SYS(set_robust_list); SYS(prlimit64); SYS(getrlimit); SYS(setrlimit); SYS(getuid);
 SYS(read); SYS(write); SYS(readv); SYS(writev); SYS(openat); SYS(close); SYS(dup);
 SYS(dup3); SYS(pipe2); SYS(fstat); SYS(newfstatat); SYS(getcwd); SYS(chdir);
 SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);

@@ -245,23 +245,45 @@ SYS(dup3)
     return r < 0 ? r : (long)a[1];
 }
 
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+
 SYS(fcntl)
 {
     int fd = (int)a[0], cmd = (int)a[1];
-    struct file *f = fd_get(th->proc->files, fd);
+    struct fdtable *t = th->proc->files;
+    struct file *f = fd_get(t, fd);
     if (!f)
         return -EBADF;
     long r;
     switch (cmd) {
-    case 0: case 1030:              /* F_DUPFD, F_DUPFD_CLOEXEC */
-        r = fd_install(th->proc->files, f, (int)a[2], cmd == 1030);
+    case F_DUPFD: case F_DUPFD_CLOEXEC: {
+        /* Linux reads the minimum as unsigned: a negative one is huge */
+        uint64_t lim[2];
+        fd_get_limit(t, lim);
+        if ((uint64_t)(uint32_t)a[2] >= lim[0]) {
+            r = -EINVAL;
+            break;
+        }
+        r = fd_install(t, f, (int)a[2], cmd == F_DUPFD_CLOEXEC);
         if (r >= 0)
-            return r;
+            return r;           /* the table has our reference now */
         break;
-    case 1: r = 0; break;           /* F_GETFD (cloexec not reported) */
-    case 2: r = 0; break;           /* F_SETFD */
-    case 3: r = f->flags; break;    /* F_GETFL */
-    case 4: f->flags = (f->flags & ~O_NONBLOCK) | ((int)a[2] & O_NONBLOCK); r = 0; break;
+    }
+    case F_GETFD:
+        r = fd_get_cloexec(t, fd);
+        r = r > 0 ? FD_CLOEXEC : r;
+        break;
+    case F_SETFD:
+        r = fd_set_cloexec(t, fd, a[2] & FD_CLOEXEC);
+        break;
+    case F_GETFL: r = f->flags; break;
+    case F_SETFL: f->flags = (f->flags & ~O_NONBLOCK) | ((int)a[2] & O_NONBLOCK); r = 0; break;
     default: r = -EINVAL;
     }
     file_put(f);

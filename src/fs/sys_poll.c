@@ -194,11 +194,10 @@ static int read_timeout(struct poll_set *s, uint64_t uts)
     int64_t ts[2];
     if (copyin(s->th->proc->mm, ts, uts, sizeof ts))
         return -EFAULT;
-    if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+    uint64_t ticks;
+    if (ticks_of_timespec(ts, &ticks) < 0)
         return -EINVAL;
-    uint64_t tb = arch_timebase();
-    uint64_t secs = (uint64_t)ts[0] > UINT64_MAX / 2 / tb ? UINT64_MAX / 2 / tb : (uint64_t)ts[0];
-    s->deadline = arch_time() + secs * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
+    s->deadline = deadline_after(ticks);
     s->has_deadline = true;
     return 0;
 }
@@ -290,8 +289,8 @@ SYS(pselect6)
     int64_t nfds = (int64_t)a[0];
     if (nfds < 0 || (int)nfds != nfds)
         return -EINVAL;
-    if (nfds > NOFILE)
-        nfds = NOFILE;          /* as Linux: no fd above the table's size */
+    if (nfds > NOFILE_MAX)
+        nfds = NOFILE_MAX;      /* as Linux: no fd above the largest table */
     if (a[5]) {
         uint64_t sig[2];
         if (copyin(th->proc->mm, sig, a[5], sizeof sig))

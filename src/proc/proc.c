@@ -31,6 +31,10 @@ struct proc *proc_alloc(struct proc *parent)
     p->sid = parent ? parent->sid : p->pid;
     p->state = PROC_ALIVE;
     p->prio_ceiling = parent ? parent->prio_ceiling : PRIO_DEFAULT;
+    /* there are no users: the limit is what init starts with (nice 0) */
+    p->nice = parent ? parent->nice : 0;
+    p->nice_rlim[0] = parent ? parent->nice_rlim[0] : 20;
+    p->nice_rlim[1] = parent ? parent->nice_rlim[1] : 20;
     waitq_init(&p->child_exit, "proc.child_exit");
     waitq_init(&p->stopq, "proc.stopq");
     p->start_time = arch_time();

@@ -134,12 +134,12 @@ void sigtimer_proc_exit_locked(struct proc *p)
 
 /* ---- time conversions ---------------------------------------------------- */
 
+/* ts already checked (non-negative, ns < 10^9): saturates at TICKS_FOREVER */
 static uint64_t ts_to_ticks(const int64_t ts[2])
 {
-    uint64_t tb = arch_timebase();
-    if ((uint64_t)ts[0] > UINT64_MAX / 2 / tb)
-        return UINT64_MAX / 2;          /* saturate: "never" in practice */
-    return (uint64_t)ts[0] * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
+    uint64_t ticks = TICKS_FOREVER;
+    (void)ticks_of_timespec(ts, &ticks);
+    return ticks;
 }
 
 static void ticks_to_ts(uint64_t t, int64_t ts[2], uint64_t unit)

@@ -358,21 +358,85 @@ SYS(getsid)
 
 SYS(set_robust_list) { (void)th; (void)a; return -ENOSYS; }
 
-SYS(prlimit64)
+/* Is p the caller's process or one of its descendants?  (proc_lock held)
+ * Those are what it may re-prioritise or re-limit: there are no users. */
+static bool is_own(struct thread *th, struct proc *p)
 {
-    if (a[0] != 0 && (int)a[0] != th->proc->pid)
-        return -ESRCH;
-    if (a[3]) {
-        uint64_t lim[2] = { ~0UL, ~0UL };
-        if (a[1] == 3 /* RLIMIT_STACK */)
-            lim[0] = lim[1] = USER_STACK_MAX;
-        if (a[1] == 7 /* RLIMIT_NOFILE */)
-            lim[0] = lim[1] = NOFILE;
-        if (copyout(th->proc->mm, a[3], lim, sizeof lim))
-            return -EFAULT;
-    }
-    return 0;
+    for (; p; p = p->parent)
+        if (p == th->proc)
+            return true;
+    return false;
 }
+
+/* The process `pid` names (0: the caller) with proc_lock held, or NULL
+ * with *err set (-ESRCH, -EPERM) and the lock dropped. */
+static struct proc *own_proc_lock(struct thread *th, int pid, long *err)
+{
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    if (p && is_own(th, p))
+        return p;
+    spin_unlock(&proc_lock);
+    *err = p ? -EPERM : -ESRCH;
+    return NULL;
+}
+
+#define RLIMIT_STACK 3
+#define RLIMIT_NOFILE 7
+#define RLIMIT_NICE 13
+#define RLIM_NLIMITS 16
+#define RLIM_INFINITY (~0UL)
+
+/*
+ * getrlimit / setrlimit / prlimit64 on process `pid`.  Honoured:
+ * RLIMIT_NOFILE (the descriptor table's limits, file.h) and RLIMIT_NICE
+ * (how far setpriority may raise a priority).  RLIMIT_STACK reports the
+ * fixed stack size; the others read as unlimited, and setting them is
+ * accepted and ignored.  A soft limit above the hard one is -EINVAL; a
+ * hard limit may only be lowered (-EPERM): nobody is privileged.
+ */
+static long rlimit(struct thread *th, int pid, unsigned res, uint64_t unew, uint64_t uold)
+{
+    uint64_t nw[2], old[2] = { RLIM_INFINITY, RLIM_INFINITY };
+    long r = 0;
+    if (res >= RLIM_NLIMITS)
+        return -EINVAL;
+    if (unew) {
+        if (copyin(th->proc->mm, nw, unew, sizeof nw))
+            return -EFAULT;
+        if (nw[0] > nw[1])
+            return -EINVAL;
+    }
+    struct proc *p = own_proc_lock(th, pid, &r);
+    if (!p)
+        return r;
+    if (res == RLIMIT_STACK) {
+        old[0] = old[1] = USER_STACK_MAX;
+    } else if (res == RLIMIT_NOFILE && !p->files) {
+        r = -ESRCH;             /* exiting */
+    } else if (res == RLIMIT_NOFILE) {
+        fd_get_limit(p->files, old);
+        if (unew)
+            r = fd_set_limit(p->files, nw);
+    } else if (res == RLIMIT_NICE) {
+        old[0] = p->nice_rlim[0];
+        old[1] = p->nice_rlim[1];
+        if (unew && nw[1] > old[1]) {
+            r = -EPERM;
+        } else if (unew) {
+            p->nice_rlim[0] = nw[0];
+            p->nice_rlim[1] = nw[1];
+        }
+    }
+    spin_unlock(&proc_lock);
+    if (r == 0 && uold && copyout(th->proc->mm, uold, old, sizeof old))
+        r = -EFAULT;
+    return r;
+}
+
+SYS(prlimit64) { return rlimit(th, (int)a[0], (unsigned)a[1], a[2], a[3]); }
+SYS(getrlimit) { return rlimit(th, 0, (unsigned)a[0], 0, a[1]); }
+SYS(setrlimit) { return rlimit(th, 0, (unsigned)a[0], a[1], 0); }
 
 SYS(getcpu)
 {
@@ -385,10 +449,26 @@ SYS(getcpu)
 }
 
 /*
- * setpriority(PRIO_PROCESS, pid, nice) sets the ceiling on the priority
- * hints a process's runtime may publish: nice < 0 lets it reach the top
- * level, 0 keeps it at the kernel's default, > 0 lowers it.
+ * Priorities.  A process's nice value (-20..19, Linux's scale) sets the
+ * ceiling on its threads' task priority, the level of the kernel's run
+ * queues (0..7, higher first) they may reach:
+ *
+ *     nice   19..15  14..10   9..5   4..0   (< 0: never reachable)
+ *     level     1       2       3      4 = PRIO_DEFAULT, the kernel's own
+ *
+ * A thread runs at PRIO_DEFAULT, or at its runtime's hint (0..7) clamped
+ * to the ceiling.  A process may lower its priority, and raise it back
+ * only to nice 20 - RLIMIT_NICE; the limit is what init starts with
+ * (nice 0, RLIMIT_NICE 20) and can only be lowered, so no program gets
+ * above PRIO_DEFAULT: no user thread outranks kernel tasks or the shell,
+ * and among equals the run queue is FIFO and a thread yields when its
+ * time slice ends (thread.c).
  */
+static unsigned ceiling_of_nice(int nice)
+{
+    return nice <= 0 ? PRIO_DEFAULT : PRIO_DEFAULT - nice / 5;
+}
+
 SYS(setpriority)
 {
     if (a[0] != 0 /* PRIO_PROCESS */)
@@ -396,12 +476,20 @@ SYS(setpriority)
     int nice = (int)a[2];
     if (nice < -20) nice = -20;
     if (nice > 19) nice = 19;
-    spin_lock(&proc_lock);
-    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
-    if (p)
-        p->prio_ceiling = nice < 0 ? PRIO_LEVELS - 1 : PRIO_DEFAULT - (nice * PRIO_DEFAULT) / 20;
+    long r = 0;
+    struct proc *p = own_proc_lock(th, (int)a[1], &r);
+    if (!p)
+        return r;
+    if (nice < p->nice && 20 - nice > p->nice_rlim[0]) {
+        r = -EACCES;            /* Linux: beyond RLIMIT_NICE */
+    } else {
+        p->nice = nice;
+        p->prio_ceiling = ceiling_of_nice(nice);
+        for (struct thread *t = p->threads; t; t = t->sibling)
+            thread_update_prio(t);
+    }
     spin_unlock(&proc_lock);
-    return p ? 0 : -ESRCH;
+    return r;
 }
 
 SYS(getpriority)
@@ -410,7 +498,7 @@ SYS(getpriority)
         return -EINVAL;
     spin_lock(&proc_lock);
     struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
-    long r = p ? 20 - (p->prio_ceiling >= PRIO_DEFAULT ? 0 : (PRIO_DEFAULT - p->prio_ceiling) * 5) : -ESRCH;
+    long r = p ? 20 - p->nice : -ESRCH;
     spin_unlock(&proc_lock);
     return r;                   /* Linux returns 20 - nice */
 }

@@ -204,7 +204,7 @@ SYS(rt_sigtimedwait)
     if (a[2]) {
         if (copyin(th->proc->mm, ts, a[2], sizeof ts))
             return -EFAULT;
-        if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+        if (ticks_of_timespec(ts, &(uint64_t){ 0 }) < 0)
             return -EINVAL;
     }
     struct ksiginfo k;
@@ -229,9 +229,8 @@ SYS(rt_sigtimedwait)
     th->sc.sigwait.uinfo = a[1];
     th->sc.sigwait.has_timeout = a[2] != 0;
     if (a[2]) {
-        uint64_t tb = arch_timebase();
-        uint64_t ticks = (uint64_t)ts[0] > UINT64_MAX / 4 / tb ? UINT64_MAX / 4
-                         : (uint64_t)ts[0] * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
+        uint64_t ticks;
+        ticks_of_timespec(ts, &ticks);      /* checked above */
         sleep_init(&th->sc.sigwait.timeout, ticks);
     }
     return SYSCALL_WAIT;

@@ -121,13 +121,18 @@ static const struct future_ops nanosleep_ops = { nanosleep_poll, nanosleep_cance
 static long sleep_for(struct thread *th, uint64_t uts, bool absolute, int clk, uint64_t urem)
 {
     int64_t ts[2];
+    uint64_t ticks, deadline;
     if (copyin(th->proc->mm, ts, uts, sizeof ts))
         return -EFAULT;
-    if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+    if (ticks_of_timespec(ts, &ticks) < 0)
         return -EINVAL;
-    uint64_t tb = arch_timebase();
-    uint64_t ticks = (uint64_t)ts[0] * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
-    uint64_t deadline = absolute ? ticks - (clk == 0 ? REALTIME_EPOCH * tb : 0) : arch_time() + ticks;
+    if (!absolute) {
+        deadline = deadline_after(ticks);
+    } else {
+        /* a time before the clock's origin (the real-time epoch) is past */
+        uint64_t origin = time_ticks_of_clock(clk == 0);
+        deadline = ticks > origin ? ticks - origin : 0;
+    }
     sc_wait_init(th, &nanosleep_ops);
     th->sc.restart = SC_RESTART_NEVER;      /* Linux: EINTR after a handler, SA_RESTART or not */
     th->sc.urem = absolute ? 0 : urem;

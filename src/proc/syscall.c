@@ -31,6 +31,7 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(267, syncfs), E(52, fchmod), E(53, fchmodat), E(88, utimensat), E(50, fchdir),
     E(43, statfs), E(44, fstatfs), E(48, faccessat), E(439, faccessat2), E(40, mount),
     E(39, umount2),
+    E(163, getrlimit), E(164, setrlimit),
     E(142, reboot), E(122, sched_setaffinity), E(123, sched_getaffinity), E(72, pselect6), E(73, ppoll),
     E(130, tkill), E(131, tgkill), E(132, sigaltstack), E(133, rt_sigsuspend),
     E(136, rt_sigpending), E(137, rt_sigtimedwait), E(138, rt_sigqueueinfo),

@@ -70,7 +70,7 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
  * coroutine deserves (a hint in the ring's control word), never above the
  * ceiling the kernel set for the process.
  */
-static void thread_update_prio(struct thread *th)
+void thread_update_prio(struct thread *th)
 {
     unsigned p = th->prio_ring ? uring_prio_hint(th->prio_ring) : PRIO_DEFAULT;
     th->task->prio = p > th->proc->prio_ceiling ? th->proc->prio_ceiling : p;
@@ -98,7 +98,7 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
         }
         AWAIT(th, enter_user(th, cx));
         user_trap_decode(th, &t);
-        if (th->prio_ring)
+        if (th->prio_ring)      /* others change only with setpriority */
             thread_update_prio(th);
         if (t.kind == UT_INTERRUPT) {
             user_trap_irq(th);
@@ -156,6 +156,7 @@ struct thread *thread_alloc(struct proc *p)
     task->owner = th;
     task->name = p->name;
     th->proc = p;
+    thread_update_prio(th);     /* under the process's ceiling from the start */
     th->tid = p->nthreads == 0 ? p->pid : id_alloc();
     spin_lock(&proc_lock);
     th->sibling = p->threads;

@@ -537,18 +537,18 @@ static bool next_is_nop(struct uring *r, uint32_t tail)
 static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
 {
     int64_t ts[2];
+    uint64_t ticks;
     if (op->sqe.len != 1) {
         op->prep_err = -EINVAL;
     } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
         op->prep_err = -EFAULT;
-    } else if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+    } else if (ticks_of_timespec(ts, &ticks) < 0) {
         op->prep_err = -EINVAL;
     } else {
-        uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
         if (op->sqe.timeout_flags & IORING_TIMEOUT_ABS)
             sleep_until_init(&op->sleep, ticks);
         else if (!behind_link)
-            sleep_until_init(&op->sleep, arch_time() + ticks);
+            sleep_until_init(&op->sleep, deadline_after(ticks));
         else
             op->timeout_rel = ticks;    /* the sleep is set up when it starts */
         if (op->sqe.off)
@@ -610,16 +610,16 @@ static long submit(struct uring *r, uint32_t n)
             /* attaches to the previous linked op */
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
+            uint64_t ticks;
             if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe->addr, sizeof ts) ||
-                ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+                ticks_of_timespec(ts, &ticks) < 0) {
                 post_nowake(r, sqe->user_data, -EINVAL);
                 posted = true;
                 continue;
             }
             prev->has_link_timeout = true;
             prev->lt_user_data = sqe->user_data;
-            prev->lt_deadline = arch_time() + (uint64_t)ts[0] * arch_timebase() +
-                                (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+            prev->lt_deadline = deadline_after(ticks);
             if (!(sqe->flags & IOSQE_IO_LINK)) {
                 start_op(r, chain_head);
                 chain_head = chain_tail = NULL;
