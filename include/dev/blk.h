@@ -42,6 +42,7 @@ struct bio {
     struct waitq wq;            /* whoever awaits this bio */
     void (*end)(struct bio *b); /* owner's hook, run at completion (irq context) */
     void *owner;
+    struct bio *next_dead;      /* freed after the interrupt (virtio_blk.c) */
     /* the driver's fields */
     uint8_t status;             /* written by the device */
     struct { uint32_t type, reserved; uint64_t sector; } hdr;

@@ -123,8 +123,31 @@ void blk_get_stats(struct blkdev *d, struct blk_stats *out)
 
 /* ---- bios --------------------------------------------------------------- */
 
+/* Bios whose last reference went in the interrupt's top half: freed by the
+ * next bio_alloc, so the top half never takes the allocator's lock. */
+static _Atomic(struct bio *) graveyard;
+
+static void bio_free(struct bio *b)
+{
+    if (b->own_buf)
+        kfree(b->buf);
+    kfree(b);
+}
+
+static void bury(struct bio *b)
+{
+    struct bio *h = atomic_load(&graveyard);
+    do
+        b->next_dead = h;
+    while (!atomic_compare_exchange_weak(&graveyard, &h, b));
+}
+
 struct bio *bio_alloc(enum bio_op op, uint64_t sector, void *buf, uint32_t len)
 {
+    for (struct bio *d = atomic_exchange(&graveyard, NULL), *n; d; d = n) {
+        n = d->next_dead;
+        bio_free(d);
+    }
     struct bio *b = kzalloc(sizeof *b);
     if (!b)
         return NULL;
@@ -147,11 +170,8 @@ struct bio *bio_alloc(enum bio_op op, uint64_t sector, void *buf, uint32_t len)
 
 void bio_put(struct bio *b)
 {
-    if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
-        return;
-    if (b->own_buf)
-        kfree(b->buf);
-    kfree(b);
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        bio_free(b);
 }
 
 /* ---- completion: the interrupt's top half -------------------------------- */
@@ -163,7 +183,8 @@ static void complete(struct bio *b, int error)
     if (b->end)
         b->end(b);
     waitq_wake_all(&b->wq);
-    bio_put(b);                     /* the driver's reference */
+    if (atomic_fetch_sub(&b->refs, 1) == 1)    /* the driver's reference */
+        bury(b);
 }
 
 static void vblk_reap(struct vblk *d)
