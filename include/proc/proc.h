@@ -70,6 +70,7 @@ struct exec_image {
     char name[PROC_NAME];
 };
 
+struct fscall;
 struct poll_set;
 
 /* The system call being served: its future lives here, one at a time. */
@@ -92,10 +93,11 @@ struct syscall_wait {
             struct sleep timeout;
             bool has_timeout, linked, woken;
         } futex;
-        struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
+        struct { struct file_io io; int fd; int16_t i, cnt; bool write; uint64_t iov; long total; int64_t pos; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
-        struct { struct exec_image img; struct waiter w; } exec;
+        struct { struct waiter w; } exec;       /* execve: the others are going */
+        struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
         struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
         struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
         struct { uint64_t set, uinfo; struct sleep timeout; bool has_timeout; } sigwait;
@@ -106,8 +108,6 @@ struct thread {
     struct future base;                 /* the thread's root future */
     struct trapframe tf;                /* user registers (saved by trapvec.S) */
     struct proc *proc;
-    struct mm *mm;                      /* a reference to proc->mm, for the thread's
-                                         * life (exec swaps it): refs count threads */
     struct task *task;
     struct thread *sibling;             /* proc->threads */
     int tid;
@@ -157,7 +157,8 @@ int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t u
                  struct exec_image *img);
 void exec_commit(struct thread *th, struct exec_image *img);
 void exec_image_drop(struct exec_image *img);
-void exec_abandon(struct thread *th, struct exec_image *img);  /* a cancelled wait */
+void exec_abandon(struct thread *th, struct exec_image *img);  /* a cancelled wait; img may be NULL */
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
 /* Make every other thread of th's process leave (their pending system
  * calls are cancelled).  1: th is alone already; 0: the others are going
  * (await proc->threads_left until nthreads == 1); -EAGAIN: th itself is

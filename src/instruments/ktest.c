@@ -533,6 +533,9 @@ struct ktest_case {
     uint64_t timeout_ms;
 };
 
+enum poll ktest_blk_poll(struct future *base, struct cx *cx);   /* ktest_blk.c */
+struct t_blk_size { char b[1024]; };
+
 #define CASE(n, T, p, ms) { n, sizeof(struct T), p, ms }
 static const struct ktest_case cases[] = {
     CASE("spawn_100k_tasks", t_spawn, t_spawn_poll, 60000),
@@ -544,6 +547,7 @@ static const struct ktest_case cases[] = {
     CASE("address_spaces", ktest, t_mm_poll, 30000),
     CASE("files_and_pipes", ktest, t_files_poll, 30000),
     CASE("waitq_wake_vs_cancel", t_waitq_room, ktest_waitq_poll, 30000),
+    CASE("disk_32_requests_in_flight", t_blk_size, ktest_blk_poll, 30000),
 };
 
 static struct future_ops case_ops[ARRAY_SIZE(cases)];

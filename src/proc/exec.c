@@ -14,6 +14,8 @@
  * -ENOEXEC and leaves the caller's old image intact.  Program text is
  * mapped straight from the initrd (its pages are 4 KiB aligned there).
  */
+#include "fs/vfs.h"
+#include "fs/ext2_ops.h"
 #include "arch.h"
 #include "core/executor.h"
 #include "lib/errno.h"
@@ -222,7 +224,9 @@ static int exec_args(const char *path, struct args *a, struct exec_image *img)
 {
     const uint8_t *data;
     size_t size;
-    int r = initrd_lookup(path, &data, &size);
+    const char *rel, *mnt;
+    int r = vfs_route(path, &rel, &mnt) ? x2_exec_image(path, &data, &size)
+                                        : initrd_lookup(path, &data, &size);
     if (r < 0)
         return r;
     const struct elf64_ehdr *e;
@@ -265,7 +269,19 @@ void exec_abandon(struct thread *th, struct exec_image *img)
     if (th->proc->execing == th)
         th->proc->execing = NULL;
     spin_unlock(&proc_lock);
-    exec_image_drop(img);
+    if (img)
+        exec_image_drop(img);
+}
+
+/* execve's last step (fs_execve): build and commit; the caller is the
+ * process's only thread (sys_proc.c ended the others first). */
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+{
+    struct exec_image img;
+    int r = exec_prepare(th, path, uargv, uenvp, &img);
+    if (r == 0)
+        exec_commit(th, &img);
+    return r;
 }
 
 /* The point of no return: the new image replaces the old.  th is the
@@ -280,13 +296,12 @@ void exec_commit(struct thread *th, struct exec_image *img)
         spin_unlock(&proc_lock);
     }
     p->mm = img->mm;                    /* the process's reference */
-    mm_get(img->mm);                    /* the thread's */
-    mm_put(th->mm);
-    th->mm = img->mm;
+    mm_get(img->mm);                    /* the thread's (th is the only one) */
     img->mm = NULL;
     if (old) {
         user_mm_forget(old);
-        mm_put(old);
+        mm_put(old);                    /* the thread's */
+        mm_put(old);                    /* the process's */
     }
     /* the leader may have been another thread: the survivor takes the pid;
      * the old image's CLONE_CHILD_CLEARTID word is gone with it */

@@ -136,15 +136,7 @@ SYS(clone)
     return tid;
 }
 
-/* ---- execve: build the new image, end the other threads, replace ------ */
-
-/* The point of no return, and what execve resets with the image. */
-static void exec_replace(struct thread *th, struct exec_image *img)
-{
-    exec_commit(th, img);
-    signal_exec(th->proc);
-    th->proc->did_exec = true;
-}
+/* ---- execve: end the other threads, then load (fs_execve) ------------ */
 
 static bool alone(struct proc *p)
 {
@@ -154,51 +146,41 @@ static bool alone(struct proc *p)
     return one;
 }
 
+/* Wait until the other threads are gone, then restart the ecall: the
+ * execve runs again with this thread alone (nobody can clone meanwhile). */
 static enum poll exec_wait_poll(struct future *base, struct cx *cx)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     ASYNC_BEGIN(sc);
     AWAIT_COND(sc, cx, &sc->th->proc->threads_left, &sc->exec.w, alone(sc->th->proc));
-    exec_replace(sc->th, &sc->exec.img);
-    sc->result = 0;
+    exec_abandon(sc->th, NULL);         /* clears proc->execing */
+    sc->th->tf.sepc -= 4;               /* back to the ecall; a0 is kept */
     ASYNC_END(sc);
 }
 
-/* Killed while the others were going: the old image stays (and dies). */
 static void exec_wait_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     waitq_unregister(&sc->th->proc->threads_left, &sc->exec.w);
-    exec_abandon(sc->th, &sc->exec.img);
+    exec_abandon(sc->th, NULL);
 }
 
 static const struct future_ops exec_wait_ops = { exec_wait_poll, exec_wait_cancel, "execve" };
 
 SYS(execve)
 {
-    char path[128], abs[128];
-    long n = copyin_str(th->proc->mm, path, a[0], sizeof path);
-    if (n < 0)
-        return n;
-    int r = path_resolve(th->proc->cwd, path, abs, sizeof abs);
+    /* Other threads end first (their pending calls are cancelled); once
+     * they are gone the call starts again from the ecall, alone. */
+    int r = exec_end_other_threads(th);
     if (r < 0)
         return r;
-    struct exec_image img;
-    if ((r = exec_prepare(th, abs, a[1], a[2], &img)) < 0)
-        return r;
-    r = exec_end_other_threads(th);
-    if (r < 0) {
-        exec_image_drop(&img);
-        return r;
-    }
-    if (r == 0) {               /* the others are going: wait for them */
+    if (r == 0) {
         sc_wait_init(th, &exec_wait_ops);
-        th->sc.exec.img = img;
         th->sc.exec.w.linked = false;
+        th->sc.result = (long)a[0];     /* a0 stays the path: the call restarts */
         return SYSCALL_WAIT;
     }
-    exec_replace(th, &img);
-    return 0;                   /* a0 of the new image is 0 (no rtld_fini) */
+    return fs_execve(th, a[0], a[1], a[2]);     /* may read the program from a disk */
 }
 
 /* ---- wait4: a future on the process's child_exit queue ------------------ */
