@@ -3,12 +3,10 @@
  * address space, build its stack (argc, argv, envp, auxv) and point the
  * thread at its entry.
  *
- * In a multi-threaded process, as on Linux, the other threads are ended
- * first (each one's pending system call is cancelled, releasing what it
- * holds) and only then is the address space replaced: the new image runs
- * as the only thread, with the process's pid.  Until then nothing of the
- * old image is touched, so a failed or cancelled exec changes nothing but
- * the threads already told to go.
+ * In a multi-threaded process the other threads are ended first (each
+ * one's pending system call is cancelled, releasing what it holds; see
+ * SYS(execve)), and only then is the image built and the address space
+ * replaced: the new image runs as the only thread, with the process's pid.
  *
  * Every field of the ELF file is untrusted: a malformed file gives
  * -ENOEXEC and leaves the caller's old image intact.  Program text is
