@@ -107,6 +107,12 @@ struct fdtable *fdtable_copy(struct fdtable *t);        /* fork */
 void fdtable_put(struct fdtable *t);
 /* Lowest free fd >= min: fd or -EMFILE.  Takes over the caller's reference. */
 int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec);
+/* Install n files at the n lowest free fds, but only if publish(arg, fds)
+ * (called under the table's lock, e.g. to copy the numbers out) returns
+ * 0: no other thread ever sees an fd whose number could not be told.
+ * 0, -EMFILE or publish's error; the caller keeps its references on error. */
+int fd_install_published(struct fdtable *t, struct file **f, int n, bool cloexec, int *fds,
+                         int (*publish)(void *arg, const int *fds), void *arg);
 /* The file at fd with a new reference, or NULL (EBADF). */
 struct file *fd_get(struct fdtable *t, int fd);
 int fd_close(struct fdtable *t, int fd);                 /* 0 / -EBADF */

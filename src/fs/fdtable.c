@@ -74,6 +74,24 @@ int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec)
     return fd;
 }
 
+int fd_install_published(struct fdtable *t, struct file **f, int n, bool cloexec, int *fds,
+                         int (*publish)(void *arg, const int *fds), void *arg)
+{
+    int k = 0;
+    spin_lock(&t->lock);
+    for (int i = 0; i < NOFILE && k < n; i++)
+        if (!t->fd[i])
+            fds[k++] = i;
+    int r = k < n ? -EMFILE : publish(arg, fds);
+    if (r == 0)
+        for (k = 0; k < n; k++) {
+            t->fd[fds[k]] = f[k];
+            set_cloexec(t, fds[k], cloexec);
+        }
+    spin_unlock(&t->lock);
+    return r;
+}
+
 struct file *fd_get(struct fdtable *t, int fd)
 {
     struct file *f = NULL;

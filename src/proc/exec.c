@@ -237,6 +237,7 @@ static int exec_args(struct thread *th, const char *path, struct args *a)
         user_mm_forget(old);
         mm_put(old);
     }
+    uring_cancel_owner(p);      /* as Linux: the old image's io_uring operations end */
     const char *base = path;
     for (const char *c = path; *c; c++)
         if (*c == '/')

@@ -81,20 +81,21 @@ static int32_t async_cancel(struct uring_op *op)
     return res;
 }
 
-/* MSG_RING: post (off, len) as (user_data, res) in the ring file f. */
-int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe)
+/* MSG_RING: post (off, len) as (user_data, res) in the ring file f,
+ * charged to the sending ring (see uring_post_msg for the bounds). */
+int32_t uring_msg_ring(struct uring *from, struct file *f, const struct io_uring_sqe *sqe)
 {
     if (!f)
         return -EBADF;
     if (f->type != FT_URING)
         return -EBADFD;
-    return uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
+    return uring_post_msg(f->uring, sqe->off, (int32_t)sqe->len, from->charge);
 }
 
-int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe)
+int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struct io_uring_sqe *sqe)
 {
     struct file *f = fd_get(files, sqe->fd);
-    int32_t res = uring_msg_ring(f, sqe);
+    int32_t res = uring_msg_ring(from, f, sqe);
     if (f)
         file_put(f);
     return res;
@@ -184,7 +185,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                        &op->w, poll_events(op) != 0);
         }
     } else if (opc == IORING_OP_MSG_RING) {
-        op->res = uring_msg_ring(op->f, &op->sqe);
+        op->res = uring_msg_ring(op->ring, op->f, &op->sqe);
     } else {
         op->res = -EINVAL;      /* an opcode we do not offer */
     }
