@@ -144,3 +144,18 @@ def test_each_sqe_is_read_once(boot):
 
 def test_failed_copyout_of_pipe2_or_io_uring_setup_installs_no_fd(boot):
     uring_check(boot, "failed_copyout_installs_nothing", timeout=180)
+
+
+def test_uring_operations_end_with_their_process(boot):
+    # issue 13.9: rounds of children whose threads make random calls over
+    # live descriptors, a live ring taking random SQEs, buffers unmapped
+    # meanwhile, ended by exit_group or SIGKILL; afterwards no uring_op task
+    # is left and /proc/tasks and /proc/mem are back to their baseline
+    m = shell(boot, smp=4)
+    out = run(m, "uring_fuzz 40 1", timeout=240)
+    g = re.search(r"uring_fuzz: 40 rounds, tasks (\d+) -> (\d+), uring_op (\d+) -> (\d+)", out)
+    assert g, out
+    assert int(g.group(4)) == 0, out
+    assert "uring_fuzz: ok" in out, out
+    # the console is the shell's again: no dead child's READ took this line
+    assert "still here" in run(m, "echo still here")
