@@ -159,3 +159,11 @@ def test_uring_operations_end_with_their_process(boot):
     assert "uring_fuzz: ok" in out, out
     # the console is the shell's again: no dead child's READ took this line
     assert "still here" in run(m, "echo still here")
+
+
+def test_poll_add_for_input_or_output_wakes_on_either(boot):
+    uring_check(boot, "poll_add_both_sides")
+
+
+def test_huge_uring_timeouts_do_not_wrap_to_nothing(boot):
+    uring_check(boot, "huge_timeouts_do_not_wrap")

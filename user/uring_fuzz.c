@@ -1,7 +1,10 @@
 /*
  * uring_fuzz - do io_uring operations end with their process?
  *
- *     uring_fuzz [ROUNDS [SEED]]       (defaults 40 rounds, seed 1)
+ *     uring_fuzz [ROUNDS [SEED [MS]]]  (defaults 40 rounds, seed 1)
+ *
+ * MS: every child lives MS milliseconds and is killed (default: a few ms,
+ * then exit_group or SIGKILL by turns).
  *
  * Each round is a child process whose threads hammer the kernel over its
  * own live descriptors while it ends:
@@ -318,10 +321,33 @@ static int snap(struct snapshot *sn)
     return 0;
 }
 
+/* The most-polled uring_op task seen while children ran (its line). */
+static long max_polls;
+static char max_line[128];
+
+static void note_polls(void)
+{
+    if (read_file("/proc/tasks", report, sizeof report) < 0)
+        return;
+    for (char *line = strchr(report, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        long id, hart, polls;
+        char name[32], state[32];
+        if (sscanf(line + 1, "%ld %31s %31s %ld %ld", &id, name, state, &hart, &polls) == 5 &&
+            !strcmp(name, "uring_op") && polls > max_polls) {
+            max_polls = polls;
+            char *end = strchr(line + 1, '\n');
+            size_t n = end ? (size_t)(end - line - 1) : strlen(line + 1);
+            snprintf(max_line, sizeof max_line, "%.*s", (int)(n < sizeof max_line - 1 ? n : sizeof max_line - 1), line + 1);
+        }
+    }
+}
+
+static long round_ms;                   /* 0: a few ms, at random */
+
 static void round_run(uint64_t seed, int round)
 {
     uint64_t s = seed * 7919 + (uint64_t)round;
-    int self_exit = round & 1;
+    int self_exit = round_ms ? 0 : round & 1;
     pid_t pid = fork();
     if (pid < 0) {
         perror("uring_fuzz: fork");
@@ -330,8 +356,10 @@ static void round_run(uint64_t seed, int round)
     if (pid == 0)
         child(seed * 1000003 + (uint64_t)round, self_exit);
     if (!self_exit) {
-        struct timespec t = { 0, 2000000 + rnd(&s, 20000000) };
+        long ns = round_ms ? round_ms * 1000000 : 2000000 + rnd(&s, 20000000);
+        struct timespec t = { ns / 1000000000, ns % 1000000000 };
         nanosleep(&t, NULL);
+        note_polls();
         kill(pid, SIGKILL);
     }
     int st;
@@ -364,6 +392,7 @@ int main(int argc, char **argv)
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
     if (seed == 0)
         seed = 1;
+    round_ms = argc > 3 ? atol(argv[3]) : 0;
     struct snapshot start, before, after;
     if (snap(&start) < 0) {
         printf("uring_fuzz: cannot read /proc\n");
@@ -382,6 +411,8 @@ int main(int argc, char **argv)
     printf("uring_fuzz: %d rounds, tasks %ld -> %ld, uring_op %ld -> %ld, free pages %ld -> %ld, "
            "objects %ld -> %ld\n", rounds, before.tasks, after.tasks, before.uring_ops, after.uring_ops,
            before.free_pages, after.free_pages, before.objects, after.objects);
+    if (max_polls)
+        printf("uring_fuzz: most polls of a live uring_op: %s\n", max_line);
     if (back) {
         printf("uring_fuzz: ok\n");
         return 0;

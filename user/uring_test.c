@@ -1071,6 +1071,64 @@ static int t_sqe_read_once(void)
     return 0;
 }
 
+/* POLL_ADD for POLLIN|POLLOUT on a full pipe's write end: room made by a
+ * reader must end it (it used to wait on the input side only, woken by
+ * every write and never by room). */
+static int t_poll_add_both_sides(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, O_NONBLOCK);
+    static char fill[4096];
+    int n = 0;
+    while (write(p[1], fill, sizeof fill) > 0 || write(p[1], fill, 1) > 0)
+        n++;
+    REQUIRE(n > 0, "pipe never filled");
+    sqe(r, IORING_OP_POLL_ADD, p[1], 0, 0, 1)->poll32_events = POLLIN | POLLOUT;
+    REQUIRE(uring_enter(r, 1, 0, 0) == 1, "enter");
+    sleep_ms(20);
+    REQUIRE(uring_cq_ready(r) == 0, "POLLOUT on a full pipe completed");
+    char c;
+    REQUIRE(read(p[0], &c, 1) == 1, "read");
+    for (int i = 0; i < 300 && !uring_cq_ready(r); i++)
+        sleep_ms(10);
+    REQUIRE(uring_cq_ready(r) == 1, "no completion after the reader made room");
+    REQUIRE(collect(r, 1) == 0 && res_of[1] == POLLOUT, "poll result %ld", (long)res_of[1]);
+    return 0;
+}
+
+/* Issue 13.4 (the io_uring part): TIMEOUTs and LINK_TIMEOUTs too long to
+ * count in ticks last for ever, not wrap round to nearly nothing. */
+static int t_huge_timeouts_do_not_wrap(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, 0);
+    char buf[4];
+    static struct __kernel_timespec huge[2] = { { 1844674407371LL, 0 }, { INT64_MAX, 999999999 } };
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&huge[0], 1, 1);
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&huge[1], 1, 2);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, 1, 3)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&huge[0], 1, 4);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, 1, 5)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&huge[1], 1, 6);
+    REQUIRE(uring_enter(r, 6, 0, 0) == 6, "enter");
+    sleep_ms(300);
+    REQUIRE(uring_cq_ready(r) == 0, "%u of them ended within 300 ms", uring_cq_ready(r));
+    static const int target[] = { 1, 2, 3, 5 };
+    for (int i = 0; i < 4; i++)
+        sqe(r, IORING_OP_ASYNC_CANCEL, -1, target[i], 0, 10 + i);
+    REQUIRE(uring_enter(r, 4, 0, 0) == 4, "enter");
+    REQUIRE(collect(r, 10) == 0, "stray");
+    REQUIRE(res_of[1] == -ECANCELED && res_of[2] == -ECANCELED, "TIMEOUTs: %ld %ld", (long)res_of[1],
+            (long)res_of[2]);
+    REQUIRE(res_of[3] == -ECANCELED && res_of[4] == -ECANCELED, "READ + LINK_TIMEOUT: %ld %ld",
+            (long)res_of[3], (long)res_of[4]);
+    REQUIRE(res_of[5] == -ECANCELED && res_of[6] == -ECANCELED, "READ + LINK_TIMEOUT: %ld %ld",
+            (long)res_of[5], (long)res_of[6]);
+    return 0;
+}
+
 /* Watch fd `watch`: count the moments it is open. */
 static _Atomic int watching, seen_open;
 static int watched_fd;
@@ -1153,6 +1211,8 @@ static const struct check {
     { "msg_ring_overflow_bounded", t_msg_ring_overflow_bounded },
     { "sqe_read_once", t_sqe_read_once },
     { "failed_copyout_installs_nothing", t_failed_copyout_installs_nothing },
+    { "poll_add_both_sides", t_poll_add_both_sides },
+    { "huge_timeouts_do_not_wrap", t_huge_timeouts_do_not_wrap },
 };
 
 static void hold(void)

@@ -102,7 +102,8 @@ struct uring_op {
     union {
         struct file_io io;              /* READ, WRITE, READV, WRITEV (one iovec at a time) */
         struct {
-            struct waiter w;            /* POLL_ADD, TIMEOUT (with a count) */
+            struct waiter w;            /* POLL_ADD (input side), TIMEOUT (with a count) */
+            struct waiter w_out;        /* POLL_ADD: output side */
             struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
         };
     };
@@ -143,6 +144,8 @@ int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struc
 
 /* src/uring/uring.c */
 void uring_op_complete(struct uring_op *op, int32_t res);
+/* arch_time() + ticks, saturating (a deadline that never comes). */
+uint64_t uring_deadline_after(uint64_t ticks);
 /* Post a completion (held in order if the CQ ring is full); false if it
  * was dropped: ring closed, or no memory for the overflow record. */
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res);

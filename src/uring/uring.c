@@ -486,7 +486,7 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
 static void start_op(struct uring *r, struct uring_op *op)
 {
     if (op->has_link_timeout)
-        op->lt_deadline = arch_time() + op->lt_rel;
+        op->lt_deadline = uring_deadline_after(op->lt_rel);
     spin_lock(&r->lock);
     op->started = true;
     task_start(op->task, TASK_NO_HART, false);
@@ -677,6 +677,24 @@ static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
     return n;
 }
 
+/* A checked timespec (seconds >= 0, 0 <= nanoseconds < 1e9) in ticks,
+ * saturating: a timeout too long to count never ends, rather than
+ * wrapping round to one that ends at once. */
+static uint64_t ts_ticks(const int64_t ts[2])
+{
+    uint64_t tb = arch_timebase(), sec = (uint64_t)ts[0];
+    if (sec > UINT64_MAX / tb)
+        return UINT64_MAX;
+    uint64_t t = sec * tb, ns = (uint64_t)ts[1] * tb / 1000000000ULL;
+    return t > UINT64_MAX - ns ? UINT64_MAX : t + ns;
+}
+
+uint64_t uring_deadline_after(uint64_t ticks)
+{
+    uint64_t now = arch_time();
+    return ticks > UINT64_MAX - now ? UINT64_MAX : now + ticks;
+}
+
 /*
  * TIMEOUT reads its timespec at submission and, unless it waits behind a
  * link, starts its clock and its count there, as Linux does: not at the
@@ -694,11 +712,11 @@ static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
     } else if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
         op->prep_err = -EINVAL;
     } else {
-        uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+        uint64_t ticks = ts_ticks(ts);
         if (op->sqe.timeout_flags & IORING_TIMEOUT_ABS)
             sleep_until_init(&op->sleep, ticks);
         else if (!behind_link)
-            sleep_until_init(&op->sleep, arch_time() + ticks);
+            sleep_until_init(&op->sleep, uring_deadline_after(ticks));
         else
             op->timeout_rel = ticks;    /* the sleep is set up when it starts */
         if (op->sqe.off)
@@ -769,7 +787,7 @@ static long submit(struct uring *r, uint32_t n)
             }
             prev->has_link_timeout = true;
             prev->lt_user_data = sqe.user_data;
-            prev->lt_rel = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000ULL;
+            prev->lt_rel = ts_ticks(ts);
             if (!(sqe.flags & IOSQE_IO_LINK)) {
                 start_op(r, chain_head);
                 chain_head = chain_tail = NULL;
