@@ -103,8 +103,10 @@ struct uring_op {
         struct file_io io;              /* READ, WRITE, READV, WRITEV (one iovec at a time) */
         struct {
             struct waiter w;            /* POLL_ADD (input side), TIMEOUT (with a count) */
-            struct waiter w_out;        /* POLL_ADD: output side */
-            struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
+            union {
+                struct waiter w_out;    /* POLL_ADD: output side */
+                struct sleep sleep;     /* TIMEOUT: its deadline, from submission on */
+            };
         };
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */

@@ -551,17 +551,12 @@ static uint32_t cq_ready(struct uring *r)
  */
 _Static_assert(offsetof(struct io_uring_sqe, opcode) == 0 && offsetof(struct io_uring_sqe, flags) == 1 &&
                offsetof(struct io_uring_sqe, user_data) == 32 && sizeof(struct io_uring_sqe) == 64,
-               "SQE layout (sqe_word)");
+               "SQE layout: 8 words, opcode and flags in word 0, user_data word 4");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "opcode is the low byte of word 0");
 
 static inline uint32_t sq_slot(struct uring *r, uint32_t head)
 {
     return atomic_load_explicit(&RING_U32(r, SQ_ARRAY_OFF)[head & (r->sq_entries - 1)], memory_order_relaxed);
-}
-
-static inline uint64_t sqe_word(struct uring *r, uint32_t idx, unsigned i)
-{
-    return ((const volatile uint64_t *)&r->sqes[idx])[i];
 }
 
 #define LINKED (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)
@@ -581,10 +576,9 @@ static bool sqe_take(struct uring *r, uint32_t tail, struct io_uring_sqe *out)
         uint32_t idx = sq_slot(r, r->sq_head);
         r->sq_head++;
         if (idx < r->sq_entries) {
-            for (unsigned i = 0; i < sizeof *out / 8; i++) {
-                uint64_t w = sqe_word(r, idx, i);
-                memcpy((char *)out + 8 * i, &w, 8);
-            }
+            const volatile uint64_t *in = (const volatile uint64_t *)&r->sqes[idx];
+            uint64_t w[8] = { in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7] };
+            memcpy(out, w, sizeof w);
             return true;
         }
         atomic_fetch_add(RING_U32(r, r->p.sq_off.dropped), 1);
@@ -636,45 +630,39 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
  */
 static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
 {
+    /* Locals, not r's fields (the CQE stores could alias *r), and 64-bit
+     * index arithmetic (no zero-extensions): this loop is the NOP figure. */
+    const volatile uint64_t *words = (const volatile uint64_t *)r->sqes;     /* 8 per SQE */
+    const _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
     struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
-    uint32_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
-    uint32_t head = r->sq_head, n = 0;
-    if (head == tail)
+    uint64_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
+    uint64_t head = r->sq_head, avail = MIN(tail - r->sq_head, max);
+    if (!avail)
         return 0;
-    uint32_t idx = sq_slot(r, head);
-    if (idx > smask)
-        return 0;               /* a bad index: sqe_take drops and counts it */
-    uint64_t w0 = sqe_word(r, idx, 0);
-    if (!word0_is_lone_nop(w0))
-        return 0;               /* not worth the lock */
+    uint64_t idx = atomic_load_explicit(&array[head & smask], memory_order_relaxed);
+    if (idx > smask || !word0_is_lone_nop(words[8 * idx]))
+        return 0;               /* a bad index (sqe_take drops and counts it) or not a NOP */
     spin_lock(&r->lock);
-    uint32_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
-    uint32_t ctail = r->cq_tail;
-    if (room > max)
-        room = max;
+    uint64_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
+    uint64_t ctail = r->cq_tail, n = 0;
+    room = MIN(room, avail);
     while (n < room) {
-        struct io_uring_cqe *c = &cqes[ctail & cmask];
-        c->user_data = sqe_word(r, idx, 4);
+        struct io_uring_cqe *c = &cqes[(ctail + n) & cmask];
+        c->user_data = words[8 * idx + 4];
         c->res = 0;
         c->flags = 0;
-        ctail++;
-        head++;
-        n++;
-        if (n == room || head == tail)
+        if (++n == room)
             break;
-        idx = sq_slot(r, head);
-        if (idx > smask)
-            break;
-        w0 = sqe_word(r, idx, 0);
-        if (!word0_is_lone_nop(w0))
+        idx = atomic_load_explicit(&array[(head + n) & smask], memory_order_relaxed);
+        if (idx > smask || !word0_is_lone_nop(words[8 * idx]))
             break;
     }
-    r->sq_head = head;
-    r->cq_tail = ctail;
+    r->sq_head = (uint32_t)(head + n);
+    r->cq_tail = (uint32_t)(ctail + n);
     r->posted += n;
     cq_publish_locked(r);
     spin_unlock(&r->lock);
-    return n;
+    return (uint32_t)n;
 }
 
 /* A checked timespec (seconds >= 0, 0 <= nanoseconds < 1e9) in ticks,
