@@ -167,3 +167,7 @@ def test_poll_add_for_input_or_output_wakes_on_either(boot):
 
 def test_huge_uring_timeouts_do_not_wrap_to_nothing(boot):
     uring_check(boot, "huge_timeouts_do_not_wrap")
+
+
+def test_execve_ends_the_old_images_uring_operations(boot):
+    uring_check(boot, "exec_cancels_operations")

@@ -1129,6 +1129,74 @@ static int t_huge_timeouts_do_not_wrap(void)
     return 0;
 }
 
+/* uring_op tasks in /proc/tasks, or -1. */
+static int uring_ops_live(void)
+{
+    static char buf[64 * 1024];
+    int fd = open("/proc/tasks", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    buf[n] = 0;
+    int count = 0;
+    for (char *p = buf; (p = strstr(p, " uring_op ")); p++)
+        count++;
+    return count;
+}
+
+/*
+ * As on Linux, execve ends the io_uring operations the old image started,
+ * even when the ring's fd stays open across it: a child submits a READ
+ * that cannot complete, then execs `sleep 5`; the READ must be gone while
+ * the new image still runs.
+ */
+static int t_exec_cancels_operations(void)
+{
+    int before = uring_ops_live();
+    REQUIRE(before >= 0, "/proc/tasks");
+    int go[2];
+    REQUIRE(pipe(go) == 0, "pipe");
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        struct uring r;
+        int p[2];
+        static char buf[8];
+        if (uring_open(&r, 4, NULL) < 0 || pipe(p) < 0)
+            _exit(2);
+        struct io_uring_sqe *s = uring_sqe(&r);
+        s->opcode = IORING_OP_READ, s->fd = p[0], s->addr = (uint64_t)buf, s->len = 1;
+        if (uring_enter(&r, 1, 0, 0) != 1)
+            _exit(3);
+        if (write(go[1], "s", 1) != 1)
+            _exit(4);
+        execl("/bin/sleep", "sleep", "5", (char *)NULL);
+        _exit(5);
+    }
+    close(go[1]);
+    char c;
+    REQUIRE(read(go[0], &c, 1) == 1, "child failed before exec");
+    close(go[0]);
+    int live = -1;
+    for (int i = 0; i < 400; i++) {     /* up to 4 s of the child's 5 */
+        live = uring_ops_live();
+        if (live <= before)
+            break;
+        sleep_ms(10);
+    }
+    int st;
+    bool running = waitpid(pid, &st, WNOHANG) == 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    REQUIRE(running, "the child was not in its new image any more");
+    REQUIRE(live <= before, "%d uring_op tasks while the new image runs (%d before)", live, before);
+    return 0;
+}
+
 /* Watch fd `watch`: count the moments it is open. */
 static _Atomic int watching, seen_open;
 static int watched_fd;
@@ -1213,6 +1281,7 @@ static const struct check {
     { "failed_copyout_installs_nothing", t_failed_copyout_installs_nothing },
     { "poll_add_both_sides", t_poll_add_both_sides },
     { "huge_timeouts_do_not_wrap", t_huge_timeouts_do_not_wrap },
+    { "exec_cancels_operations", t_exec_cancels_operations },
 };
 
 static void hold(void)
