@@ -25,7 +25,7 @@
  * Past either bound the sender's MSG_RING completes with -EOVERFLOW.
  *
  * Ownership: every operation belongs to the process that submitted it;
- * when that process ends (uring_cancel_owner) or the ring's file goes,
+ * when that process ends or execs (uring_cancel_owner) or the ring's file goes,
  * the operation is cancelled, completes and frees what it holds.
  *
  * Pollux extension: sq_off.resv1 is the offset of a 32-bit word in the
