@@ -1151,7 +1151,7 @@ static int uring_ops_live(void)
 /*
  * As on Linux, execve ends the io_uring operations the old image started,
  * even when the ring's fd stays open across it: a child submits a READ
- * that cannot complete, then execs `sleep 5`; the READ must be gone while
+ * that cannot complete, then execs `sleep 30`; the READ must be gone while
  * the new image still runs.
  */
 static int t_exec_cancels_operations(void)
@@ -1174,7 +1174,7 @@ static int t_exec_cancels_operations(void)
             _exit(3);
         if (write(go[1], "s", 1) != 1)
             _exit(4);
-        execl("/bin/sleep", "sleep", "5", (char *)NULL);
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
         _exit(5);
     }
     close(go[1]);
@@ -1182,7 +1182,7 @@ static int t_exec_cancels_operations(void)
     REQUIRE(read(go[0], &c, 1) == 1, "child failed before exec");
     close(go[0]);
     int live = -1;
-    for (int i = 0; i < 400; i++) {     /* up to 4 s of the child's 5 */
+    for (int i = 0; i < 1000; i++) {    /* up to 10 s of the child's 30 */
         live = uring_ops_live();
         if (live <= before)
             break;
