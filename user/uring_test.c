@@ -1002,9 +1002,13 @@ static _Atomic int flipping;
 static void *flip_opcode(void *arg)
 {
     volatile uint8_t *op = arg;
-    while (atomic_load_explicit(&flipping, memory_order_relaxed)) {
+    for (unsigned i = 1; atomic_load_explicit(&flipping, memory_order_relaxed); i++) {
         *op = IORING_OP_READ;
         *op = IORING_OP_TIMEOUT;
+        /* now and then let the submitter have this hart: a thread whose
+         * ring publishes no priority hint runs below one that spins */
+        if (i % 1024 == 0)
+            u_nanosleep(0, 20000);
     }
     return NULL;
 }
