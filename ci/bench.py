@@ -21,7 +21,7 @@ build/bench.json (schema version 1):
       "git_dirty": true,                # uncommitted changes in the tree measured
       "harts": 2,                       # -smp
       "memory": "256M",                 # -m
-      "bootargs": "bench steal=off",    # the whole kernel command line
+      "bootargs": "bench steal=off icount",  # the whole kernel command line
       "qemu": "-icount shift=0",
       "runs": 1,
       "figures": [
@@ -50,13 +50,15 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu   # noqa: E402  (ci/qemu.py: the shared QEMU runner)
+from qemu import ROOT, git_rev, git_dirty   # noqa: E402,F401
+
 LINE = re.compile(r"^bench (\S+) (\d+) (\S+)\s*$")
 ONLINE = re.compile(r"^bench: (\d+) harts online")
-QEMU_ICOUNT = "shift=0"
+QEMU_ICOUNT = qemu.ICOUNT
 TOLERANCE = 0.01            # two runs of one figure may differ by this much
 
 
@@ -66,16 +68,9 @@ class BenchError(SystemExit):
 
 def run(kernel, initrd, opensbi, smp, mem, extra_bootargs="", timeout=600):
     """Boot once; returns the figures as a list of {name, value, unit, harts}."""
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", opensbi, "-kernel", kernel, "-icount", QEMU_ICOUNT,
-            "-append", ("bench " + extra_bootargs).strip()]
-    if initrd and os.path.exists(initrd):
-        argv += ["-initrd", initrd]
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-        out = p.stdout.decode("latin-1")
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("latin-1")
+    status, out, _ = qemu.run(kernel, opensbi, initrd, smp, mem, ("bench " + extra_bootargs).strip(),
+                              icount=True, timeout=timeout)
+    if status is None:
         sys.stderr.write(out[-4000:])
         raise BenchError("bench: the guest did not finish within %d s" % timeout)
     figures = []
@@ -125,26 +120,9 @@ def run_many(kernel, initrd, opensbi, smp, mem, extra_bootargs="", runs=1, timeo
     return figures
 
 
-def git_rev():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def git_dirty():
-    try:
-        out = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True)
-        return out.returncode == 0 and bool(out.stdout.strip())
-    except OSError:
-        return False
-
-
 def document(figures, smp, mem, bootargs, runs):
     return {"schema": 1, "git_revision": git_rev(), "git_dirty": git_dirty(), "harts": smp,
-            "memory": mem, "bootargs": ("bench " + bootargs).strip(),
+            "memory": mem, "bootargs": qemu.bootargs_with("bench " + bootargs, True),
             "qemu": "-icount " + QEMU_ICOUNT, "runs": runs, "figures": figures}
 
 

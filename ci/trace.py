@@ -39,10 +39,11 @@ import bisect
 import json
 import os
 import re
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu   # noqa: E402  (ci/qemu.py: the shared QEMU runner)
+from qemu import ROOT   # noqa: E402
 
 # Must match enum trace_kind in include/instruments/trace.h; kind_names() re-reads
 # the header when it is there, so the two cannot drift apart silently.
@@ -53,7 +54,7 @@ KINDS = ["POLL_BEGIN", "POLL_END", "WAKE", "IPI_SEND", "IPI_RECV", "TRAP_ENTER",
 FRAME = re.compile(r"@(TBEGIN|TEND|TH|T|N)(?: (.*))?$")
 
 
-def kind_names(header=os.path.join(ROOT, "include", "trace.h")):
+def kind_names(header=os.path.join(ROOT, "include", "instruments", "trace.h")):
     """{number: name} of the trace kinds, from include/instruments/trace.h if present."""
     names = list(KINDS)
     try:
@@ -382,25 +383,12 @@ def bootargs_for(prog, extra=""):
 
 
 def boot(kernel, opensbi, initrd="", smp=4, mem="128M", bootargs="", timeout=300):
-    """Run QEMU to power-off; returns (exit status, console text)."""
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", opensbi, "-kernel", kernel, "-append", bootargs]
-    if initrd and os.path.exists(initrd):
-        argv += ["-initrd", initrd]
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("latin-1")
-        return None, out
-    return p.returncode, p.stdout.decode("latin-1")
+    """Run QEMU to power-off; returns (exit status or None on timeout, console text)."""
+    status, out, _ = qemu.run(kernel, opensbi, initrd, smp, mem, bootargs, timeout=timeout)
+    return status, out
 
 
-def git_rev():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+git_rev = qemu.git_rev
 
 
 def main(argv=None):

@@ -25,6 +25,8 @@ void arch_harts_ready(void);            /* harts[] is filled in */
 
 /* End QEMU: 0 = pass, else failure code.  Falls back to SBI reset. */
 __attribute__((noreturn)) void arch_poweroff(int code);
+/* Restart the machine from its firmware (a cold reset; QEMU boots again). */
+__attribute__((noreturn)) void arch_reboot(void);
 
 /* Symbolizable backtrace of the current frame chain. */
 void arch_backtrace(uint64_t fp);

@@ -15,6 +15,7 @@
 #include "mem/page_alloc.h"
 #include "lib/printk.h"
 #include "instruments/trace.h"
+#include "instruments/monitor.h"
 
 struct fdt_info machine;
 struct hart harts[MAX_HARTS];
@@ -86,6 +87,7 @@ static void apply_policy_bootargs(void)
         sched.priority = strcmp(v, "fifo") != 0;
     if ((v = bootarg_value("wake")))
         sched.wake_local = strcmp(v, "local") == 0;
+    counter_is_icount = bootarg_has("icount");
     if (bootarg_has("trace")) {
         trace_alloc_rings();
         trace_on = true;
@@ -140,6 +142,7 @@ void kmain(unsigned long hartid, uint64_t dtb_pa)
     printk("\nPollux: %u harts, %lu MiB memory (%lu KiB free), bootargs \"%s\"\n",
            nharts, machine.mem_size >> 20, ps.free_pages * PAGE_SIZE / 1024, machine.bootargs);
 
+    harts[me].online_at = arch_time();
     atomic_store(&harts[me].online, true);
     atomic_fetch_add(&harts_up, 1);
     arch_start_harts();
@@ -165,6 +168,7 @@ void secondary_main(unsigned long hartid)
             arch_wait_for_interrupt();
     arch_set_this_hart(h);
     arch_hart_init();
+    h->online_at = arch_time();
     atomic_store(&h->online, true);
     atomic_fetch_add(&harts_up, 1);
     executor_run();

@@ -7,25 +7,22 @@ in a panic report symbolized to file:line by addr2line.
 import os
 import re
 import subprocess
+import sys
 
 import pexpect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "ci"))
+import qemu   # noqa: E402  (ci/qemu.py: the one QEMU command line)
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
 INITRD = os.path.join(BUILD, "initrd.cpio")
-OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+OPENSBI = qemu.OPENSBI
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
 def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False):
-    argv = ["qemu-system-riscv64", "-machine", "virt", "-smp", str(smp), "-m", mem,
-            "-nographic", "-bios", OPENSBI, "-kernel", KERNEL, "-append", bootargs]
-    if initrd and os.path.exists(INITRD):
-        argv += ["-initrd", INITRD]
-    if icount:
-        argv += ["-icount", "shift=0"]
-    return argv
+    return qemu.argv(KERNEL, OPENSBI, INITRD if initrd else "", smp, mem, bootargs, icount)
 
 
 def symbolize(text):
@@ -48,9 +45,9 @@ class Machine:
 
     PROMPT = "pollux> "
 
-    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60):
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60, icount=False):
         self.log_chunks = []
-        argv = qemu_argv(smp, mem, bootargs, initrd)
+        argv = qemu_argv(smp, mem, bootargs, initrd, icount)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self

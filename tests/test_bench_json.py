@@ -1,6 +1,7 @@
 """make bench's output: build/bench.json's schema (documented in
 ci/bench.py) and figures that repeat from one boot to the next."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def test_bench_json_schema_and_repeatability(tmp_path):
                                                                  doc["git_revision"])
     assert isinstance(doc["git_dirty"], bool)
     assert doc["harts"] == 2 and doc["memory"] == "256M" and doc["runs"] == 2
-    assert doc["bootargs"] == "bench steal=on"
+    assert doc["bootargs"] == "bench steal=on icount"
     assert doc["qemu"] == "-icount shift=0"
 
     figs = doc["figures"]
@@ -47,3 +48,20 @@ def test_bench_json_schema_and_repeatability(tmp_path):
     # what the script printed is what it wrote
     for f in figs:
         assert "bench %s %d %s" % (f["name"], f["value"], f["unit"]) in p.stdout
+
+
+def test_scaling_experiment_puts_its_work_on_every_hart():
+    """`bench scale` (make bench-plot's sweep) on 2 harts: every workload
+    ran on both harts, each hart did its share, nothing strayed."""
+    sys.path.insert(0, os.path.join(ROOT, "ci"))
+    import bench_plot
+    import qemu
+    status, text, _ = qemu.run(KERNEL, OPENSBI, os.path.join(ROOT, "build", "initrd.cpio"), 2,
+                               "256M", "bench scale", icount=True, timeout=300)
+    assert status == 0 and "bench: done" in text, text[-3000:]
+    res = bench_plot.parse_scale(text)
+    assert bench_plot.check_shares(res, 2, "icount") == []
+    assert res["pingpong"]["polls"][0] >= 40000 and res["pingpong"]["polls"][1] >= 40000
+    for w in ("fork", "coro"):
+        assert sorted(res[w]["workers"]) == [0, 1], res[w]
+        assert res[w]["ops"] == sum(ops for ops, _ in res[w]["workers"].values())

@@ -103,3 +103,39 @@ def test_panic_report_is_symbolized(boot):
     assert re.search(r"hart \d+", text)
     assert "sepc=" in text or "backtrace" in text
     assert "monitor.c:" in text
+
+
+def harts_column(out, name):
+    header = next(l for l in out.splitlines() if l.startswith("HART"))
+    col = header.split().index(name)
+    return [int(l.split()[col]) for l in out.splitlines() if re.match(r"^\d+\s", l)]
+
+
+def test_harts_idle_since_boot_show_as_idle(boot):
+    """Harts 1-3 never get work in the monitor: they sit in one wfi since
+    boot, and IDLE% must say so (it read 0 while that first wait lasted)."""
+    m = boot_monitor(boot, smp=4)
+    m.monitor("help")
+    idle = harts_column(m.monitor("harts"), "IDLE%")
+    assert len(idle) == 4
+    assert all(v >= 50 for v in idle[1:]), idle
+    assert all(0 <= v <= 100 for v in idle), idle
+
+
+def tasks_counter_column(out):
+    header = next(l for l in out.splitlines() if l.startswith("ID "))
+    return header.split()[-1]
+
+
+def test_tasks_counter_column_is_host_ticks_without_icount(boot):
+    m = boot_monitor(boot)
+    out = m.monitor("tasks")
+    assert tasks_counter_column(out) == "HOST-TICKS", out
+    assert "not instructions" in out
+
+
+def test_tasks_counter_column_is_instructions_under_icount(boot):
+    m = boot_monitor(boot, icount=True)
+    out = m.monitor("tasks")
+    assert tasks_counter_column(out) == "INSNS", out
+    assert "INSTRET" not in out

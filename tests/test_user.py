@@ -180,3 +180,48 @@ def test_threads_unmapping_on_many_harts_see_fresh_zero_pages(boot):
     assert "tlbstress: 4 threads x 200 rounds ok" in out, out
     after = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
     assert abs(int(before) - int(after)) <= 8, (before, after)   # glibc's thread caches aside
+
+
+def test_pinned_processes_run_only_on_their_hart(boot):
+    """scale pins worker i to hart i (sched_setaffinity) and checks with
+    getcpu after every fork/wait and every io_uring NOP that it is still
+    there; stealing stays on, so only the pin keeps them apart."""
+    m = shell(boot, smp=4)
+    for kind, iters in (("fork", 20), ("coro", 200)):
+        out = run(m, "scale %s 4 %d" % (kind, iters), timeout=120)
+        rows = re.findall(r"scale %s hart=(\d+) ops=(\d+) strays=(\d+)" % kind, out)
+        assert sorted(int(h) for h, _, _ in rows) == [0, 1, 2, 3], out
+        assert all(int(ops) == iters and int(s) == 0 for _, ops, s in rows), out
+        assert re.search(r"scale %s harts=4 ops=%d " % (kind, 4 * iters), out), out
+
+
+def test_poll_on_the_console_waits_for_a_typed_line(boot):
+    m = shell(boot)
+    m.sendline("systest --poll-stdin")
+    m.child.expect_exact("poll-stdin: waiting", timeout=30)
+    m.sendline("typed later")
+    m.child.expect(r'poll-stdin: poll 1 revents 0x1 read "typed later"', timeout=30)
+    m.child.expect_exact(PROMPT, timeout=30)
+    # killed while it waits in poll: its waiters go with it, the console works on
+    m.sendline("systest --poll-stdin")
+    m.child.expect_exact("poll-stdin: waiting", timeout=30)
+    m.send("\x03")
+    m.child.expect_exact(PROMPT, timeout=20)
+    assert "still here" in run(m, "echo still here")
+
+
+def test_poweroff_ends_the_machine(boot):
+    m = shell(boot)
+    assert "bad magic: -1 Invalid argument" in run(m, "poweroff -n")
+    m.sendline("poweroff")
+    m.child.expect_exact("reboot: power off", timeout=30)
+    assert m.wait_exit(timeout=30) == 0
+
+
+def test_reboot_restarts_the_machine(boot):
+    m = shell(boot)
+    m.sendline("reboot")
+    m.child.expect_exact("reboot: restarting", timeout=30)
+    m.child.expect_exact("Pollux: ", timeout=60)      # the kernel boots again
+    m.child.expect_exact(PROMPT, timeout=60)
+    assert "back again" in run(m, "echo back again")

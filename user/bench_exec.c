@@ -2,7 +2,7 @@
  * bench_exec - cost of fork() + execve("/bin/nop") + exit + wait4().
  *
  * nop is a three-instruction program without libc, so this measures the
- * kernel's exec path. 15 rounds of 10 iterations, counted with rdinstret.
+ * kernel's exec path.  Parent and children are pinned to one hart. 15 rounds of 10 iterations, counted with rdinstret.
  * Prints the median:
  *   bench fork_exec_wait <instructions per iteration> instructions
  */
@@ -21,6 +21,8 @@ int main(void)
 	uint64_t v[ROUNDS];
 	char path[256];
 	char *argv[] = { "nop", NULL };
+
+	u_pin_here();
 	char *envp[] = { NULL };
 
 	u_binpath(path, sizeof path, "nop");

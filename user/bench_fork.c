@@ -2,7 +2,7 @@
  * bench_fork - cost of fork() + child _exit(0) + parent wait4().
  *
  * 15 rounds of 20 iterations, instructions counted with rdinstret
- * (parent and child, on one hart). Prints the median:
+ * (parent and child, on one hart: pinned there with u_pin_here). Prints the median:
  *   bench fork_exit_wait <instructions per iteration> instructions
  */
 #include <errno.h>
@@ -19,6 +19,7 @@ int main(void)
 {
 	uint64_t v[ROUNDS];
 
+	u_pin_here();                   /* "on one hart": children inherit it */
 	for (int r = 0; r < ROUNDS; r++) {
 		uint64_t t0 = u_rdinstret();
 		for (int i = 0; i < ITERS; i++) {

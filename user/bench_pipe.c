@@ -3,7 +3,9 @@
  *
  * The parent writes one byte into one pipe, the child reads it and writes
  * one byte back through a second pipe. Each of 15 rounds makes 500 round
- * trips and counts retired instructions (rdinstret). Prints the median:
+ * trips and counts retired instructions (rdinstret). Both processes are
+ * pinned to one hart (u_pin_here; the child inherits it): the figure is a
+ * same-hart round trip at every hart count. Prints the median:
  *   bench pipe_pingpong <instructions per round trip> instructions
  */
 #include <errno.h>
@@ -22,6 +24,8 @@ int main(void)
 	uint64_t v[ROUNDS];
 	int down[2], up[2];
 	char c = 'x';
+
+	u_pin_here();
 
 	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
 		u_die("bench_pipe", "pipe2", errno);

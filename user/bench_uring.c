@@ -19,6 +19,9 @@
  *   bench uring_pipe_pingpong N instructions   per round trip: a coroutine
  *       in the parent and one in a forked child, each under its own
  *       runtime, one byte each way through two pipes
+ *
+ * Every part runs pinned to the hart the program starts on (u_pin_here):
+ * the figures are one-hart figures at every hart count.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -240,6 +243,7 @@ static void bench_pingpong(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    u_pin_here();   /* one hart: the forked child and the workers inherit it */
     const char *only = argc > 1 ? argv[1] : NULL;
     if (!only || !strcmp(only, "nop"))
         bench_nops();

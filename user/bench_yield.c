@@ -3,7 +3,9 @@
  *
  * Main and a second thread hand a "turn" back and forth: whoever does not
  * have it calls sched_yield(). On one hart every yield switches to the
- * other thread. Each of 15 rounds passes the turn 500 times and divides
+ * other thread: both threads are pinned to the hart main starts on
+ * (u_pin_here), so this is a two-thread switch at every hart count.
+ * Each of 15 rounds passes the turn 500 times and divides
  * the retired instructions (rdinstret) by the number of sched_yield calls
  * both threads made. Prints the median:
  *   bench thread_yield <instructions per switch> instructions
@@ -42,7 +44,11 @@ int main(void)
 {
 	uint64_t v[ROUNDS];
 	pthread_t t;
-	int e = pthread_create(&t, u_small_stack(), partner, NULL);
+	int e = u_pin_here();           /* the partner inherits the pin */
+
+	if (e < 0)
+		u_die("bench_yield", "sched_setaffinity", -e);
+	e = pthread_create(&t, u_small_stack(), partner, NULL);
 
 	if (e)
 		u_die("bench_yield", "pthread_create", e);

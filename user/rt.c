@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "rt.h"
+#include "../include/uring/uring_abi.h"
 
 #define RT_QUEUED 1u
 #define RT_RUNNING 2u
@@ -79,9 +80,7 @@ static int ring_open(struct worker *w)
     int fd = syscall(__NR_io_uring_setup, ring_entries, &p);
     if (fd < 0)
         return -errno;
-    size_t ring_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-    if (p.sq_off.resv1 + 4 > ring_len)
-        ring_len = p.sq_off.resv1 + 4;
+    size_t ring_len = uring_ring_bytes(&p);
     char *ring = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, IORING_OFF_SQ_RING);
     void *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
                       MAP_SHARED, fd, IORING_OFF_SQES);
@@ -97,7 +96,8 @@ static int ring_open(struct worker *w)
     w->cq_tail = (void *)(ring + p.cq_off.tail);
     w->cq_mask = *(uint32_t *)(ring + p.cq_off.ring_mask);
     w->cqes = (void *)(ring + p.cq_off.cqes);
-    w->ctl = p.sq_off.resv1 ? (void *)(ring + p.sq_off.resv1) : NULL;
+    uint32_t ctl = uring_prio_word_offset(&p);  /* none on Linux: priorities stay in the runtime */
+    w->ctl = ctl ? (void *)(ring + ctl) : NULL;
     w->sqes = sqes;
     w->sq_local_tail = atomic_load(w->sq_tail);
     w->to_submit = 0;

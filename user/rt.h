@@ -11,7 +11,9 @@
  *
  * Priorities: each coroutine has one (0..7, higher first).  The runtime
  * runs the highest ready level first and publishes that level in the
- * ring's control word (sq_off.resv1) as a hint the kernel clamps.
+ * ring's control word (sq_off.resv1, when the kernel sets
+ * IORING_FEAT_POLLUX_PRIO: include/uring/uring_abi.h) as a hint the kernel
+ * clamps.  On Linux there is no such word and the hint is not published.
  *
  * Migration: rt_run(n) starts n workers over one shared ready queue; a
  * worker with nothing to do blocks on its ring and is woken with an

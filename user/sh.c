@@ -11,7 +11,9 @@
  *   cmd &        background job: prints "[pid]", and "[pid] done" before a
  *                later prompt once all its processes have exited
  *   a ; b        run one after the other
- *   builtins     cd [dir], pwd, exit [status], jobs
+ *   builtins     cd [dir], pwd, exit [status], jobs, fg [pgid], bg [pgid]
+ *   Ctrl-Z       stops the foreground job ("[pgid] stopped  text"); fg
+ *                continues it in the foreground, bg in the background
  *
  * Commands without '/' are looked up in $PATH (default /bin). Each job gets
  * its own process group (set by both parent and child, so neither order of
@@ -20,8 +22,9 @@
  * these calls are ignored, so the shell also works where they fail (stdin
  * not a terminal, or a kernel without job control). The shell ignores
  * SIGINT, SIGQUIT, SIGTSTP, SIGTTIN and SIGTTOU; its children get the
- * default actions back except SIGTSTP (there is no fg/bg to resume a
- * stopped job, so Ctrl-Z is ignored).
+ * default actions back.  A foreground job is waited for with WUNTRACED,
+ * so a job stopped by Ctrl-Z (SIGTSTP) hands the terminal back to the
+ * shell; fg/bg send SIGCONT to its group.
  *
  * When fd 0 is not a terminal, lines are read one byte at a time so that
  * the rest of the input is left for the commands (as POSIX requires).
@@ -67,7 +70,7 @@ struct cmd {
 };
 
 struct job {
-	int used, bg, done;
+	int used, bg, done, stopped;
 	pid_t pgid, last_pid;
 	int alive;                  /* processes not yet reaped */
 	int status;                 /* status of the last process */
@@ -274,6 +277,15 @@ static void reaped(pid_t pid, int st)
 	}
 }
 
+/* The job a process belongs to, or NULL. */
+static struct job *job_of(pid_t pid)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].pid == pid)
+			return &jobs[procs[i].job];
+	return NULL;
+}
+
 /* Reap finished background processes; report finished jobs. */
 static void reap_background(void)
 {
@@ -283,7 +295,7 @@ static void reap_background(void)
 	while ((pid = wait4(-1, &st, WNOHANG, NULL)) > 0)
 		reaped(pid, st);
 	for (int i = 0; i < MAXJOBS; i++) {
-		if (jobs[i].used && jobs[i].bg && jobs[i].done) {
+		if (jobs[i].used && (jobs[i].bg || jobs[i].stopped) && jobs[i].done) {
 			say(1, "[%d] done\n", (int)jobs[i].pgid);
 			jobs[i].used = 0;
 		}
@@ -297,10 +309,13 @@ static void set_terminal(pid_t pgid)
 
 /* ---- builtins ----------------------------------------------------------- */
 
+static int resume_job(char **argv, int bg);
+
 static int is_builtin(const char *name)
 {
 	return !strcmp(name, "cd") || !strcmp(name, "pwd") ||
-	       !strcmp(name, "exit") || !strcmp(name, "jobs");
+	       !strcmp(name, "exit") || !strcmp(name, "jobs") ||
+	       !strcmp(name, "fg") || !strcmp(name, "bg");
 }
 
 static int run_builtin(char **argv)
@@ -336,12 +351,15 @@ static int run_builtin(char **argv)
 	}
 	if (!strcmp(argv[0], "jobs")) {
 		for (int i = 0; i < MAXJOBS; i++)
-			if (jobs[i].used && jobs[i].bg)
+			if (jobs[i].used && (jobs[i].bg || jobs[i].stopped))
 				say(1, "[%d] %s  %s\n", (int)jobs[i].pgid,
-					jobs[i].done ? "done" : "running",
+					jobs[i].done ? "done" :
+					jobs[i].stopped ? "stopped" : "running",
 					jobs[i].text);
 		return 0;
 	}
+	if (!strcmp(argv[0], "fg") || !strcmp(argv[0], "bg"))
+		return resume_job(argv, !strcmp(argv[0], "bg"));
 	return 127;
 }
 
@@ -415,9 +433,12 @@ static void child_setup(pid_t pgid, int fg)
 		set_terminal(pgid ? pgid : getpid());
 	signal(SIGINT, SIG_DFL);
 	signal(SIGQUIT, SIG_DFL);
+	signal(SIGTSTP, SIG_DFL);
 	signal(SIGTTIN, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
 }
+
+static void wait_foreground(struct job *j);
 
 static void run_pipeline(struct cmd *c, int ncmd, int bg)
 {
@@ -507,21 +528,76 @@ static void run_pipeline(struct cmd *c, int ncmd, int bg)
 		last_status = 0;
 		return;
 	}
-	set_terminal(pgid);
+	wait_foreground(j);
+}
+
+/*
+ * Wait for foreground job j to finish or stop (Ctrl-Z: SIGTSTP), with
+ * the terminal given to it meanwhile.
+ */
+static void wait_foreground(struct job *j)
+{
+	set_terminal(j->pgid);
+	j->stopped = 0;
 	while (j->alive > 0) {
 		int st;
-		pid_t pid = wait4(-1, &st, 0, NULL);
+		/* any child: a background one that ends meanwhile is reaped too */
+		pid_t pid = wait4(-1, &st, WUNTRACED, NULL);
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
 			u_warn("sh", "wait4", errno);
 			break;
 		}
+		if (WIFSTOPPED(st)) {
+			struct job *sj = job_of(pid);
+			if (sj)
+				sj->stopped = 1;
+			if (sj == j)
+				break;
+			continue;
+		}
 		reaped(pid, st);
 	}
 	set_terminal(shell_pgid);
+	if (j->stopped) {
+		say(1, "[%d] stopped  %s\n", (int)j->pgid, j->text);
+		last_status = 128 + SIGTSTP;
+		return;
+	}
 	last_status = j->status;
 	j->used = 0;
+}
+
+/* fg [pgid] / bg [pgid]: continue a stopped (or background) job. */
+static int resume_job(char **argv, int bg)
+{
+	struct job *j = NULL;
+	long want = argv[1] ? u_parse_ulong(argv[1][0] == '%' ? argv[1] + 1 : argv[1]) : -1;
+	for (int i = MAXJOBS - 1; i >= 0; i--) {
+		struct job *c = &jobs[i];
+		if (!c->used || c->done || !(c->bg || c->stopped))
+			continue;
+		if (want >= 0 ? c->pgid == want : (!j || (c->stopped && !j->stopped)))
+			j = c;
+	}
+	if (!j) {
+		u_errf("sh", "%s: no such job", argv[0]);
+		return 1;
+	}
+	if (bg) {
+		j->bg = 1;
+		j->stopped = 0;
+		say(1, "[%d] %s &\n", (int)j->pgid, j->text);
+		kill(-j->pgid, SIGCONT);
+		return 0;
+	}
+	j->bg = 0;
+	say(1, "%s\n", j->text);
+	set_terminal(j->pgid);
+	kill(-j->pgid, SIGCONT);
+	wait_foreground(j);
+	return last_status;
 }
 
 /* Parse toks[0..n) into pipelines and run them. */

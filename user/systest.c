@@ -9,12 +9,17 @@
  * openat/close/dup/dup3/pipe2/fstat/newfstatat/getcwd/chdir, getdents64,
  * ioctl(TCGETS) on fd 0, wait4 of a child that exits with 7, kill of a
  * child with SIGTERM and SIGKILL, execve of /bin/echo (argv) and of
- * systest itself (argv, envp and auxv), futex WAIT/WAKE between threads.
+ * systest itself (argv, envp and auxv, and an empty environment), futex
+ * WAIT/WAKE between threads, sched_setaffinity/getaffinity (a pinned thread
+ * and its new thread stay on their hart), ppoll and pselect6 on pipes and
+ * the console.
  *
- * "systest --exec-child ARG" is the program side of the execve test.
+ * "systest --exec-child ARG" is the program side of the execve test;
+ * "systest --poll-stdin" waits for a console line with poll().
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -471,6 +477,38 @@ static int t_execve_auxv(void)
 	return 0;
 }
 
+/* An empty environment: the stack still holds envp's terminating null, so
+ * glibc's start-up finds the aux vector where it belongs. */
+static int t_execve_empty_env(void)
+{
+	char path[256], out[512];
+	char *argv[] = { "systest", "--exec-child-noenv", NULL };
+	char *envp[] = { NULL };
+	int st;
+
+	if (run_capture(u_binpath(path, sizeof path, "systest"), argv, envp, out,
+			sizeof out, &st) < 0)
+		return -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x: %s", st, out);
+	CHECK(!strcmp(out, "exec-child-noenv ok\n"), "child said \"%s\"", out);
+	return 0;
+}
+
+extern char **environ;
+
+/* The exec'd side of t_execve_empty_env. */
+static int exec_child_noenv(int argc, char **argv)
+{
+	if (argc != 2 || argv[2] != NULL)
+		return printf("argv wrong (argc %d)\n", argc), 1;
+	if (environ[0] != NULL)
+		return printf("environment not empty: %s\n", environ[0]), 1;
+	if (getauxval(AT_PAGESZ) != 4096 || !getauxval(AT_RANDOM))
+		return printf("aux vector wrong\n"), 1;
+	printf("exec-child-noenv ok\n");
+	return 0;
+}
+
 /* The exec'd side of t_execve_auxv: check argv, envp and the aux vector. */
 static int exec_child(int argc, char **argv)
 {
@@ -532,6 +570,190 @@ static int t_futex(void)
 	return 0;
 }
 
+
+
+/* ---- sched_setaffinity / sched_getaffinity -------------------------------- */
+
+static volatile int pinned_ok;
+
+/* A thread of a pinned thread: inherits the mask, never runs elsewhere. */
+static void *pinned_thread(void *arg)
+{
+	int want = (int)(long)arg, ok = 1;
+
+	for (int i = 0; i < 200; i++) {
+		if (sched_getcpu() != want)
+			ok = 0;
+		sched_yield();
+	}
+	pinned_ok = ok;
+	return NULL;
+}
+
+static int t_sched_affinity(void)
+{
+	cpu_set_t all, one, got;
+	pthread_t t;
+
+	CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "getaffinity: %s", strerror(errno));
+	int n = CPU_COUNT(&all);
+	CHECK(n >= 1 && CPU_ISSET(0, &all), "%d harts in the mask", n);
+	long r = u_syscall3(SYS_sched_getaffinity, 0, 4, &got);
+	CHECK(r == -EINVAL, "getaffinity with 4 bytes: %ld", r);
+	r = u_syscall3(SYS_sched_getaffinity, 0, 8, &got);
+	CHECK(r == 8, "getaffinity with 8 bytes: %ld", r);
+	CHECK(u_syscall3(SYS_sched_getaffinity, 99999, 8, &got) == -ESRCH, "no such thread");
+	CPU_ZERO(&one);
+	CPU_SET(60, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) < 0 && errno == EINVAL, "hart 60 accepted");
+	if (n < 2)
+		return 0;
+	int last = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all))
+			last = i;
+	/* pinned to the last hart: runs there at once and stays, with a thread */
+	CPU_ZERO(&one);
+	CPU_SET(last, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "setaffinity: %s", strerror(errno));
+	CHECK(sched_getcpu() == last, "on hart %d, pinned to %d", sched_getcpu(), last);
+	CHECK(sched_getaffinity(0, sizeof got, &got) == 0 && CPU_EQUAL(&got, &one), "mask read back");
+	pinned_ok = 0;
+	CHECK(pthread_create(&t, u_small_stack(), pinned_thread, (void *)(long)last) == 0, "pthread_create");
+	for (int i = 0; i < 200; i++) {
+		CHECK(sched_getcpu() == last, "moved to hart %d", sched_getcpu());
+		sched_yield();
+	}
+	pthread_join(t, NULL);
+	CHECK(pinned_ok, "the new thread ran off hart %d", last);
+	/* hart 0, then everything again */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(sched_setaffinity(0, sizeof one, &one) == 0 && sched_getcpu() == 0, "hart 0");
+	CHECK(sched_setaffinity(0, sizeof all, &all) == 0, "back to all");
+	return 0;
+}
+
+/* ---- ppoll and pselect6 --------------------------------------------------- */
+
+static int late_fd;
+
+/* Write one byte to late_fd after 20 ms. */
+static void *late_writer(void *arg)
+{
+	(void)arg;
+	u_nanosleep(0, 20 * 1000 * 1000);
+	return (void *)(long)write(late_fd, "x", 1);
+}
+
+static int t_ppoll_pipe(void)
+{
+	int p[2];
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	pthread_t t;
+
+	CHECK(pipe2(p, 0) == 0, "pipe2: %s", strerror(errno));
+	/* empty: the 10 ms timeout expires, nothing reported, time used up */
+	struct pollfd f[3] = { { p[0], POLLIN, 0 }, { -1, POLLIN, 0 }, { 77, POLLIN, 0 } };
+	long r = u_syscall5(SYS_ppoll, f, 1, &ts, NULL, 8);
+	CHECK(r == 0 && f[0].revents == 0, "empty pipe: %ld revents %#x", r, f[0].revents);
+	CHECK(ts.tv_sec == 0 && ts.tv_nsec == 0, "remaining %ld.%09ld", (long)ts.tv_sec, ts.tv_nsec);
+	/* a negative fd is ignored, one that is not open is POLLNVAL */
+	ts.tv_nsec = 0;
+	r = u_syscall5(SYS_ppoll, f, 3, &ts, NULL, 8);
+	CHECK(r == 1 && f[1].revents == 0 && f[2].revents == POLLNVAL, "nval: %ld %#x %#x", r,
+	      f[1].revents, f[2].revents);
+	/* woken by a write from another thread, no timeout */
+	late_fd = p[1];
+	CHECK(pthread_create(&t, u_small_stack(), late_writer, NULL) == 0, "pthread_create");
+	r = u_syscall5(SYS_ppoll, f, 1, NULL, NULL, 8);
+	CHECK(r == 1 && f[0].revents == POLLIN, "late write: %ld revents %#x", r, f[0].revents);
+	pthread_join(t, NULL);
+	/* the write end has room */
+	struct pollfd w = { p[1], POLLOUT, 0 };
+	r = u_syscall5(SYS_ppoll, &w, 1, NULL, NULL, 8);
+	CHECK(r == 1 && w.revents == POLLOUT, "write end: %ld revents %#x", r, w.revents);
+	/* the last writer goes: POLLHUP (and POLLIN while a byte is left) */
+	close(p[1]);
+	r = u_syscall5(SYS_ppoll, f, 1, NULL, NULL, 8);
+	CHECK(r == 1 && f[0].revents == (POLLIN | POLLHUP), "hang-up: %ld revents %#x", r, f[0].revents);
+	/* a bad sigset size */
+	r = u_syscall5(SYS_ppoll, f, 1, NULL, &ts, 3);
+	CHECK(r == -EINVAL, "sigsetsize 3: %ld", r);
+	close(p[0]);
+	/* no reader: POLLERR on the write end, asked for or not */
+	CHECK(pipe2(p, 0) == 0, "pipe2");
+	close(p[0]);
+	w.fd = p[1];
+	r = u_syscall5(SYS_ppoll, &w, 1, NULL, NULL, 8);
+	CHECK(r == 1 && (w.revents & POLLERR), "no reader: %ld revents %#x", r, w.revents);
+	close(p[1]);
+	/* glibc's poll() is ppoll */
+	struct pollfd out = { 1, POLLOUT, 0 };
+	CHECK(poll(&out, 1, -1) == 1 && out.revents == POLLOUT, "console POLLOUT %#x", out.revents);
+	return 0;
+}
+
+static int t_pselect6_pipe(void)
+{
+	int p[2];
+	fd_set rd, wr;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	pthread_t t;
+
+	CHECK(pipe2(p, 0) == 0, "pipe2: %s", strerror(errno));
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	long r = u_syscall6(SYS_pselect6, p[0] + 1, (long)&rd, (long)NULL, (long)NULL, (long)&ts, (long)NULL);
+	CHECK(r == 0 && !FD_ISSET(p[0], &rd), "empty pipe: %ld", r);
+	/* both ends, the write end ready at once */
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_SET(p[0], &rd);
+	FD_SET(p[1], &wr);
+	r = u_syscall6(SYS_pselect6, p[1] + 1, (long)&rd, (long)&wr, (long)NULL, (long)NULL, (long)NULL);
+	CHECK(r == 1 && !FD_ISSET(p[0], &rd) && FD_ISSET(p[1], &wr), "write end: %ld", r);
+	/* woken by a late write, with a long timeout that is then partly left */
+	late_fd = p[1];
+	CHECK(pthread_create(&t, u_small_stack(), late_writer, NULL) == 0, "pthread_create");
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	ts.tv_sec = 10;
+	ts.tv_nsec = 0;
+	r = u_syscall6(SYS_pselect6, p[0] + 1, (long)&rd, (long)NULL, (long)NULL, (long)&ts, (long)NULL);
+	CHECK(r == 1 && FD_ISSET(p[0], &rd), "late write: %ld", r);
+	CHECK(ts.tv_sec >= 1 && ts.tv_sec < 10, "remaining %ld s", (long)ts.tv_sec);
+	pthread_join(t, NULL);
+	/* an fd that is not open: EBADF */
+	FD_ZERO(&rd);
+	FD_SET(40, &rd);
+	r = u_syscall6(SYS_pselect6, 41, (long)&rd, (long)NULL, (long)NULL, (long)NULL, (long)NULL);
+	CHECK(r == -EBADF, "fd 40: %ld", r);
+	/* glibc's select() is pselect6 */
+	FD_ZERO(&wr);
+	FD_SET(1, &wr);
+	struct timeval tv = { 1, 0 };
+	CHECK(select(2, NULL, &wr, NULL, &tv) == 1 && FD_ISSET(1, &wr), "console writable");
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+/* systest --poll-stdin: wait for a line on the console with poll(), then
+ * read it (the console test types it once "waiting" is printed). */
+static int poll_stdin(void)
+{
+	struct pollfd f = { 0, POLLIN, 0 };
+	char line[128];
+
+	printf("poll-stdin: waiting\n");
+	int r = poll(&f, 1, -1);
+	ssize_t n = read(0, line, sizeof line - 1);
+	line[n > 0 ? n : 0] = '\0';
+	printf("poll-stdin: poll %d revents %#x read \"%s\"\n", r, f.revents, strtok(line, "\n"));
+	return 0;
+}
+
 /* ---- driver --------------------------------------------------------------- */
 
 static const struct {
@@ -560,7 +782,11 @@ static const struct {
 	{ "kill_sigkill", t_kill_kill },
 	{ "execve_echo", t_execve_echo },
 	{ "execve_argv_envp_auxv", t_execve_auxv },
+	{ "execve_empty_environment", t_execve_empty_env },
 	{ "futex_wait_wake", t_futex },
+	{ "sched_affinity", t_sched_affinity },
+	{ "ppoll_pipe", t_ppoll_pipe },
+	{ "pselect6_pipe", t_pselect6_pipe },
 };
 
 int main(int argc, char **argv)
@@ -568,6 +794,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && !strcmp(argv[1], "--exec-child"))
 		return exec_child(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "--poll-stdin"))
+		return poll_stdin();
+	if (argc >= 2 && !strcmp(argv[1], "--exec-child-noenv"))
+		return exec_child_noenv(argc, argv);
 
 	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
 		why[0] = '\0';

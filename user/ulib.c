@@ -153,6 +153,17 @@ pthread_attr_t *u_small_stack(void)
 	return &attr;
 }
 
+int u_pin_here(void)
+{
+	uint64_t mask;
+	unsigned int cpu = 0;
+
+	u_syscall3(SYS_getcpu, &cpu, 0, 0);
+	mask = 1ULL << cpu;
+	long r = u_syscall3(SYS_sched_setaffinity, 0, sizeof mask, &mask);
+	return r < 0 ? (int)r : (int)cpu;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -120,5 +120,13 @@ static inline uint64_t u_rdinstret(void)
 #include <pthread.h>
 pthread_attr_t *u_small_stack(void);
 
+/*
+ * Pin the calling thread to the hart it runs on (sched_setaffinity); the
+ * threads and processes it creates afterwards inherit the pin.  For the
+ * benchmarks that mean "one hart": their figures are then the same
+ * operation at every hart count.  Returns the hart, or -errno.
+ */
+int u_pin_here(void);
+
 /* Median of n values (sorts the array in place). */
 uint64_t u_median(uint64_t *v, size_t n);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <linux/io_uring.h>
 #include "ulib.h"
+#include "../include/uring/uring_abi.h"
 
 struct uring {
     int fd;
@@ -49,9 +50,7 @@ static inline long uring_open(struct uring *r, uint32_t entries, const struct io
         return fd;
     r->fd = (int)fd;
     struct io_uring_params *p = &r->p;
-    r->ring_len = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
-    if (p->sq_off.resv1 + 4 > r->ring_len)
-        r->ring_len = p->sq_off.resv1 + 4;
+    r->ring_len = uring_ring_bytes(p);
     r->ring = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, IORING_OFF_SQ_RING);
     r->sqes = mmap(NULL, p->sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
                    MAP_SHARED, r->fd, IORING_OFF_SQES);
@@ -66,7 +65,8 @@ static inline long uring_open(struct uring *r, uint32_t entries, const struct io
     r->cq_tail = (void *)(r->ring + p->cq_off.tail);
     r->cq_overflow = (void *)(r->ring + p->cq_off.overflow);
     r->cqes = (void *)(r->ring + p->cq_off.cqes);
-    r->ctl = p->sq_off.resv1 ? (void *)(r->ring + p->sq_off.resv1) : NULL;
+    uint32_t ctl = uring_prio_word_offset(p);   /* none on Linux */
+    r->ctl = ctl ? (void *)(r->ring + ctl) : NULL;
     r->sq_mask = *(uint32_t *)(r->ring + p->sq_off.ring_mask);
     r->cq_mask = *(uint32_t *)(r->ring + p->cq_off.ring_mask);
     r->sq_entries = p->sq_entries;

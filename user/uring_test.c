@@ -186,6 +186,11 @@ static int t_setup_bad(void)
     REQUIRE(p.sq_entries == 8 && p.cq_entries == 16, "sizes %u/%u", p.sq_entries, p.cq_entries);
     REQUIRE(p.features & IORING_FEAT_SINGLE_MMAP, "features %#x", p.features);
     REQUIRE(p.features & IORING_FEAT_NODROP, "features %#x", p.features);
+    /* the priority word is announced and lies inside the mapping a
+     * program sizes from the fields Linux defines */
+    REQUIRE(p.features & IORING_FEAT_POLLUX_PRIO, "features %#x", p.features);
+    REQUIRE(p.sq_off.resv1 && p.sq_off.resv1 + 4 <= uring_ring_bytes(&p),
+            "priority word at %u, mapping %zu", p.sq_off.resv1, uring_ring_bytes(&p));
     return 0;
 }
 

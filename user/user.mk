@@ -34,7 +34,7 @@ USER_PROGS := init sh echo cat ls ps kill sleep \
 	hello spin fault forkloop forkbomb threads badcalls systest memhog nop \
 	bench_syscall bench_yield bench_pipe bench_fork bench_exec \
 	uring_smoke uring_test uring_fuzz coread aecho coro10k prio migrate bench_uring \
-	tlbstress
+	tlbstress scale poweroff reboot bench_init sigtest defects
 
 USER_BINS := $(addprefix $(USER_OUT)/bin/,$(USER_PROGS))
 USER_STRIPPED := $(addprefix $(USER_OUT)/strip/,$(USER_PROGS))
@@ -53,7 +53,7 @@ $(USER_OUT)/obj/ulib.o: $(USER_SRC)/ulib.c $(USER_SRC)/ulib.h | $(USER_OUT)/obj
 # The coroutine runtime: user/rt.c plus the kernel's own combinators
 # (src/core/combinators.c), built against the shared include/core/future.h.
 USER_RT_OBJS := $(USER_OUT)/obj/rt.o $(USER_OUT)/obj/combinators.o
-$(USER_OUT)/obj/rt.o: $(USER_SRC)/rt.c $(USER_SRC)/rt.h include/core/future.h | $(USER_OUT)/obj
+$(USER_OUT)/obj/rt.o: $(USER_SRC)/rt.c $(USER_SRC)/rt.h include/core/future.h include/uring/uring_abi.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER $(USER_GC) -c -o $@ $<
 $(USER_OUT)/obj/combinators.o: src/core/combinators.c include/core/future.h include/core/waitq.h | $(USER_OUT)/obj
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) -DPOLLUX_USER -Iinclude $(USER_GC) -c -o $@ $<
@@ -63,7 +63,7 @@ $(USER_OUT)/obj/combinators.o: src/core/combinators.c include/core/future.h incl
 $(USER_OUT)/bin/nop: $(USER_SRC)/nop.c | $(USER_OUT)/bin
 	$(USER_CC) $(USER_CFLAGS) -nostdlib -nostartfiles -o $@ $<
 
-$(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_OUT)/obj/ulib.o $(USER_RT_OBJS) | $(USER_OUT)/bin
+$(USER_OUT)/bin/%: $(USER_SRC)/%.c $(USER_SRC)/ulib.h $(USER_SRC)/uring_raw.h include/uring/uring_abi.h $(USER_OUT)/obj/ulib.o $(USER_RT_OBJS) | $(USER_OUT)/bin
 	$(USER_CC) $(USER_CFLAGS) $(USER_DEFS) $(USER_GC) -o $@ $< $(USER_OUT)/obj/ulib.o $(USER_RT_OBJS) -lpthread
 
 $(USER_OUT)/strip/%: $(USER_OUT)/bin/% | $(USER_OUT)/strip

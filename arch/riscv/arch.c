@@ -95,6 +95,12 @@ void arch_poweroff(int code)
         __asm__ volatile("wfi");
 }
 
+void arch_reboot(void)
+{
+    sbi_cold_reboot();
+    arch_poweroff(5);           /* no SRST: better off than hung */
+}
+
 extern char hart_stacks[];
 
 void arch_backtrace(uint64_t fp)

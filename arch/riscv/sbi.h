@@ -26,3 +26,5 @@ static inline long sbi_send_ipi(unsigned long mask, unsigned long base) {
 }
 static inline void sbi_set_timer(uint64_t t) { sbi_call(SBI_EXT_TIME, 0, t, 0, 0); }
 static inline void sbi_shutdown(void) { sbi_call(SBI_EXT_SRST, 0, 0, 0, 0); }
+/* SRST type 1: cold reboot (OpenSBI resets QEMU virt through its test device). */
+static inline void sbi_cold_reboot(void) { sbi_call(SBI_EXT_SRST, 0, 1, 0, 0); }

@@ -26,6 +26,12 @@ void user_trap_irq(struct thread *th);
 bool user_slice_expired(void);
 int user_fp_enable(struct thread *th);
 void user_fp_release(struct thread *th);
+void user_fp_reload(struct thread *th);        /* th->fp changed: load it at the next entry */
+/* sigframe.c: the Linux riscv64 rt_sigframe */
+struct ksiginfo;
+int arch_signal_frame(struct thread *th, uint64_t top, uint64_t handler,
+                      const struct ksiginfo *info, uint64_t mask);
+int arch_sigreturn(struct thread *th, uint64_t *mask, uint64_t ss[3]);
 void user_syscall_args(struct thread *th, long *nr, uint64_t a[6]);
 void user_syscall_return(struct thread *th, long result);
 void user_skip_ecall(struct thread *th);

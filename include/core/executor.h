@@ -20,5 +20,8 @@ __attribute__((noreturn)) void executor_run(void);
 bool executor_poll_one(void);
 /* Is a task of higher priority than `prio` waiting on this hart? */
 bool runq_has_higher(struct hart *h, unsigned prio);
+/* The hart to queue t on instead of h: h itself unless t's hart mask
+ * excludes it. */
+struct hart *task_hart_for(struct task *t, struct hart *h);
 /* Push t on hart h's run queue (t already marked QUEUED). */
 void runq_push(struct hart *h, struct task *t);

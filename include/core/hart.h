@@ -46,7 +46,9 @@ struct hart {
     _Atomic uint64_t user_traps;/* traps from user mode: a TLB shootdown's ack */
     /* counters, for `harts` */
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
-    uint64_t idle_time;         /* timer ticks spent in wfi */
+    uint64_t idle_time;         /* timer ticks spent in finished waits in wfi */
+    _Atomic uint64_t idle_since;/* time the wait in wfi now began, 0 if none */
+    uint64_t online_at;         /* time it joined (IDLE% counts from there) */
 };
 
 extern struct hart harts[MAX_HARTS];

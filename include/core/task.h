@@ -20,6 +20,13 @@
  *      again after the poll: no lost wake-up, and never polled on two
  *      harts at once.
  *
+ * Hart masks (task.hart_mask; sched_setaffinity for user threads,
+ * task_pin for kernel tasks): a task whose mask excludes hart h is never
+ * queued on h -- at start, on a wake (whatever wake= says) and when
+ * requeued after a poll -- and h never steals it.  Tests and benchmarks
+ * say "this runs on that hart" with task_pin, per task, instead of
+ * switching stealing off for everyone.
+ *
  * The task struct and its root future are one allocation; a task holds
  * no stack.  Wakers are task pointers.  A task is freed when it is DONE
  * and its last reference (the spawner's handle, if kept) is dropped.
@@ -45,6 +52,7 @@ struct task {
     uint16_t hart;              /* owner: hart that polled it last */
     uint16_t list_hart;         /* whose task list holds it */
     uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
+    uint16_t hart_mask;         /* harts it may run on (bit = hart index); 0: any */
     const char *name;
     uint64_t polls;
     uint64_t instret;           /* instructions spent in its polls */
@@ -61,7 +69,15 @@ void *task_alloc(size_t size, const char *name, struct task **out);
 /* Make it runnable on `hart` (TASK_NO_HART: this hart).  Consumes nothing:
  * if `keep` the caller holds a reference and must task_put() it. */
 void task_start(struct task *t, unsigned hart, bool keep);
+/* May t run on hart index i?  (sched_setaffinity; 0 = no restriction.) */
+static inline bool task_may_run_on(const struct task *t, unsigned i) {
+    return !t->hart_mask || ((t->hart_mask >> i) & 1);
+}
 void task_put(struct task *t);
+/* Pin t to `hart` (a one-hart mask; TASK_NO_HART: any hart).  Before
+ * task_start, or by the task itself during its poll: it moves when it is
+ * next queued. */
+void task_pin(struct task *t, unsigned hart);
 void task_cancel(struct task *t);   /* only for a task never started */
 
 /* Awaiting a task's completion (needs a kept reference). */

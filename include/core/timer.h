@@ -17,6 +17,18 @@ struct sleep {
 };
 
 void sleep_until_init(struct sleep *s, uint64_t deadline);   /* arch_time() ticks */
+
+/*
+ * The one conversion from a user's struct timespec {sec, nsec} to timer
+ * ticks (nanosleep, clock_nanosleep, futex and io_uring timeouts all use
+ * it).  Negative seconds or nanoseconds, or nanoseconds >= 10^9, are
+ * -EINVAL; a huge value saturates at TICKS_FOREVER (thousands of years)
+ * instead of wrapping to a short sleep.  0 or -EINVAL.
+ */
+#define TICKS_FOREVER (1ULL << 62)
+int ticks_of_timespec(const int64_t ts[2], uint64_t *ticks);
+/* now + ticks, saturating at TICKS_FOREVER past now (never wraps). */
+uint64_t deadline_after(uint64_t ticks);
 void sleep_init(struct sleep *s, uint64_t ticks);            /* from now */
 
 /* Run `child` with a deadline: timed_out tells which came first.  The

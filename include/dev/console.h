@@ -13,7 +13,8 @@
 
 void console_init(uint64_t uart_pa, unsigned irq);
 
-/* Kernel output: queue bytes; falls back to polling only if the ring is full. */
+/* Kernel output: queue a message whole, or drop it (counted, and reported
+ * before the next one) if the transmit ring is full.  Never waits. */
 void console_write_kernel(const char *s, size_t n);
 /* Panic: from now on every byte goes straight to the UART. */
 void console_sync_mode(void);
@@ -37,6 +38,17 @@ struct console_write {
 };
 void console_write_init(struct console_write *w, const char *buf, size_t len);
 
+/* Wait until the transmit ring has room for n bytes (n <= CONSOLE_TX_SIZE):
+ * for a kernel writer that must lose nothing, e.g. the trace exporter,
+ * before its printk calls (which would otherwise drop when full). */
+#define CONSOLE_TX_SIZE 16384
+struct console_room {
+    struct future base;
+    size_t n;
+    struct waiter w;
+};
+void console_room_init(struct console_room *r, size_t n);
+
 /* Is a complete line (or EOF) waiting?  For poll-style readiness. */
 bool console_readable(void);
 /* Line discipline switches (termios-lite). */
@@ -44,9 +56,17 @@ void console_set_echo(bool on);
 
 /* Called (interrupt context) on ^C: kill the foreground job.  Weak default. */
 void console_interrupt_hook(void);
+/* Called (interrupt context) on ^Z: stop the foreground job.  Weak default. */
+void console_suspend_hook(void);
 
-struct console_stats { uint64_t rx_bytes, tx_bytes, rx_dropped, lines_truncated, tx_polled; };
+struct console_stats {
+    uint64_t rx_bytes, tx_bytes, rx_dropped, lines_truncated;
+    uint64_t tx_dropped_msgs;   /* kernel messages dropped: the ring was full */
+    uint64_t tx_dropped_noted;  /* of those, how many "dropped" notes reported */
+};
 void console_get_stats(struct console_stats *s);
+struct outbuf;
+void console_report(struct outbuf *o);     /* /proc/console */
 
 /* Send everything queued, polling the UART: only before power-off. */
 void console_flush(void);

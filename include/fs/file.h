@@ -81,6 +81,19 @@ long file_getdents64(struct file *f, struct mm *mm, uint64_t ubuf, size_t len);
 bool file_readable(struct file *f);
 bool file_writable(struct file *f);
 bool file_is_tty(struct file *f);
+/* Linux poll(2) bits (asm-generic/poll.h). */
+#define POLL_IN      0x001
+#define POLL_PRI     0x002
+#define POLL_OUT     0x004
+#define POLL_ERR     0x008
+#define POLL_HUP     0x010
+#define POLL_NVAL    0x020
+#define POLL_RDNORM  0x040
+#define POLL_WRNORM  0x100
+#define POLL_IN_MASK  (POLL_IN | POLL_RDNORM)
+#define POLL_OUT_MASK (POLL_OUT | POLL_WRNORM)
+/* The file's readiness as Linux's poll mask (IN, OUT, HUP, ERR bits). */
+unsigned file_poll_events(struct file *f);
 /* The wait queue readiness changes are announced on; NULL: never waits. */
 struct waitq *file_poll_queue(struct file *f, bool out);
 
@@ -93,19 +106,33 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t cap);
 
 /* ---- file-descriptor tables ------------------------------------------ */
 
-#define NOFILE 64
+/*
+ * A table starts with FDTABLE_INLINE slots inside itself and grows (by
+ * doubling) only when a descriptor beyond them is asked for, up to its
+ * RLIMIT_NOFILE soft limit: three descriptors do not pay for 1024.
+ * The limits live in the table because they govern exactly it; a table
+ * shared with CLONE_FILES shares them.
+ */
+#define NOFILE_DEFAULT 1024     /* soft limit a process starts with (Linux's) */
+#define NOFILE_MAX 4096         /* hard limit; no table is ever bigger */
+#define FDTABLE_INLINE 64       /* as many as one cloexec word covers */
 
 struct fdtable {
     struct spinlock lock;
     _Atomic int refs;           /* processes/threads sharing it (CLONE_FILES) */
-    struct file *fd[NOFILE];
-    uint64_t cloexec;           /* bit per fd */
+    unsigned cap;               /* slots in fd[]: a power of two */
+    unsigned limit, limit_max;  /* RLIMIT_NOFILE soft and hard */
+    struct file **fd;           /* fd_inline, or a kmalloc'd array of cap */
+    uint64_t *cloexec;          /* cap bits: &cloexec_inline or kmalloc'd */
+    struct file *fd_inline[FDTABLE_INLINE];
+    uint64_t cloexec_inline;
 };
 
 struct fdtable *fdtable_create(void);
 struct fdtable *fdtable_copy(struct fdtable *t);        /* fork */
 void fdtable_put(struct fdtable *t);
-/* Lowest free fd >= min: fd or -EMFILE.  Takes over the caller's reference. */
+/* Lowest free fd >= min: fd, -EMFILE (none below the soft limit) or
+ * -ENOMEM.  Takes over the caller's reference on success only. */
 int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec);
 /* Install n files at the n lowest free fds, but only if publish(arg, fds)
  * (called under the table's lock, e.g. to copy the numbers out) returns
@@ -116,6 +143,13 @@ int fd_install_published(struct fdtable *t, struct file **f, int n, bool cloexec
 /* The file at fd with a new reference, or NULL (EBADF). */
 struct file *fd_get(struct fdtable *t, int fd);
 int fd_close(struct fdtable *t, int fd);                 /* 0 / -EBADF */
-/* dup3 semantics: 0 / -EBADF / -EINVAL. */
+/* dup3 semantics: 0 / -EBADF / -EINVAL / -ENOMEM. */
 int fd_dup_to(struct fdtable *t, int oldfd, int newfd, bool cloexec);
 void fd_close_on_exec(struct fdtable *t);
+/* FD_CLOEXEC of fd: 0 or 1, or -EBADF; and setting it: 0 / -EBADF. */
+int fd_get_cloexec(struct fdtable *t, int fd);
+int fd_set_cloexec(struct fdtable *t, int fd, bool on);
+/* RLIMIT_NOFILE: read, and set (soft <= hard, hard never raised):
+ * 0 / -EINVAL / -EPERM. */
+void fd_get_limit(struct fdtable *t, uint64_t lim[2]);
+int fd_set_limit(struct fdtable *t, const uint64_t lim[2]);

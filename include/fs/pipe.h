@@ -60,6 +60,9 @@ void pipe_io_init(struct file_io *io);          /* read or write by f->type */
 void pipe_release(struct file *f);              /* the last reference to an end went */
 bool pipe_readable(struct pipe *p);             /* data, or no writers */
 bool pipe_writable(struct pipe *p);             /* room, or no readers */
+/* Linux's poll mask of one end: IN when data (HUP when no writers), OUT
+ * when room (ERR when no readers). */
+unsigned pipe_poll_events(struct pipe *p, bool write_end);
 uint64_t pipe_ino(struct pipe *p);
 struct waitq *pipe_poll_queue(struct pipe *p, bool out);
 

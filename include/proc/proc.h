@@ -28,13 +28,14 @@
 #include "trapframe.h"
 #include "mem/shootdown.h"
 #include "uring/uring.h"
+#include "proc/signal.h"
 
 #define PROC_NAME 16
 
 enum proc_state { PROC_ALIVE, PROC_ZOMBIE };
 
 struct proc {
-    int pid, pgid;
+    int pid, pgid, sid;
     enum proc_state state;
     struct proc *parent;
     struct proc *children, *sibling;    /* under proc_lock */
@@ -46,8 +47,12 @@ struct proc {
     int nthreads;                       /* live threads */
     struct thread *threads;             /* under proc_lock */
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
-    uint64_t sig_ignore;                /* bit n-1: signal n is SIG_IGN */
+    bool did_exec;                      /* setpgid on a child: EACCES after execve */
+    struct waitq stopq;                 /* threads waiting for SIGCONT */
+    struct proc_signals sig;            /* actions, shared pending, stop state */
     uint8_t prio_ceiling;               /* highest task priority its threads may get */
+    int8_t nice;                        /* setpriority: -20..19; sets prio_ceiling */
+    uint8_t nice_rlim[2];               /* RLIMIT_NICE soft, hard: nice >= 20 - soft */
     int exit_code;                      /* wait4 status word */
     struct waitq child_exit;            /* wait4 waiters (in this, the parent) */
     uint64_t utime, stime;              /* ticks, for times() */
@@ -55,12 +60,16 @@ struct proc {
     uint64_t start_time;
 };
 
+struct poll_set;
+
 /* The system call being served: its future lives here, one at a time. */
 struct syscall_wait {
     struct future base;
     struct thread *th;
     long result;
     int kind;                           /* which union member below */
+    uint8_t restart;                    /* enum sc_restart: if a signal interrupts it */
+    uint64_t urem;                      /* nanosleep: where the time left goes */
     union {
         struct file_io io;
         struct sleep sleep;
@@ -75,6 +84,9 @@ struct syscall_wait {
         struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
+        struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
+        struct { uint64_t set, uinfo; struct sleep timeout; bool has_timeout; } sigwait;
     };
 };
 
@@ -90,6 +102,15 @@ struct thread {
     uint64_t *fp;                       /* FP registers + fcsr, once the thread used FP */
     uint16_t fp_hart;                   /* hart whose FP registers hold ours */
     bool exiting;
+    uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
+    bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
+    bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
+    _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
+    int exit_status;                    /* exit(): the status if this thread is the last */
+    uint64_t sig_blocked, saved_mask;
+    struct sigpending sig_pending;      /* thread-directed */
+    uint64_t ss_sp;                     /* sigaltstack */
+    uint32_t ss_size, ss_flags;
     uint64_t entered;                   /* time of the last entry to user mode */
     struct uring *prio_ring;            /* whose control word carries our priority hint */
     struct syscall_wait sc;
@@ -101,12 +122,15 @@ struct thread *thread_current(void);
 struct proc *proc_alloc(struct proc *parent);     /* pid assigned; NULL: no memory */
 struct thread *thread_alloc(struct proc *p);      /* a task with a thread future; NULL: no memory */
 void thread_start(struct thread *th);
+/* Its task's priority: the ring's hint (or PRIO_DEFAULT) under the
+ * process's ceiling.  On each trap for ring threads; at creation and on
+ * setpriority for the others. */
+void thread_update_prio(struct thread *th);
 /* Record exit of the whole process with status (wait4 word), kill others. */
 void proc_exit_group(struct proc *p, int status);
-int proc_kill(int pid, int sig);                   /* 0 / -ESRCH / -EINVAL */
-int proc_kill_group(int pgid, int sig);
 void proc_report_ps(struct outbuf *o);
 struct proc *proc_find(int pid);                   /* under proc_lock */
+struct proc *proc_all(void);                       /* the list of every process, under proc_lock */
 int proc_count(void);
 
 /* exec.c: replace p's image.  0 or -errno (the old image is intact on error). */
@@ -123,5 +147,7 @@ void syscall_finish(struct thread *th, long result);
 /* futex.c */
 long futex_wake(struct mm *mm, uint64_t uaddr, int n);
 
-/* Console ^C and TIOCSPGRP. */
+/* Console ^C / ^Z and TIOCSPGRP: the foreground process group of the
+ * console, whose session is init's (CONSOLE_SID). */
+#define CONSOLE_SID 1
 extern _Atomic int console_fg_pgrp;

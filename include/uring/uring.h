@@ -28,7 +28,8 @@
  * when that process ends or execs (uring_cancel_owner) or the ring's file goes,
  * the operation is cancelled, completes and frees what it holds.
  *
- * Pollux extension: sq_off.resv1 is the offset of a 32-bit word in the
+ * Pollux extension (include/uring/uring_abi.h): with IORING_FEAT_POLLUX_PRIO
+ * in the features, sq_off.resv1 is the offset of a 32-bit word in the
  * ring memory where the user runtime publishes the highest priority of
  * its ready coroutines (0..7); the kernel reads it as a hint, clamped by
  * the process's ceiling.
@@ -37,6 +38,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <linux/io_uring.h>
+#include "uring/uring_abi.h"
 #include "core/future.h"
 #include "fs/file.h"
 #include "core/timer.h"
@@ -146,8 +148,6 @@ int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struc
 
 /* src/uring/uring.c */
 void uring_op_complete(struct uring_op *op, int32_t res);
-/* arch_time() + ticks, saturating (a deadline that never comes). */
-uint64_t uring_deadline_after(uint64_t ticks);
 /* Post a completion (held in order if the CQ ring is full); false if it
  * was dropped: ring closed, or no memory for the overflow record. */
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res);

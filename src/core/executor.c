@@ -7,6 +7,9 @@
  *    hart that popped it);
  *  - the queue is drained in batches: a task woken during its own poll
  *    goes behind the tasks that were already queued;
+ *  - a task with a hart mask (sched_setaffinity) is pushed only on a
+ *    hart of its mask, stolen only by one, and polled only by one: a
+ *    hart that pops a task whose mask changed meanwhile passes it on;
  *  - an idle hart masks interrupts, announces itself idle, checks its
  *    queue once more, then waits in wfi; a waker pushes first and looks
  *    at `idle` second (a fence between, on both sides), so either the
@@ -20,6 +23,7 @@
 #include "instruments/trace.h"
 
 struct sched_policy sched = { .steal = true, .wake_local = false, .priority = true };
+_Static_assert(MAX_HARTS <= 16, "task.hart_mask has 16 bits");
 static _Atomic uint64_t idle_mask;      /* bit i: hart i is idle */
 
 void executor_init_hart(struct hart *h)
@@ -53,6 +57,47 @@ static struct task *runq_pop(struct runq *q)
     spin_unlock(&q->lock);
     return t;
 }
+
+/* The first task of the highest level that may run on hart `i`
+ * (stealing: a pinned task stays where it is). */
+static struct task *runq_pop_for(struct runq *q, unsigned i)
+{
+    spin_lock(&q->lock);
+    struct task *t = NULL;
+    for (uint32_t m = q->mask; m && !t; ) {
+        int p = 31 - __builtin_clz(m);
+        m &= ~(1u << p);
+        struct task *prev = NULL;
+        for (t = q->head[p]; t && !task_may_run_on(t, i); t = t->next)
+            prev = t;
+        if (!t)
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            q->head[p] = t->next;
+        if (q->tail[p] == t)
+            q->tail[p] = prev;
+        if (!q->head[p])
+            q->mask &= ~(1u << p);
+        atomic_fetch_sub(&q->len, 1);
+    }
+    spin_unlock(&q->lock);
+    return t;
+}
+
+/* Where t goes when `h` would be chosen: h if t may run there, else its
+ * last hart if allowed, else the first hart of its mask. */
+static struct hart *hart_for(struct task *t, struct hart *h)
+{
+    if (task_may_run_on(t, h->index))
+        return h;
+    if (t->hart != TASK_NO_HART && task_may_run_on(t, t->hart))
+        return &harts[t->hart];
+    return &harts[__builtin_ctz(t->hart_mask)];
+}
+
+struct hart *task_hart_for(struct task *t, struct hart *h) { return hart_for(t, h); }
 
 /* IPI hart i if it sleeps and nobody has woken it yet: taking its bit
  * out of idle_mask is the right to send the one IPI it needs. */
@@ -99,7 +144,7 @@ void runq_push(struct hart *h, struct task *t)
         else if (sched.priority && atomic_load(&h->user_mm) &&
                  t->prio > atomic_load(&h->current_prio))
             arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal) {
+    } else if (len > 1 && sched.steal && !t->hart_mask) {
         kick_idle_hart(self);
     }
 }
@@ -117,7 +162,7 @@ void task_wake(struct task *t)
     struct hart *h = this_hart();
     if (!sched.wake_local && t->hart != TASK_NO_HART)
         h = &harts[t->hart];
-    runq_push(h, t);
+    runq_push(hart_for(t, h), t);
 }
 
 struct task *task_current(void) { return this_hart()->current; }
@@ -132,6 +177,10 @@ void task_finish(struct task *t);   /* task.c */
 
 static void poll_task(struct hart *h, struct task *t)
 {
+    if (!task_may_run_on(t, h->index)) {
+        runq_push(hart_for(t, h), t);   /* its mask changed while it was queued */
+        return;
+    }
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
@@ -153,7 +202,7 @@ static void poll_task(struct hart *h, struct task *t)
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
         return;                 /* (4) waits for a wake */
     atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(sched.wake_local ? h : &harts[t->hart], t);
+    runq_push(hart_for(t, sched.wake_local ? h : &harts[t->hart]), t);
 }
 
 static bool steal(struct hart *self)
@@ -164,7 +213,7 @@ static bool steal(struct hart *self)
         struct hart *v = &harts[(self->index + k) % nharts];
         if (atomic_load(&v->runq.len) == 0)
             continue;
-        struct task *t = runq_pop(&v->runq);
+        struct task *t = runq_pop_for(&v->runq, self->index);
         if (t) {
             self->steals++;
             poll_task(self, t);
@@ -184,7 +233,9 @@ static void idle(struct hart *h)
         h->idle_entries++;
         trace_event(TR_IDLE_BEGIN, 0, 0);
         uint64_t t0 = arch_time();
+        atomic_store(&h->idle_since, t0 ? t0 : 1);   /* for `harts` meanwhile */
         arch_wait_for_interrupt();
+        atomic_store(&h->idle_since, 0);
         h->idle_time += arch_time() - t0;
         trace_event(TR_IDLE_END, 0, 0);
     }

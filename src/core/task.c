@@ -66,7 +66,12 @@ void task_start(struct task *t, unsigned hart, bool keep)
         atomic_fetch_add(&t->refs, 1);
     list_add(t);
     atomic_store(&t->state, TASK_QUEUED);
-    runq_push(hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts], t);
+    runq_push(task_hart_for(t, hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts]), t);
+}
+
+void task_pin(struct task *t, unsigned hart)
+{
+    t->hart_mask = hart == TASK_NO_HART ? 0 : (uint16_t)(1u << (hart % nharts));
 }
 
 void task_put(struct task *t)

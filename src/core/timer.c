@@ -8,6 +8,7 @@
  * programmed only for the heap minimum or the user time slice.
  */
 #include "arch.h"
+#include "lib/errno.h"
 #include "core/hart.h"
 #include "lib/klib.h"
 #include "core/task.h"
@@ -106,9 +107,28 @@ void sleep_until_init(struct sleep *s, uint64_t deadline)
     s->inserted = false;
 }
 
+int ticks_of_timespec(const int64_t ts[2], uint64_t *ticks)
+{
+    if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+        return -EINVAL;
+    uint64_t tb = arch_timebase();
+    /* sec * tb overflows once sec > TICKS_FOREVER / tb: saturate first */
+    if ((uint64_t)ts[0] >= TICKS_FOREVER / tb) {
+        *ticks = TICKS_FOREVER;
+        return 0;
+    }
+    *ticks = (uint64_t)ts[0] * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
+    return 0;
+}
+
+uint64_t deadline_after(uint64_t ticks)
+{
+    return arch_time() + (ticks < TICKS_FOREVER ? ticks : TICKS_FOREVER);
+}
+
 void sleep_init(struct sleep *s, uint64_t ticks)
 {
-    sleep_until_init(s, arch_time() + ticks);
+    sleep_until_init(s, deadline_after(ticks));
 }
 
 void timeout_init(struct timeout *t, struct future *child, uint64_t ticks)

@@ -10,7 +10,11 @@
  * Receive: the interrupt top half feeds each byte to the line
  * discipline (echo, erase, kill, ^C, ^D), which moves finished lines to
  * the cooked ring and wakes readers: that wake is how an interrupt finds
- * the task waiting for input.
+ * the task waiting for input.  Each finished line's end is recorded in
+ * ck_end (a ring of positions in cooked), so a read never runs past the
+ * end of a line: Enter ends a line with '\n', ^D ends it without one,
+ * and ^D on an empty line is an empty line, which a read returns as 0
+ * (end of file), in its place among the others.
  *
  * User I/O (FT_CONSOLE files, struct file_io): a read waits for a line
  * like console_read and copies at most len bytes of it out through a
@@ -26,10 +30,11 @@
 #include "mem/kmalloc.h"
 #include "mem/mm.h"
 #include "fs/pipe.h"
+#include "lib/outbuf.h"
 #include "dev/uart.h"
 #include "dev/uart16550.h"
 
-#define TX_SIZE 16384           /* powers of two: indexes wrap freely */
+#define TX_SIZE CONSOLE_TX_SIZE /* powers of two: indexes wrap freely */
 #define COOKED_SIZE 4096
 
 static struct spinlock lock = SPINLOCK_INIT("console");
@@ -41,14 +46,16 @@ static char line[CONSOLE_LINE_MAX];    /* the line being edited */
 static uint32_t line_len;
 static char cooked[COOKED_SIZE];
 static uint32_t ck_head, ck_tail;
-static uint32_t ck_lines;              /* complete lines (or EOF marks) in cooked */
-static uint32_t eof_pending;
+#define LINES_MAX 256              /* finished lines waiting (power of two) */
+static uint32_t ck_end[LINES_MAX];     /* where each finished line ends in cooked */
+static uint32_t end_head, end_tail;    /* tail - head = finished lines (EOFs included) */
 static bool echo = true;
 static struct waitq readers = WAITQ_INIT("console.rx");
 static volatile bool sync_mode;
 static struct console_stats stats;
 
 __attribute__((weak)) void console_interrupt_hook(void) {}
+__attribute__((weak)) void console_suspend_hook(void) {}
 
 /* ---- transmit --------------------------------------------------------- */
 
@@ -83,6 +90,13 @@ static void tx_drain_polled_locked(void)
     }
 }
 
+/*
+ * Kernel messages never wait and never poll the UART (user programs can
+ * cause them, e.g. many processes faulting at once): a message that does
+ * not fit in the transmit ring whole is dropped and counted, and the
+ * next one that fits is preceded by "[N messages dropped]".  Only a
+ * panic (sync_mode: the machine is dying) writes straight to the UART.
+ */
 void console_write_kernel(const char *s, size_t n)
 {
     if (sync_mode || !uart_present()) {
@@ -90,15 +104,18 @@ void console_write_kernel(const char *s, size_t n)
             uart_put_sync(s[i]);
         return;
     }
+    char note[48];
+    size_t nn = 0;
     spin_lock(&lock);
-    while (n) {
-        size_t k = tx_put_locked(s, n);
-        s += k;
-        n -= k;
-        if (n) {                /* ring full: the rare slow path */
-            stats.tx_polled++;
-            tx_drain_polled_locked();
-        }
+    if (stats.tx_dropped_msgs != stats.tx_dropped_noted)
+        nn = snprintf(note, sizeof note, "[%lu kernel messages dropped]\n",
+                      (unsigned long)(stats.tx_dropped_msgs - stats.tx_dropped_noted));
+    if (TX_SIZE - (tx_tail - tx_head) < nn + n) {
+        stats.tx_dropped_msgs++;
+    } else {
+        tx_put_locked(note, nn);
+        tx_put_locked(s, n);
+        stats.tx_dropped_noted = stats.tx_dropped_msgs;
     }
     tx_kick_locked();
     spin_unlock(&lock);
@@ -118,24 +135,23 @@ static void echo_locked(const char *s, size_t n)
 
 /* ---- receive: the line discipline ------------------------------------- */
 
-static bool cooked_put(char c)
+static void cooked_put(char c)
 {
-    if (ck_tail - ck_head >= COOKED_SIZE)
-        return false;
     cooked[ck_tail++ % COOKED_SIZE] = c;
-    return true;
 }
 
+/* Move the edited line to the cooked ring as one finished line (with
+ * '\n' after Enter, without after ^D; empty after ^D alone: EOF). */
 static void line_finish_locked(bool newline)
 {
-    if (COOKED_SIZE - (ck_tail - ck_head) < line_len + 1) {
+    if (COOKED_SIZE - (ck_tail - ck_head) < line_len + 1 || end_tail - end_head >= LINES_MAX) {
         stats.rx_dropped += line_len;   /* nobody is reading: drop the line */
     } else {
         for (uint32_t i = 0; i < line_len; i++)
             cooked_put(line[i]);
         if (newline)
             cooked_put('\n');
-        ck_lines++;
+        ck_end[end_tail++ % LINES_MAX] = ck_tail;
     }
     line_len = 0;
 }
@@ -167,11 +183,13 @@ static void rx_byte_locked(uint8_t c)
         line_len = 0;
         console_interrupt_hook();
         break;
-    case 0x04:                  /* ^D: end of file, or send a partial line */
-        if (line_len == 0)
-            eof_pending++;
-        else
-            line_finish_locked(false);
+    case 0x1a:                  /* ^Z: drop the line, stop the job */
+        echo_locked("^Z\r\n", 4);
+        line_len = 0;
+        console_suspend_hook();
+        break;
+    case 0x04:                  /* ^D: send the line as it is (empty: end of file) */
+        line_finish_locked(false);
         break;
     default:
         if (line_len >= CONSOLE_LINE_MAX - 1) {
@@ -205,7 +223,7 @@ static void console_irq(void)
     tx_kick_locked();
     bool room = (tx_tail - tx_head) < before || before < TX_SIZE / 2;
     spin_unlock(&lock);
-    if (woke_rx && (ck_lines || eof_pending))
+    if (woke_rx && end_head != end_tail)
         waitq_wake_all(&readers);
     if (room)
         waitq_wake_all(&tx_space);
@@ -217,7 +235,7 @@ void console_init(uint64_t uart_pa, unsigned irq)
     arch_irq_attach(irq, console_irq);
 }
 
-bool console_readable(void) { return ck_lines || eof_pending; }
+bool console_readable(void) { return end_head != end_tail; }
 void console_set_echo(bool on) { echo = on; }
 
 void console_get_stats(struct console_stats *s)
@@ -227,28 +245,31 @@ void console_get_stats(struct console_stats *s)
     spin_unlock(&lock);
 }
 
+void console_report(struct outbuf *o)
+{
+    struct console_stats s;
+    console_get_stats(&s);
+    outf(o, "rx_bytes %lu\ntx_bytes %lu\nrx_dropped %lu\nlines_truncated %lu\n"
+            "kernel_messages_dropped %lu\n",
+         (unsigned long)s.rx_bytes, (unsigned long)s.tx_bytes, (unsigned long)s.rx_dropped,
+         (unsigned long)s.lines_truncated, (unsigned long)s.tx_dropped_msgs);
+}
+
 /* ---- the read future --------------------------------------------------- */
 
-/* Take up to cap bytes of the first line.  -1 if there is none yet. */
+/* Take up to cap bytes of the first finished line; the rest of it stays
+ * for the next read.  -1 if there is none yet, 0 for an empty line (EOF). */
 static long take_line(char *buf, size_t cap)
 {
     long n = -1;
     spin_lock(&lock);
-    if (ck_lines) {
+    if (end_head != end_tail) {
+        uint32_t end = ck_end[end_head % LINES_MAX];
         n = 0;
-        while (ck_head != ck_tail && (size_t)n < cap) {
-            char c = cooked[ck_head++ % COOKED_SIZE];
-            buf[n++] = c;
-            if (c == '\n')
-                break;
-        }
-        /* a line ends at '\n', or where ^D cut it: count it consumed
-         * when nothing of it is left */
-        if ((n > 0 && buf[n - 1] == '\n') || ck_head == ck_tail)
-            ck_lines--;
-    } else if (eof_pending) {
-        eof_pending--;
-        n = 0;
+        while (ck_head != end && (size_t)n < cap)
+            buf[n++] = cooked[ck_head++ % COOKED_SIZE];
+        if (ck_head == end)
+            end_head++;
     }
     spin_unlock(&lock);
     return n;
@@ -316,6 +337,40 @@ void console_write_init(struct console_write *w, const char *buf, size_t len)
     w->len = len;
     w->done = 0;
     w->w.linked = false;
+}
+
+/* ---- waiting for room (kernel writers that must not drop) ------------- */
+
+static bool has_room(size_t n)
+{
+    spin_lock(&lock);
+    bool ok = TX_SIZE - (tx_tail - tx_head) >= n;
+    spin_unlock(&lock);
+    return ok;
+}
+
+static enum poll console_room_poll(struct future *base, struct cx *cx)
+{
+    struct console_room *r = (struct console_room *)base;
+    ASYNC_BEGIN(r);
+    AWAIT_COND(r, cx, &tx_space, &r->w, has_room(r->n));
+    ASYNC_END(r);
+}
+
+static void console_room_cancel(struct future *base)
+{
+    waitq_unregister(&tx_space, &((struct console_room *)base)->w);
+}
+
+static const struct future_ops console_room_ops = {
+    console_room_poll, console_room_cancel, "console_room",
+};
+
+void console_room_init(struct console_room *r, size_t n)
+{
+    future_init(&r->base, &console_room_ops);
+    r->n = MIN(n, (size_t)TX_SIZE);
+    r->w.linked = false;
 }
 
 void console_flush(void)

@@ -302,6 +302,20 @@ bool file_writable(struct file *f)
     }
 }
 
+unsigned file_poll_events(struct file *f)
+{
+    switch (f->type) {
+    case FT_CONSOLE:
+        return (console_readable() ? POLL_IN_MASK : 0) | (console_writable() ? POLL_OUT_MASK : 0);
+    case FT_PIPE_READ: return pipe_poll_events(f->pipe, false);
+    case FT_PIPE_WRITE: return pipe_poll_events(f->pipe, true);
+    default:
+        /* memory never waits: Linux's DEFAULT_POLLMASK.  (A ring's fd is
+         * said ready too: waiting on it is io_uring_enter's job.) */
+        return POLL_IN_MASK | POLL_OUT_MASK;
+    }
+}
+
 struct waitq *file_poll_queue(struct file *f, bool out)
 {
     switch (f->type) {

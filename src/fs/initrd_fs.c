@@ -36,6 +36,7 @@ static const struct synth {
     { "/proc/harts", FS_PROC },
     { "/proc/tasks", FS_PROC },
     { "/proc/mem", FS_PROC },
+    { "/proc/console", FS_PROC },
 };
 
 #define NAME_MAX 255

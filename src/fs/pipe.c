@@ -241,6 +241,25 @@ bool pipe_writable(struct pipe *p)
     return r;
 }
 
+unsigned pipe_poll_events(struct pipe *p, bool write_end)
+{
+    spin_lock(&p->lock);
+    unsigned m = 0;
+    if (write_end) {
+        if (p->tail - p->head < PIPE_SIZE)
+            m |= POLL_OUT_MASK;
+        if (p->readers == 0)
+            m |= POLL_ERR;
+    } else {
+        if (p->tail != p->head)
+            m |= POLL_IN_MASK;
+        if (p->writers == 0)
+            m |= POLL_HUP;
+    }
+    spin_unlock(&p->lock);
+    return m;
+}
+
 uint64_t pipe_ino(struct pipe *p) { return p->ino; }
 
 /* The queue a poll for input (out=false) or output waits on. */

@@ -1,5 +1,5 @@
 /*
- * procfs.c - /proc/ps, /proc/harts, /proc/tasks, /proc/mem: FT_PROC
+ * procfs.c - /proc/ps, /proc/harts, /proc/tasks, /proc/mem, /proc/console: FT_PROC
  * files whose text is generated once, at open, into a kmalloc'd buffer
  * (reads then see one consistent snapshot, as with Linux's seq_file).
  *
@@ -12,6 +12,7 @@
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
 #include "instruments/monitor.h"
+#include "dev/console.h"
 #include "lib/outbuf.h"
 #include "mem/page_alloc.h"
 #include "fs/pipe.h"
@@ -35,6 +36,7 @@ static const struct {
     { "harts", report_harts },
     { "tasks", report_tasks },
     { "mem", report_mem },
+    { "console", console_report },
 };
 
 #define MAX_TRIES 4

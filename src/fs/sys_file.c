@@ -21,25 +21,61 @@ static enum poll io_poll(struct future *base, struct cx *cx)
     if (future_poll(&sc->io.base, cx) == PENDING)
         return PENDING;
     sc->result = sc->io.result;
+    if (sc->result == -EPIPE)
+        signal_send_thread(sc->th, SIGPIPE);    /* and the write still fails with EPIPE */
     file_put(sc->io.f);
     base->resume = RESUME_DONE;
     return READY;
 }
 
+/* Cancelled (a signal): bytes already written are the call's result. */
 static void io_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     future_cancel(&sc->io.base);
     file_put(sc->io.f);
+    if (sc->io.done > 0)
+        sc->result = sc->io.done;
 }
 
 static const struct future_ops io_ops = { io_poll, io_cancel, "read/write" };
+
+/*
+ * A read of the console from outside its foreground group: SIGTTIN to our
+ * group, and the read is tried again once we are continued (Linux's
+ * job control); -EIO if SIGTTIN is ignored or blocked.  0: go ahead,
+ * 1: restart after the signal.
+ */
+static long tty_read_check(struct thread *th, struct file *f)
+{
+    if (f->type != FT_CONSOLE)
+        return 0;
+    struct proc *p = th->proc;
+    long r = 0;
+    spin_lock(&proc_lock);
+    int fg = atomic_load(&console_fg_pgrp);
+    if (p->sid == CONSOLE_SID && fg > 0 && p->pgid != fg) {
+        if (signal_is_ignored(p, SIGTTIN) || (th->sig_blocked & SIGBIT(SIGTTIN)))
+            r = -EIO;
+        else {
+            signal_send_group_locked(p->pgid, SIGTTIN);
+            r = 1;
+        }
+    }
+    spin_unlock(&proc_lock);
+    return r;
+}
 
 static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, bool write)
 {
     struct file *f = fd_get(th->proc->files, fd);
     if (!f)
         return -EBADF;
+    long tr = write ? 0 : tty_read_check(th, f);
+    if (tr) {
+        file_put(f);
+        return tr == 1 ? signal_restart_call(th) : tr;
+    }
     sc_wait_init(th, &io_ops);
     if (write)
         file_write_init(&th->sc.io, f, th->proc->mm, ubuf, len);
@@ -113,6 +149,8 @@ static void vec_cancel(struct future *base)
     if (sc->base.resume != 0) {         /* an iovec's io is in flight */
         future_cancel(&sc->vec.io.base);
         file_put(sc->vec.io.f);
+        if (sc->vec.total + (long)sc->vec.io.done > 0)
+            sc->result = sc->vec.total + sc->vec.io.done;    /* bytes done so far */
     }
 }
 
@@ -201,23 +239,45 @@ SYS(dup3)
     return r < 0 ? r : (long)a[1];
 }
 
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+
 SYS(fcntl)
 {
     int fd = (int)a[0], cmd = (int)a[1];
-    struct file *f = fd_get(th->proc->files, fd);
+    struct fdtable *t = th->proc->files;
+    struct file *f = fd_get(t, fd);
     if (!f)
         return -EBADF;
     long r;
     switch (cmd) {
-    case 0: case 1030:              /* F_DUPFD, F_DUPFD_CLOEXEC */
-        r = fd_install(th->proc->files, f, (int)a[2], cmd == 1030);
+    case F_DUPFD: case F_DUPFD_CLOEXEC: {
+        /* Linux reads the minimum as unsigned: a negative one is huge */
+        uint64_t lim[2];
+        fd_get_limit(t, lim);
+        if ((uint64_t)(uint32_t)a[2] >= lim[0]) {
+            r = -EINVAL;
+            break;
+        }
+        r = fd_install(t, f, (int)a[2], cmd == F_DUPFD_CLOEXEC);
         if (r >= 0)
-            return r;
+            return r;           /* the table has our reference now */
         break;
-    case 1: r = 0; break;           /* F_GETFD (cloexec not reported) */
-    case 2: r = 0; break;           /* F_SETFD */
-    case 3: r = f->flags; break;    /* F_GETFL */
-    case 4: f->flags = (f->flags & ~O_NONBLOCK) | ((int)a[2] & O_NONBLOCK); r = 0; break;
+    }
+    case F_GETFD:
+        r = fd_get_cloexec(t, fd);
+        r = r > 0 ? FD_CLOEXEC : r;
+        break;
+    case F_SETFD:
+        r = fd_set_cloexec(t, fd, a[2] & FD_CLOEXEC);
+        break;
+    case F_GETFL: r = f->flags; break;
+    case F_SETFL: f->flags = (f->flags & ~O_NONBLOCK) | ((int)a[2] & O_NONBLOCK); r = 0; break;
     default: r = -EINVAL;
     }
     file_put(f);
@@ -379,13 +439,34 @@ SYS(ioctl)
         return copyout(mm, a[2], &pg, 4) ? -EFAULT : 0;
     }
     case TIOCSPGRP: {
+        /* Linux: only for our own terminal (our session is the console's),
+         * only to a group of that session, and from the background only if
+         * SIGTTOU is ignored or blocked (else SIGTTOU stops our group). */
         int pg;
         if (copyin(mm, &pg, a[2], 4))
             return -EFAULT;
-        if (pg <= 0)
+        if (pg < 0)
             return -EINVAL;
-        atomic_store(&console_fg_pgrp, pg);
-        return 0;
+        struct proc *p = th->proc;
+        long r = 0;
+        spin_lock(&proc_lock);
+        int fg = atomic_load(&console_fg_pgrp);
+        bool exists = false;
+        for (struct proc *q = proc_all(); q && !exists; q = q->all_next)
+            exists = q->pgid == pg && q->sid == p->sid && q->state == PROC_ALIVE;
+        if (p->sid != CONSOLE_SID)
+            r = -ENOTTY;
+        else if (!exists)
+            r = -EPERM;
+        else if (fg > 0 && p->pgid != fg && !signal_is_ignored(p, SIGTTOU) &&
+                 !(th->sig_blocked & SIGBIT(SIGTTOU))) {
+            signal_send_group_locked(p->pgid, SIGTTOU);
+            r = 1;
+        } else {
+            atomic_store(&console_fg_pgrp, pg);
+        }
+        spin_unlock(&proc_lock);
+        return r == 1 ? signal_restart_call(th) : r;
     }
     case TIOCGWINSZ: {
         uint16_t ws[4] = { 24, 80, 0, 0 };

@@ -17,6 +17,7 @@
 #include "instruments/pingpong.h"
 #include "lib/printk.h"
 #include "core/timer.h"
+#include "machine.h"
 
 #define SPAWN_N 20000
 #define PINGS 2000
@@ -65,14 +66,17 @@ struct bench {
     size_t bytes0;
     struct task *user;          /* user-space benchmarks, when present */
     struct task_join join;
-    bool steal_was;
     struct sleep nap;
 };
 
+/* The pair is pinned, so the cross-hart figure crosses harts whatever
+ * the stealing policy (an idle waker would otherwise steal the peer
+ * back) -- except under wake=local, whose very question is what happens
+ * when a woken task follows its waker. */
 static bool start_pair(struct bench *b, unsigned hart_a, unsigned hart_b)
 {
     b->t0 = machine_instructions();
-    return pingpong_start(PINGS, hart_a, hart_b, &b->latch);
+    return pingpong_start(PINGS, hart_a, hart_b, !sched.wake_local, &b->latch);
 }
 
 static enum poll bench_poll(struct future *base, struct cx *cx)
@@ -115,15 +119,10 @@ static enum poll bench_poll(struct future *base, struct cx *cx)
     bench_report("wake_same_hart", (machine_instructions() - b->t0) / (2 * PINGS), "instructions");
 
     if (nharts > 1) {
-        /* with stealing on, the waker's idle hart would take the woken
-         * task back and the ping-pong would never cross harts */
         unsigned me = this_hart()->index;
-        b->steal_was = sched.steal;
-        sched.steal = false;
         if (!start_pair(b, me, (me + 1) % nharts))
             goto out;
         AWAIT_COND(b, cx, &b->latch.wq, &b->w, latch_done(&b->latch));
-        sched.steal = b->steal_was;
         bench_report("wake_cross_hart", (machine_instructions() - b->t0) / (2 * PINGS), "instructions");
     }
 
@@ -169,6 +168,10 @@ __attribute__((weak)) struct task *bench_user_spawn(void) { return NULL; }
 
 void bench_start(void)
 {
+    if (bootarg_has("scale")) {
+        bench_scale_start();
+        return;
+    }
     struct task *t;
     struct bench *b = task_alloc(sizeof *b, "bench", &t);
     if (!b)

@@ -337,34 +337,31 @@ struct t_timer {
     struct waiter w;
     _Atomic long order;
     int i;
-    bool steal_was;
 };
 
-/* Deadline order is a property of one hart's heap, so this test keeps
- * every sleeper on this hart: stealing is off while it runs. */
+/* Deadline order is a property of one hart's heap, so this test pins
+ * every sleeper to this hart. */
 static enum poll t_timer_poll(struct future *base, struct cx *cx)
 {
     struct t_timer *t = (struct t_timer *)base;
     ASYNC_BEGIN(&t->k);
     latch_init(&t->latch, TIMER_N);
     atomic_store(&t->order, 0);
-    t->steal_was = sched.steal;
-    sched.steal = false;
     uint64_t now = arch_time(), seed = 12345;
     for (t->i = 0; t->i < TIMER_N; t->i++) {
         struct sleeper *z = task_alloc(sizeof *z, "sleeper", &t->zt[t->i]);
         if (!z)
-            KTEST_FAIL(t, "no memory");   /* (leaves stealing off: the report says why) */
+            KTEST_FAIL(t, "no memory");
         future_init(&z->base, &sleeper_ops);
         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
         sleep_until_init(&z->s, now + time_ms(20) + (seed >> 33) % time_ms(60));
         z->order = &t->order;
         z->latch = &t->latch;
         t->z[t->i] = z;
-        task_start(t->zt[t->i], TASK_NO_HART, true);   /* all on this hart's heap */
+        task_pin(t->zt[t->i], this_hart()->index);   /* all on this hart's heap */
+        task_start(t->zt[t->i], TASK_NO_HART, true);
     }
     AWAIT_COND(&t->k, cx, &t->latch.wq, &t->w, latch_done(&t->latch));
-    sched.steal = t->steal_was;
     for (t->i = 0; t->i < TIMER_N; t->i++) {
         struct sleeper *a = t->z[t->i];
         if (a->woke_at < a->s.node.deadline)
@@ -434,6 +431,69 @@ static enum poll t_alloc_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* ---- 5b. pinned tasks stay on their hart, stealing on ----------------- */
+
+#define PIN_N 16
+#define PIN_YIELDS 40
+
+struct pinned {
+    struct future base;
+    unsigned want;              /* the hart it is pinned to */
+    int i;
+    _Atomic long *strays;       /* polls that ran elsewhere */
+    struct latch *latch;
+};
+
+static enum poll pinned_poll(struct future *base, struct cx *cx)
+{
+    struct pinned *p = (struct pinned *)base;
+    ASYNC_BEGIN(p);
+    /* each YIELD queues it again behind the others: a queue that idle
+     * harts would steal from, were the tasks not pinned */
+    for (p->i = 0; p->i < PIN_YIELDS; p->i++) {
+        if (this_hart()->index != p->want)
+            atomic_fetch_add(p->strays, 1);
+        YIELD(p, cx);
+    }
+    latch_arrive(p->latch);
+    ASYNC_END(p);
+}
+static const struct future_ops pinned_ops = { pinned_poll, NULL, "pinned" };
+
+struct t_pin {
+    struct ktest k;
+    struct latch latch;
+    struct waiter w;
+    _Atomic long strays;
+    int i;
+};
+
+static enum poll t_pin_poll(struct future *base, struct cx *cx)
+{
+    struct t_pin *t = (struct t_pin *)base;
+    ASYNC_BEGIN(&t->k);
+    atomic_store(&t->strays, 0);
+    latch_init(&t->latch, PIN_N);
+    for (t->i = 0; t->i < PIN_N; t->i++) {
+        struct task *pt;
+        struct pinned *p = task_alloc(sizeof *p, "pinned", &pt);
+        if (!p)
+            KTEST_FAIL(t, "no memory");
+        future_init(&p->base, &pinned_ops);
+        /* half on this hart, half on the next one */
+        p->want = (this_hart()->index + (t->i & 1)) % nharts;
+        p->strays = &t->strays;
+        p->latch = &t->latch;
+        task_pin(pt, p->want);
+        task_start(pt, TASK_NO_HART, false);
+    }
+    AWAIT_COND(&t->k, cx, &t->latch.wq, &t->w, latch_done(&t->latch));
+    if (atomic_load(&t->strays))
+        KTEST_FAIL(t, "a pinned task was polled on another hart");
+done:
+    ASYNC_END(&t->k);
+}
+
 /* ---- 6, 7. address spaces and files (src/instruments/ktest_mm.c, src/instruments/ktest_files.c) --- */
 
 const char *ktest_mm(void);
@@ -470,6 +530,7 @@ static const struct ktest_case cases[] = {
     CASE("cross_hart_wake_storm", t_storm, t_storm_poll, 30000),
     CASE("join_select_timeout_cancel", t_comb, t_comb_poll, 10000),
     CASE("timer_ordering", t_timer, t_timer_poll, 10000),
+    CASE("pinned_tasks_stay_on_their_hart", t_pin, t_pin_poll, 10000),
     CASE("alloc_exhaustion_recovery", t_alloc, t_alloc_poll, 30000),
     CASE("address_spaces", ktest, t_mm_poll, 30000),
     CASE("files_and_pipes", ktest, t_files_poll, 30000),

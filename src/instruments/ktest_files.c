@@ -128,7 +128,7 @@ static const char *list_dir(struct mm *mm, const char *dir, size_t chunk, const 
             for (int i = 0; want[i]; i++)
                 if (!strcmp(name, want[i]))
                     seen |= 1u << i;
-            if (!strcmp(name, "console"))
+            if (!strcmp(name, "console") && !strcmp(dir, "/dev"))
                 CHECK(buf[off + 18] == DT_CHR, "console not DT_CHR");
             (*count)++;
             off += reclen;
@@ -146,7 +146,7 @@ static const char *t_getdents_and_reads(struct mm *mm)
     static const char *const root[] = { ".", "..", "dev", "proc", NULL };
     static const char *const rootfull[] = { ".", "..", "dev", "proc", "bin", "etc", NULL };
     static const char *const dev[] = { ".", "..", "console", NULL };
-    static const char *const proc[] = { "ps", "harts", "tasks", "mem", NULL };
+    static const char *const proc[] = { "ps", "harts", "tasks", "mem", "console", NULL };
     static const char *const bin[] = { "sh", "echo", NULL };
     const char *fail = NULL;
     struct file *f = NULL, *d = NULL;
@@ -163,7 +163,7 @@ static const char *t_getdents_and_reads(struct mm *mm)
     CHECK(n1 == 3, "/dev has extra entries");
     if ((fail = list_dir(mm, "/proc", 100, proc, &n1)))
         goto out;
-    CHECK(n1 == 6, "/proc has extra entries");
+    CHECK(n1 == 7, "/proc has extra entries");
     CHECK(file_open("/", O_RDONLY, &d) == 0, "open /");
     CHECK(file_getdents64(d, mm, UBUF, 8) == -EINVAL, "getdents64 tiny buffer");
     CHECK(file_getdents64(d, mm, 0, 4096) == -EFAULT, "getdents64 NULL");
@@ -280,13 +280,13 @@ static const char *t_fdtable(void)
     w = NULL;
     CHECK(fd_dup_to(t, 1, 1, false) == -EINVAL, "dup3 same fd");
     CHECK(fd_dup_to(t, 5, 6, false) == -EBADF, "dup3 bad old");
-    CHECK(fd_dup_to(t, 0, NOFILE, false) == -EBADF, "dup3 bad new");
+    CHECK(fd_dup_to(t, 0, NOFILE_DEFAULT, false) == -EBADF, "dup3 at the limit");
     CHECK(fd_dup_to(t, 0, 10, true) == 0, "dup3");
     CHECK(fd_dup_to(t, 1, 10, false) == 0, "dup3 over an open fd");
     g = fd_get(t, 10);
     CHECK(g && g->type == FT_PIPE_WRITE && atomic_load(&g->refs) == 3, "dup3 result");
     file_put(g);
-    CHECK(fd_get(t, 3) == NULL && fd_get(t, -1) == NULL && fd_get(t, NOFILE) == NULL, "fd_get");
+    CHECK(fd_get(t, 3) == NULL && fd_get(t, -1) == NULL && fd_get(t, NOFILE_MAX) == NULL, "fd_get");
     CHECK(fd_install(t, console_file_open(), 2, false) == 2, "install console");
     c = fdtable_copy(t);
     CHECK(c && atomic_load(&c->fd[0]->refs) == 2, "fdtable_copy");
@@ -295,15 +295,19 @@ static const char *t_fdtable(void)
     CHECK(fd_close(c, 1) == -EBADF && fd_close(c, 10) == 0, "fd_close");
     CHECK(atomic_load(&t->fd[1]->refs) == 2, "refs after close");
     CHECK(file_is_tty(t->fd[2]) && !file_is_tty(t->fd[0]), "file_is_tty");
+    uint64_t lim[2] = { 100, NOFILE_MAX };
+    CHECK(fd_set_limit(t, lim) == 0, "lower the soft limit");
     int filled = 0, fd;
-    for (;;) {                          /* 0, 1, 2 and 10 are taken */
+    for (;;) {                          /* 0, 1, 2 and 10 are taken; grows past 64 */
         g = file_get(t->fd[0]);
         if ((fd = fd_install(t, g, 0, false)) < 0)
             break;
         filled++;
     }
     file_put(g);                        /* a failed install leaves it to us */
-    CHECK(fd == -EMFILE && filled == NOFILE - 4, "EMFILE");
+    CHECK(fd == -EMFILE && filled == 100 - 4 && t->cap == 128, "EMFILE at the soft limit");
+    lim[1] = NOFILE_MAX + 1;
+    CHECK(fd_set_limit(t, lim) == -EPERM, "hard limit raised");
 out:
     fdtable_put(c);
     fdtable_put(t);

@@ -31,7 +31,7 @@ static void cmd_help(void)
     printk("commands:\n"
            "  help    this list\n"
            "  harts   per-hart state and counters\n"
-           "  tasks   every live task: id, name, state, hart, polls, instructions\n"
+           "  tasks   every live task: id, name, state, hart, polls, counter ticks\n"
            "  mem     page and object allocator counters\n"
            "  ktest   run the kernel self-tests\n"
            "  trace on|off  executor tracing\n"
@@ -39,6 +39,21 @@ static void cmd_help(void)
 }
 
 /* ---- the reports (also /proc/harts, /proc/tasks, /proc/mem) ---------- */
+
+bool counter_is_icount;
+
+/* Share of the time since this hart came online that it spent in wfi,
+ * counting the wait it is in now (a hart idle since boot has never
+ * finished one).  The firmware's part of the boot is nobody's idle time. */
+static uint64_t idle_percent(struct hart *h, uint64_t now)
+{
+    uint64_t idle = h->idle_time, since = atomic_load(&h->idle_since);
+    if (!atomic_load(&h->online) || now <= h->online_at)
+        return 0;
+    if (since && since <= now)
+        idle += now - since;
+    return MIN(idle * 100 / (now - h->online_at), 100);
+}
 
 void report_harts(struct outbuf *o)
 {
@@ -49,7 +64,7 @@ void report_harts(struct outbuf *o)
         outf(o, "%-4u %-2u %-6s %-4s %-7u %-10lu %-7lu %-7lu %-7lu %-7lu %lu\n", i, h->hartid,
                 atomic_load(&h->online) ? "yes" : "no", atomic_load(&h->idle) ? "yes" : "no",
                 atomic_load(&h->runq.len), h->polls, h->steals, h->ipis_sent, h->ipis_recv,
-                h->irqs, now ? h->idle_time * 100 / now : 0);
+                h->irqs, idle_percent(h, now));
     }
 }
 
@@ -80,9 +95,18 @@ static void task_line(struct task *t, void *arg)
                 state_name(atomic_load(&t->state)), hart, t->polls, t->instret);
 }
 
+/* The last column is the instruction counter's advance during the task's
+ * polls, named for what that counter is in this run (see monitor.h). */
 void report_tasks(struct outbuf *o)
 {
-    outf(o, "ID     NAME             STATE    HART POLLS      INSTRET\n");
+    if (counter_is_icount)
+        outf(o, "# INSNS: instructions executed by all harts while the task was polled "
+                "(QEMU -icount)\n");
+    else
+        outf(o, "# HOST-TICKS: host time-stamp counter ticks while the task was polled "
+                "(QEMU without -icount: not instructions)\n");
+    outf(o, "ID     NAME             STATE    HART POLLS      %s\n",
+            counter_is_icount ? "INSNS" : "HOST-TICKS");
     struct task_lines tl = { o, 0 };
     task_for_each(task_line, &tl);
     if (tl.n > 200)

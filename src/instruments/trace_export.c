@@ -23,9 +23,9 @@
  *   @TH <hart> <records sent> <dropped>
  *   @TEND <dropped of hart 0> <dropped of hart 1> ...
  * Anything else on the console (the workload's own output) is not a
- * frame.  The exporter yields between chunks of CHUNK records; printk
- * falls back to synchronous output when the console ring is full, so
- * no frame is lost.
+ * frame.  Before each chunk of CHUNK records (and each other frame) the
+ * exporter waits, as a future, for room in the console's transmit ring:
+ * kernel messages that find the ring full are dropped, and no frame may be.
  */
 #include "arch.h"
 #include "dev/console.h"
@@ -45,6 +45,8 @@
 #include "instruments/pingpong.h"
 
 #define CHUNK 64                /* records per poll of the exporter */
+#define FRAME_MAX 96            /* longest frame line (lb_add's line) */
+#define CHUNK_TEXT_MAX (CHUNK * 2 * FRAME_MAX)  /* a record and its @N line each */
 #define NAME_CACHE 256          /* task ids whose name was sent recently */
 #define PROG_LIMIT_MS 120000    /* a traced program that runs longer is cut off */
 #define PINGPONG_ROUNDS 200
@@ -70,8 +72,10 @@ struct tracer {
     struct latch latch;
     struct waiter w;
     struct sleep nap;
+    struct console_room room;
     uint64_t t0;
     unsigned hart;              /* being sent */
+    unsigned n;                 /* records in rec[] to send */
     uint64_t sent, dropped[MAX_HARTS];
     struct { uint32_t id; const char *name; } names[NAME_CACHE];
     struct trace_rec rec[CHUNK];
@@ -87,7 +91,7 @@ static bool alive(int pid)
 
 static bool start_pingpong(struct tracer *tr)
 {
-    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, &tr->latch);
+    return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, false, &tr->latch);
 }
 
 /* A task name as one printable word (it may point into freed memory by
@@ -222,6 +226,8 @@ static enum poll tracer_poll(struct future *base, struct cx *cx)
     sleep_init(&tr->nap, time_ms(1));
     AWAIT(tr, future_poll(&tr->nap.base, cx));
 
+    console_room_init(&tr->room, FRAME_MAX);
+    AWAIT(tr, future_poll(&tr->room.base, cx));
     printk("\n@TBEGIN %u %lu %s\n", nharts, arch_timebase(), workload_names[tr->what]);
     for (tr->hart = 0; tr->hart < nharts; tr->hart++) {
         tr->sent = 0;
@@ -230,12 +236,19 @@ static enum poll tracer_poll(struct future *base, struct cx *cx)
             unsigned n = trace_take_many(tr->hart, tr->rec, CHUNK, &tr->dropped[tr->hart]);
             if (n == 0)
                 break;
-            send_chunk(tr, n);
-            tr->sent += n;
-            YIELD(tr, cx);      /* let the console drain and others run */
+            tr->n = n;
+            console_room_init(&tr->room, CHUNK_TEXT_MAX);
+            AWAIT(tr, future_poll(&tr->room.base, cx));     /* the console drains meanwhile */
+            send_chunk(tr, tr->n);
+            tr->sent += tr->n;
+            YIELD(tr, cx);      /* others run between chunks */
         }
+        console_room_init(&tr->room, FRAME_MAX);
+        AWAIT(tr, future_poll(&tr->room.base, cx));
         printk("@TH %u %lu %lu\n", tr->hart, tr->sent, tr->dropped[tr->hart]);
     }
+    console_room_init(&tr->room, FRAME_MAX * (MAX_HARTS + 1));
+    AWAIT(tr, future_poll(&tr->room.base, cx));
     {
         struct linebuf lb = { .n = 0 };
         lb_add(&lb, "@TEND");

@@ -192,12 +192,16 @@ static long build_stack(struct mm *mm, struct args *a, const struct elf64_ehdr *
     size_t w = 0;
     vec[w++] = a->argc;
     uint64_t s = strings;
+    /* argv[0..argc) NULL envp[0..envc) NULL: both nulls are written even
+     * when a vector is empty */
     for (int i = 0; i < a->argc + a->envc; i++) {
         if (i == a->argc)
             vec[w++] = 0;
         vec[w++] = s;
         s += strlen(a->buf + (s - strings)) + 1;
     }
+    if (a->envc == 0)
+        vec[w++] = 0;           /* argv's null, not written in the loop */
     vec[w++] = 0;
     memcpy(&vec[w], auxv, sizeof auxv);
     r = copyout(mm, sp, vec, words * 8);

@@ -73,10 +73,14 @@ static enum poll futex_wait_poll(struct future *base, struct cx *cx)
         return READY;
     }
     if (sc->futex.has_timeout && future_poll(&sc->futex.timeout.base, cx) == READY) {
+        /* The clock ran out, but a FUTEX_WAKE may have counted us since
+         * the check above: that wake, not the timeout, is our result (the
+         * waker told its caller it woke us). */
         spin_lock(&b->lock);
+        woken = sc->futex.woken;
         unlink_locked(b, sc);
         spin_unlock(&b->lock);
-        sc->result = -ETIMEDOUT;
+        sc->result = woken ? 0 : -ETIMEDOUT;
         base->resume = RESUME_DONE;
         return READY;
     }
@@ -119,15 +123,16 @@ SYS(futex)
         int64_t ts[2];
         if (copyin(mm, ts, utimeout, sizeof ts))
             return -EFAULT;
-        if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+        uint64_t ticks;
+        if (ticks_of_timespec(ts, &ticks) < 0)
             return -EINVAL;
-        uint64_t ticks = (uint64_t)ts[0] * arch_timebase() + (uint64_t)ts[1] * arch_timebase() / 1000000000;
         if (op == FUTEX_WAIT_BITSET) {          /* absolute deadline */
             uint64_t now = arch_time() + time_ticks_of_clock((int)a[1] & 256);
             ticks = ticks > now ? ticks - now : 0;
         }
         sleep_init(&sc->futex.timeout, ticks);
         sc->futex.has_timeout = true;
+        sc->restart = SC_RESTART_NEVER;         /* Linux: a timed wait is not restarted */
     }
     /* compare and enqueue under the bucket lock: a FUTEX_WAKE after the
      * user's store cannot slip in between */

@@ -28,14 +28,20 @@ struct proc *proc_alloc(struct proc *parent)
         return NULL;
     p->pid = id_alloc();
     p->pgid = parent ? parent->pgid : p->pid;
+    p->sid = parent ? parent->sid : p->pid;
     p->state = PROC_ALIVE;
     p->prio_ceiling = parent ? parent->prio_ceiling : PRIO_DEFAULT;
+    /* there are no users: the limit is what init starts with (nice 0) */
+    p->nice = parent ? parent->nice : 0;
+    p->nice_rlim[0] = parent ? parent->nice_rlim[0] : 20;
+    p->nice_rlim[1] = parent ? parent->nice_rlim[1] : 20;
     waitq_init(&p->child_exit, "proc.child_exit");
+    waitq_init(&p->stopq, "proc.stopq");
     p->start_time = arch_time();
     strlcpy(p->cwd, parent ? parent->cwd : "/", sizeof p->cwd);
     if (parent) {
         strlcpy(p->name, parent->name, sizeof p->name);
-        p->sig_ignore = parent->sig_ignore;
+        signal_fork(p, parent);
     }
     spin_lock(&proc_lock);
     p->parent = parent;
@@ -50,6 +56,8 @@ struct proc *proc_alloc(struct proc *parent)
     spin_unlock(&proc_lock);
     return p;
 }
+
+struct proc *proc_all(void) { return all_procs; }
 
 struct proc *proc_find(int pid)
 {
@@ -131,12 +139,25 @@ void proc_became_zombie(struct proc *p)
         }
     }
     p->state = PROC_ZOMBIE;
+    signal_proc_exit_locked(p);
+    signal_child_exit_locked(p, p->exit_code);     /* SIGCHLD */
     struct proc *parent = p->parent;
     /* wake under proc_lock: the parent cannot be reaped and freed meanwhile */
     if (parent)
         waitq_wake_all(&parent->child_exit);
     if (zombies_for_init)
         waitq_wake_all(&init_proc->child_exit);
+    /* a parent that ignores SIGCHLD (or asked SA_NOCLDWAIT) has no zombies */
+    if (parent && parent != init_proc &&
+        (parent->sig.action[SIGCHLD - 1].handler == SIG_IGN_H ||
+         (parent->sig.action[SIGCHLD - 1].flags & SA_NOCLDWAIT))) {
+        for (struct proc **pp = &parent->children; *pp; pp = &(*pp)->sibling)
+            if (*pp == p) {
+                *pp = p->sibling;
+                break;
+            }
+        parent = NULL;
+    }
     if (!parent)
         free_proc(p);           /* nobody will wait for it */
     spin_unlock(&proc_lock);
@@ -146,8 +167,10 @@ void proc_became_zombie(struct proc *p)
 
 /* wait4: find a zombie child matching pid (-1 any, >0 that one, 0/<-1 a group).
  * Returns its pid with status filled and the child freed; 0 if there are
- * matching children but none has exited; -ECHILD if there are none. */
-int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime)
+ * matching children but none has exited; -ECHILD if there are none.
+ * With WUNTRACED / WCONTINUED a child's stop or continuation is reported
+ * (once) as well, and the child stays. */
+int proc_reap(struct proc *p, int pid, int options, int *status, uint64_t *cutime)
 {
     int found = 0;
     spin_lock(&proc_lock);
@@ -158,6 +181,15 @@ int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime)
         if (!match)
             continue;
         found = -1;
+        int rep = c->sig.report;
+        if (c->state == PROC_ALIVE && ((rep == CLD_STOPPED && (options & 2 /* WUNTRACED */)) ||
+                                       (rep == CLD_CONTINUED && (options & 8 /* WCONTINUED */)))) {
+            *status = rep == CLD_STOPPED ? (c->sig.report_sig << 8) | 0x7f : 0xffff;
+            *cutime = 0;
+            c->sig.report = 0;
+            spin_unlock(&proc_lock);
+            return c->pid;
+        }
         if (c->state != PROC_ZOMBIE)
             continue;
         *pp = c->sibling;
@@ -172,59 +204,19 @@ int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime)
     return found ? 0 : -ECHILD;
 }
 
-static bool sig_ends(struct proc *p, int sig)
-{
-    if (sig == 9)
-        return true;            /* SIGKILL can't be ignored */
-    return !(p->sig_ignore & (1UL << (sig - 1)));
-}
-
-static int kill_one_locked(struct proc *p, int sig)
-{
-    if (p->state == PROC_ZOMBIE || sig == 0)
-        return 0;
-    if (!sig_ends(p, sig))
-        return 0;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&p->killed, &expected, sig))
-        p->exit_code = sig;     /* wait4: terminated by signal sig */
-    kick_threads_locked(p);
-    return 0;
-}
-
-int proc_kill(int pid, int sig)
-{
-    if (sig < 0 || sig > 64)
-        return -EINVAL;
-    spin_lock(&proc_lock);
-    struct proc *p = proc_find(pid);
-    int r = p ? kill_one_locked(p, sig) : -ESRCH;
-    spin_unlock(&proc_lock);
-    return r;
-}
-
-int proc_kill_group(int pgid, int sig)
-{
-    if (sig < 0 || sig > 64)
-        return -EINVAL;
-    int n = 0;
-    spin_lock(&proc_lock);
-    for (struct proc *p = all_procs; p; p = p->all_next)
-        if (p->pgid == pgid && p->state == PROC_ALIVE) {
-            kill_one_locked(p, sig);
-            n++;
-        }
-    spin_unlock(&proc_lock);
-    return n ? 0 : -ESRCH;
-}
-
-/* ^C on the console: SIGINT to the foreground process group. */
-void console_interrupt_hook(void)
+/* ^C and ^Z on the console: SIGINT / SIGTSTP to the foreground group. */
+static void console_signal(int sig)
 {
     int pg = atomic_load(&console_fg_pgrp);
-    if (pg > 0)
-        proc_kill_group(pg, 2);
+    if (pg <= 0)
+        return;
+    spin_lock(&proc_lock);
+    signal_send_group_locked(pg, sig);
+    spin_unlock(&proc_lock);
 }
+
+void console_interrupt_hook(void) { console_signal(SIGINT); }
+void console_suspend_hook(void) { console_signal(SIGTSTP); }
 
 void proc_report_ps(struct outbuf *o)
 {
@@ -234,10 +226,10 @@ void proc_report_ps(struct outbuf *o)
         const char *state = "Z";
         int hart = -1;
         if (p->state == PROC_ALIVE) {
-            state = "S";
+            state = p->sig.stopped ? "T" : "S";
             for (struct thread *th = p->threads; th; th = th->sibling) {
                 uint32_t s = atomic_load(&th->task->state);
-                if (s & (TASK_RUNNING | TASK_QUEUED))
+                if ((s & (TASK_RUNNING | TASK_QUEUED)) && !p->sig.stopped)
                     state = "R";
                 if (th->task->hart != TASK_NO_HART)
                     hart = th->task->hart;

@@ -28,16 +28,20 @@
                      CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
                      CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
 
-int proc_reap(struct proc *p, int pid, int *status, uint64_t *cutime);
+int proc_reap(struct proc *p, int pid, int options, int *status, uint64_t *cutime);
 void proc_abort(struct proc *c);
 
+/* exit ends this thread.  Its status becomes the process's if it turns
+ * out to be the last thread (thread_exit decides, under proc_lock, so two
+ * threads exiting at once cannot both think another one is left). */
 SYS(exit)
 {
+    th->exit_status = (a[0] & 0xff) << 8;
     spin_lock(&proc_lock);
     bool last = th->proc->nthreads == 1;
     spin_unlock(&proc_lock);
     if (last)
-        proc_exit_group(th->proc, (a[0] & 0xff) << 8);
+        proc_exit_group(th->proc, th->exit_status);
     else
         th->exiting = true;     /* this thread only */
     return 0;
@@ -110,6 +114,11 @@ SYS(clone)
         }
     }
     child->tf = th->tf;         /* sepc already past the ecall */
+    child->sig_blocked = th->sig_blocked;
+    if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {
+        child->ss_sp = th->ss_sp;           /* fork keeps the alternate stack */
+        child->ss_size = th->ss_size;
+    }
     user_syscall_return(child, 0);
     if (newsp)
         user_set_sp(child, newsp);
@@ -122,6 +131,7 @@ SYS(clone)
         (void)copyout(p->mm, ptid, &tid, 4);   /* Linux ignores a bad pointer here too */
     if (flags & CLONE_CHILD_SETTID)
         (void)copyout(child->proc->mm, ctid, &tid, 4);
+    child->task->hart_mask = th->task->hart_mask;  /* affinity is inherited */
     thread_start(child);
     return tid;
 }
@@ -136,6 +146,10 @@ SYS(execve)
     if (r < 0)
         return r;
     r = exec_load(th, abs, a[1], a[2]);
+    if (r == 0) {
+        signal_exec(th->proc);
+        th->proc->did_exec = true;
+    }
     return r;                   /* 0: a0 of the new image is 0 (no rtld_fini) */
 }
 
@@ -146,7 +160,7 @@ static bool try_reap(struct syscall_wait *sc)
     struct proc *p = sc->th->proc;
     int status = 0;
     uint64_t cut = 0;
-    int pid = proc_reap(p, sc->wait.pid, &status, &cut);
+    int pid = proc_reap(p, sc->wait.pid, sc->wait.options, &status, &cut);
     if (pid == 0 && (sc->wait.options & 1 /* WNOHANG */)) {
         sc->result = 0;
         return true;
@@ -196,20 +210,6 @@ SYS(wait4)
     return SYSCALL_WAIT;
 }
 
-SYS(kill)
-{
-    int pid = (int)a[0], sig = (int)a[1];
-    if (sig < 0 || sig > 64)
-        return -EINVAL;
-    if (pid > 0)
-        return proc_kill(pid, sig);
-    if (pid == 0)
-        return proc_kill_group(th->proc->pgid, sig);
-    if (pid < -1)
-        return proc_kill_group(-pid, sig);
-    return -EPERM;              /* kill(-1): not for now */
-}
-
 /* ---- sched_yield: go behind every task queued on this hart -------------- */
 
 static enum poll yield_poll(struct future *base, struct cx *cx)
@@ -228,18 +228,107 @@ SYS(sched_yield)
     return SYSCALL_WAIT;
 }
 
+/* ---- sched_setaffinity / sched_getaffinity: the harts a thread may use ---- */
+
+/* The thread `tid` names (0: th), with proc_lock held: one of th's
+ * process, or the main thread of another process.  NULL: none. */
+static struct thread *thread_by_tid_locked(struct thread *th, int tid)
+{
+    if (tid == 0 || tid == th->tid)
+        return th;
+    for (struct thread *t = th->proc->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    struct proc *p = tid > 0 ? proc_find(tid) : NULL;
+    if (!p || p->state != PROC_ALIVE)
+        return NULL;
+    for (struct thread *t = p->threads; t; t = t->sibling)
+        if (t->tid == tid)
+            return t;
+    return NULL;
+}
+
+static uint64_t online_harts(void)
+{
+    return nharts >= 64 ? ~0ULL : (1ULL << nharts) - 1;
+}
+
+SYS(sched_setaffinity)
+{
+    uint64_t len = a[1], mask = 0;
+    /* as Linux: a shorter mask is zero-extended, a longer one cut */
+    if (copyin(th->proc->mm, &mask, a[2], len < 8 ? len : 8))
+        return -EFAULT;
+    mask &= online_harts();
+    if (!mask)
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    if (t)
+        t->task->hart_mask = mask == online_harts() ? 0 : (uint16_t)mask;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Another thread moves at its next wake or time slice; this one
+     * leaves a hart it may no longer use at once (the yield requeues it
+     * on an allowed hart, executor.c). */
+    if (t == th && !task_may_run_on(th->task, this_hart()->index)) {
+        sc_wait_init(th, &yield_ops);
+        return SYSCALL_WAIT;
+    }
+    return 0;
+}
+
+SYS(sched_getaffinity)
+{
+    uint64_t len = a[1];
+    if (len * 8 < nharts || (len & 7))
+        return -EINVAL;
+    spin_lock(&proc_lock);
+    struct thread *t = thread_by_tid_locked(th, (int)a[0]);
+    uint64_t mask = t ? (t->task->hart_mask ? t->task->hart_mask : online_harts()) : 0;
+    spin_unlock(&proc_lock);
+    if (!t)
+        return -ESRCH;
+    /* Linux writes its cpumask's size (8 bytes here) and returns it */
+    return copyout(th->proc->mm, a[2], &mask, 8) ? -EFAULT : 8;
+}
+
+/* ---- process groups and sessions (Linux rules) -------------------------- */
+
+static bool group_in_session_locked(int pgid, int sid)
+{
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == pgid && p->sid == sid && p->state == PROC_ALIVE)
+            return true;
+    return false;
+}
+
 SYS(setpgid)
 {
     int pid = (int)a[0], pgid = (int)a[1];
     if (pgid < 0)
         return -EINVAL;
+    struct proc *me = th->proc;
     spin_lock(&proc_lock);
-    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    struct proc *p = pid == 0 ? me : proc_find(pid);
     int r = 0;
-    if (!p || (p != th->proc && p->parent != th->proc))
+    if (!p || p->state != PROC_ALIVE || (p != me && p->parent != me))
         r = -ESRCH;
-    else
-        p->pgid = pgid ? pgid : p->pid;
+    else if (p != me && p->sid != me->sid)
+        r = -EPERM;
+    else if (p != me && p->did_exec)
+        r = -EACCES;
+    else if (p->sid == p->pid)
+        r = -EPERM;                     /* a session leader keeps its group */
+    else {
+        if (!pgid)
+            pgid = p->pid;
+        if (pgid != p->pid && !group_in_session_locked(pgid, me->sid))
+            r = -EPERM;                 /* join only a group of our session */
+        else
+            p->pgid = pgid;
+    }
     spin_unlock(&proc_lock);
     return r;
 }
@@ -254,63 +343,112 @@ SYS(getpgid)
     return r;
 }
 
-/* Signals: no handlers are ever run; SIG_IGN is honoured (the shell
- * ignores SIGINT), everything else ends the process. */
-SYS(rt_sigaction)
+SYS(setsid)
 {
-    int sig = (int)a[0];
-    uint64_t act = a[1], oldact = a[2];
-    if (sig < 1 || sig > 64 || a[3] != 8)
-        return -EINVAL;
-    uint64_t bit = 1UL << (sig - 1);
-    if (oldact) {
-        uint64_t old[4] = { (th->proc->sig_ignore & bit) ? 1 : 0, 0, 0, 0 };
-        if (copyout(th->proc->mm, oldact, old, sizeof old))
-            return -EFAULT;
-    }
-    if (act) {
-        uint64_t handler;
-        if (copyin(th->proc->mm, &handler, act, 8))
-            return -EFAULT;
-        if (sig == 9 || sig == 19)
-            return -EINVAL;
-        if (handler == 1)
-            th->proc->sig_ignore |= bit;
-        else
-            th->proc->sig_ignore &= ~bit;
-    }
-    return 0;
+    (void)a;
+    struct proc *me = th->proc;
+    spin_lock(&proc_lock);
+    int r = me->pid;
+    for (struct proc *p = proc_all(); p; p = p->all_next)
+        if (p->pgid == me->pid && p->state == PROC_ALIVE)
+            r = -EPERM;                 /* we lead a group already */
+    if (r > 0)
+        me->sid = me->pgid = me->pid;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
-SYS(rt_sigprocmask)
+SYS(getsid)
 {
-    if (a[0] > 2 || a[3] != 8)
-        return -EINVAL;
-    if (a[2]) {
-        uint64_t zero = 0;
-        if (copyout(th->proc->mm, a[2], &zero, 8))
-            return -EFAULT;
-    }
-    return 0;
+    int pid = (int)a[0];
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    int r = p ? p->sid : -ESRCH;
+    spin_unlock(&proc_lock);
+    return r;
 }
 
 SYS(set_robust_list) { (void)th; (void)a; return -ENOSYS; }
 
-SYS(prlimit64)
+/* Is p the caller's process or one of its descendants?  (proc_lock held)
+ * Those are what it may re-prioritise or re-limit: there are no users. */
+static bool is_own(struct thread *th, struct proc *p)
 {
-    if (a[0] != 0 && (int)a[0] != th->proc->pid)
-        return -ESRCH;
-    if (a[3]) {
-        uint64_t lim[2] = { ~0UL, ~0UL };
-        if (a[1] == 3 /* RLIMIT_STACK */)
-            lim[0] = lim[1] = USER_STACK_MAX;
-        if (a[1] == 7 /* RLIMIT_NOFILE */)
-            lim[0] = lim[1] = NOFILE;
-        if (copyout(th->proc->mm, a[3], lim, sizeof lim))
-            return -EFAULT;
-    }
-    return 0;
+    for (; p; p = p->parent)
+        if (p == th->proc)
+            return true;
+    return false;
 }
+
+/* The process `pid` names (0: the caller) with proc_lock held, or NULL
+ * with *err set (-ESRCH, -EPERM) and the lock dropped. */
+static struct proc *own_proc_lock(struct thread *th, int pid, long *err)
+{
+    spin_lock(&proc_lock);
+    struct proc *p = pid == 0 ? th->proc : proc_find(pid);
+    if (p && is_own(th, p))
+        return p;
+    spin_unlock(&proc_lock);
+    *err = p ? -EPERM : -ESRCH;
+    return NULL;
+}
+
+#define RLIMIT_STACK 3
+#define RLIMIT_NOFILE 7
+#define RLIMIT_NICE 13
+#define RLIM_NLIMITS 16
+#define RLIM_INFINITY (~0UL)
+
+/*
+ * getrlimit / setrlimit / prlimit64 on process `pid`.  Honoured:
+ * RLIMIT_NOFILE (the descriptor table's limits, file.h) and RLIMIT_NICE
+ * (how far setpriority may raise a priority).  RLIMIT_STACK reports the
+ * fixed stack size; the others read as unlimited, and setting them is
+ * accepted and ignored.  A soft limit above the hard one is -EINVAL; a
+ * hard limit may only be lowered (-EPERM): nobody is privileged.
+ */
+static long rlimit(struct thread *th, int pid, unsigned res, uint64_t unew, uint64_t uold)
+{
+    uint64_t nw[2], old[2] = { RLIM_INFINITY, RLIM_INFINITY };
+    long r = 0;
+    if (res >= RLIM_NLIMITS)
+        return -EINVAL;
+    if (unew) {
+        if (copyin(th->proc->mm, nw, unew, sizeof nw))
+            return -EFAULT;
+        if (nw[0] > nw[1])
+            return -EINVAL;
+    }
+    struct proc *p = own_proc_lock(th, pid, &r);
+    if (!p)
+        return r;
+    if (res == RLIMIT_STACK) {
+        old[0] = old[1] = USER_STACK_MAX;
+    } else if (res == RLIMIT_NOFILE && !p->files) {
+        r = -ESRCH;             /* exiting */
+    } else if (res == RLIMIT_NOFILE) {
+        fd_get_limit(p->files, old);
+        if (unew)
+            r = fd_set_limit(p->files, nw);
+    } else if (res == RLIMIT_NICE) {
+        old[0] = p->nice_rlim[0];
+        old[1] = p->nice_rlim[1];
+        if (unew && nw[1] > old[1]) {
+            r = -EPERM;
+        } else if (unew) {
+            p->nice_rlim[0] = nw[0];
+            p->nice_rlim[1] = nw[1];
+        }
+    }
+    spin_unlock(&proc_lock);
+    if (r == 0 && uold && copyout(th->proc->mm, uold, old, sizeof old))
+        r = -EFAULT;
+    return r;
+}
+
+SYS(prlimit64) { return rlimit(th, (int)a[0], (unsigned)a[1], a[2], a[3]); }
+SYS(getrlimit) { return rlimit(th, 0, (unsigned)a[0], 0, a[1]); }
+SYS(setrlimit) { return rlimit(th, 0, (unsigned)a[0], a[1], 0); }
 
 SYS(getcpu)
 {
@@ -323,10 +461,26 @@ SYS(getcpu)
 }
 
 /*
- * setpriority(PRIO_PROCESS, pid, nice) sets the ceiling on the priority
- * hints a process's runtime may publish: nice < 0 lets it reach the top
- * level, 0 keeps it at the kernel's default, > 0 lowers it.
+ * Priorities.  A process's nice value (-20..19, Linux's scale) sets the
+ * ceiling on its threads' task priority, the level of the kernel's run
+ * queues (0..7, higher first) they may reach:
+ *
+ *     nice   19..15  14..10   9..5   4..0   (< 0: never reachable)
+ *     level     1       2       3      4 = PRIO_DEFAULT, the kernel's own
+ *
+ * A thread runs at PRIO_DEFAULT, or at its runtime's hint (0..7) clamped
+ * to the ceiling.  A process may lower its priority, and raise it back
+ * only to nice 20 - RLIMIT_NICE; the limit is what init starts with
+ * (nice 0, RLIMIT_NICE 20) and can only be lowered, so no program gets
+ * above PRIO_DEFAULT: no user thread outranks kernel tasks or the shell,
+ * and among equals the run queue is FIFO and a thread yields when its
+ * time slice ends (thread.c).
  */
+static unsigned ceiling_of_nice(int nice)
+{
+    return nice <= 0 ? PRIO_DEFAULT : PRIO_DEFAULT - nice / 5;
+}
+
 SYS(setpriority)
 {
     if (a[0] != 0 /* PRIO_PROCESS */)
@@ -334,12 +488,20 @@ SYS(setpriority)
     int nice = (int)a[2];
     if (nice < -20) nice = -20;
     if (nice > 19) nice = 19;
-    spin_lock(&proc_lock);
-    struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
-    if (p)
-        p->prio_ceiling = nice < 0 ? PRIO_LEVELS - 1 : PRIO_DEFAULT - (nice * PRIO_DEFAULT) / 20;
+    long r = 0;
+    struct proc *p = own_proc_lock(th, (int)a[1], &r);
+    if (!p)
+        return r;
+    if (nice < p->nice && 20 - nice > p->nice_rlim[0]) {
+        r = -EACCES;            /* Linux: beyond RLIMIT_NICE */
+    } else {
+        p->nice = nice;
+        p->prio_ceiling = ceiling_of_nice(nice);
+        for (struct thread *t = p->threads; t; t = t->sibling)
+            thread_update_prio(t);
+    }
     spin_unlock(&proc_lock);
-    return p ? 0 : -ESRCH;
+    return r;
 }
 
 SYS(getpriority)
@@ -348,7 +510,7 @@ SYS(getpriority)
         return -EINVAL;
     spin_lock(&proc_lock);
     struct proc *p = a[1] == 0 ? th->proc : proc_find((int)a[1]);
-    long r = p ? 20 - (p->prio_ceiling >= PRIO_DEFAULT ? 0 : (PRIO_DEFAULT - p->prio_ceiling) * 5) : -ESRCH;
+    long r = p ? 20 - p->nice : -ESRCH;
     spin_unlock(&proc_lock);
     return r;                   /* Linux returns 20 - nice */
 }

@@ -103,33 +103,48 @@ static enum poll nanosleep_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* Interrupted by a signal: cancelled, and Linux reports the time left. */
 static void nanosleep_cancel(struct future *base)
 {
-    future_cancel(&((struct syscall_wait *)base)->sleep.base);
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    future_cancel(&sc->sleep.base);
+    if (sc->urem) {
+        uint64_t now = arch_time(), end = sc->sleep.node.deadline;
+        int64_t ts[2];
+        ticks_to_ts(end > now ? end - now : 0, ts);
+        (void)copyout(sc->th->proc->mm, sc->urem, ts, sizeof ts);
+    }
 }
 
 static const struct future_ops nanosleep_ops = { nanosleep_poll, nanosleep_cancel, "nanosleep" };
 
-static long sleep_for(struct thread *th, uint64_t uts, bool absolute, int clk)
+static long sleep_for(struct thread *th, uint64_t uts, bool absolute, int clk, uint64_t urem)
 {
     int64_t ts[2];
+    uint64_t ticks, deadline;
     if (copyin(th->proc->mm, ts, uts, sizeof ts))
         return -EFAULT;
-    if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+    if (ticks_of_timespec(ts, &ticks) < 0)
         return -EINVAL;
-    uint64_t tb = arch_timebase();
-    uint64_t ticks = (uint64_t)ts[0] * tb + (uint64_t)ts[1] * tb / 1000000000ULL;
-    uint64_t deadline = absolute ? ticks - (clk == 0 ? REALTIME_EPOCH * tb : 0) : arch_time() + ticks;
+    if (!absolute) {
+        deadline = deadline_after(ticks);
+    } else {
+        /* a time before the clock's origin (the real-time epoch) is past */
+        uint64_t origin = time_ticks_of_clock(clk == 0);
+        deadline = ticks > origin ? ticks - origin : 0;
+    }
     sc_wait_init(th, &nanosleep_ops);
+    th->sc.restart = SC_RESTART_NEVER;      /* Linux: EINTR after a handler, SA_RESTART or not */
+    th->sc.urem = absolute ? 0 : urem;
     sleep_until_init(&th->sc.sleep, deadline);
     return SYSCALL_WAIT;
 }
 
-SYS(nanosleep) { return sleep_for(th, a[0], false, 1); }
+SYS(nanosleep) { return sleep_for(th, a[0], false, 1, a[1]); }
 
 SYS(clock_nanosleep)
 {
     if (a[0] != 0 && a[0] != 1)
         return -EINVAL;
-    return sleep_for(th, a[2], a[1] & 1 /* TIMER_ABSTIME */, (int)a[0]);
+    return sleep_for(th, a[2], a[1] & 1 /* TIMER_ABSTIME */, (int)a[0], a[3]);
 }

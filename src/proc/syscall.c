@@ -25,6 +25,13 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(222, mmap), E(226, mprotect), E(233, madvise), E(260, wait4), E(261, prlimit64),
     E(278, getrandom), E(168, getcpu), E(425, io_uring_setup), E(426, io_uring_enter),
     E(427, io_uring_register), E(140, setpriority), E(141, getpriority),
+    E(163, getrlimit), E(164, setrlimit),
+    E(142, reboot), E(122, sched_setaffinity), E(123, sched_getaffinity), E(72, pselect6), E(73, ppoll),
+    E(130, tkill), E(131, tgkill), E(132, sigaltstack), E(133, rt_sigsuspend),
+    E(136, rt_sigpending), E(137, rt_sigtimedwait), E(138, rt_sigqueueinfo),
+    E(139, rt_sigreturn), E(240, rt_tgsigqueueinfo), E(156, getsid), E(157, setsid),
+    E(102, getitimer), E(103, setitimer), E(107, timer_create), E(108, timer_gettime),
+    E(109, timer_getoverrun), E(110, timer_settime), E(111, timer_delete),
 #undef E
 };
 
@@ -70,5 +77,6 @@ void sc_wait_init(struct thread *th, const struct future_ops *ops)
 {
     future_init(&th->sc.base, ops);
     th->sc.th = th;
+    th->sc.restart = SC_RESTART_SYS;
     th->sc.result = 0;
 }

@@ -25,6 +25,12 @@ struct thread *thread_current(void)
 
 static void thread_exit(struct thread *th);
 
+/* A fault: the process's handler runs if it has one, else it dies. */
+static void fault(struct thread *th, int sig, const char *cause)
+{
+    signal_fault(th, sig, sig == SIGSEGV ? SEGV_MAPERR : 0, th->tf.stval, cause);
+}
+
 static void fatal(struct thread *th, int sig, const char *cause)
 {
     struct proc *p = th->proc;
@@ -33,14 +39,30 @@ static void fatal(struct thread *th, int sig, const char *cause)
     proc_exit_group(p, sig);
 }
 
-/* The syscall's future, or READY at once if the process is being killed. */
+/*
+ * The syscall's future.  READY at once (the future cancelled) if the
+ * process is being killed, or if a signal that will run a handler or end
+ * the process arrived meanwhile: then sig_restart tells signal_deliver to
+ * restart the call or make it return -EINTR - unless the cancelled future
+ * left a positive result (work done), which the call then returns.
+ */
 static enum poll await_syscall(struct thread *th, struct cx *cx)
 {
     if (atomic_load(&th->proc->killed) || th->exiting) {
         future_cancel(&th->sc.base);
         return READY;
     }
-    return future_poll(&th->sc.base, cx);
+    if (future_poll(&th->sc.base, cx) == READY)
+        return READY;
+    if (signal_interrupts(th)) {
+        future_cancel(&th->sc.base);
+        if (th->sc.result > 0)
+            return READY;       /* work was done (bytes written, entries submitted): that is the result */
+        th->sig_restart = th->sc.restart == SC_RESTART_SYS ? SIGRS_SYS : SIGRS_NEVER;
+        atomic_store(&th->sigwork, 1);
+        return READY;
+    }
+    return PENDING;
 }
 
 /*
@@ -48,7 +70,7 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
  * coroutine deserves (a hint in the ring's control word), never above the
  * ceiling the kernel set for the process.
  */
-static void thread_update_prio(struct thread *th)
+void thread_update_prio(struct thread *th)
 {
     unsigned p = th->prio_ring ? uring_prio_hint(th->prio_ring) : PRIO_DEFAULT;
     th->task->prio = p > th->proc->prio_ceiling ? th->proc->prio_ceiling : p;
@@ -62,9 +84,21 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
     for (;;) {
         if (atomic_load(&th->proc->killed) || th->exiting)
             break;
+        /* signals: handlers become frames on the user stack; a stopped
+         * process waits here for SIGCONT */
+        if (atomic_load(&th->sigwork)) {    /* also set with sig_restart */
+            if (signal_deliver(th)) {
+                th->sc.stop.w.linked = false;
+                AWAIT_COND(th, cx, &th->proc->stopq, &th->sc.stop.w, !signal_stopped(th));
+                atomic_store(&th->sigwork, 1);  /* continued: look again (a restart, a handler) */
+                continue;
+            }
+            if (atomic_load(&th->proc->killed) || th->exiting)
+                break;
+        }
         AWAIT(th, enter_user(th, cx));
         user_trap_decode(th, &t);
-        if (th->prio_ring)
+        if (th->prio_ring)      /* others change only with setpriority */
             thread_update_prio(th);
         if (t.kind == UT_INTERRUPT) {
             user_trap_irq(th);
@@ -74,7 +108,7 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             user_skip_ecall(th);
             if (syscall_start(th) == PENDING) {
                 AWAIT(th, await_syscall(th, cx));
-                if (!atomic_load(&th->proc->killed) && !th->exiting)
+                if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart)
                     syscall_finish(th, th->sc.result);
             }
         } else if (t.kind == UT_PAGE_FAULT) {
@@ -83,14 +117,14 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             if (r == -ENOMEM)
                 fatal(th, 9, "out of memory");
             else if (r < 0)
-                fatal(th, 11, user_trap_name(th));
+                fault(th, SIGSEGV, user_trap_name(th));
         } else if (t.kind == UT_FP_FIRST_USE) {
             arch_irq_enable();
             if (user_fp_enable(th) < 0)
                 fatal(th, 9, "out of memory");
         } else {
             arch_irq_enable();
-            fatal(th, t.signal, user_trap_name(th));
+            fault(th, t.signal, user_trap_name(th));
         }
         /* The time slice is over (its timer may have fired in user mode
          * or during a system call), or a task of higher priority is
@@ -103,6 +137,9 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
 }
 
 static const struct future_ops thread_ops = { thread_poll, NULL, "thread" };
+
+/* A thread and its task fit kmalloc's 768-byte class. */
+_Static_assert(sizeof(struct thread) + sizeof(struct task) <= 768, "thread size");
 
 static _Atomic int next_id = 1;
 int id_alloc(void) { return atomic_fetch_add(&next_id, 1); }
@@ -119,6 +156,7 @@ struct thread *thread_alloc(struct proc *p)
     task->owner = th;
     task->name = p->name;
     th->proc = p;
+    thread_update_prio(th);     /* under the process's ceiling from the start */
     th->tid = p->nthreads == 0 ? p->pid : id_alloc();
     spin_lock(&proc_lock);
     th->sibling = p->threads;
@@ -148,6 +186,7 @@ static void thread_exit(struct thread *th)
     if (th->prio_ring)
         uring_put(th->prio_ring);
     user_thread_forget(th);
+    signal_thread_exit(th);
     spin_lock(&proc_lock);
     for (struct thread **pp = &p->threads; *pp; pp = &(*pp)->sibling)
         if (*pp == th) {
@@ -155,6 +194,8 @@ static void thread_exit(struct thread *th)
             break;
         }
     bool last = --p->nthreads == 0;
+    if (last && atomic_load(&p->killed) == 0)
+        p->exit_code = th->exit_status;     /* the last exit() gives the status */
     spin_unlock(&proc_lock);
     if (last)
         proc_became_zombie(p);

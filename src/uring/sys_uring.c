@@ -61,6 +61,8 @@ SYS(io_uring_enter)
     }
     th->sc.uring.f = f;
     th->sc.uring.submitted = r;
+    th->sc.restart = SC_RESTART_NEVER;      /* Linux: -EINTR, never restarted ... */
+    th->sc.result = r;                      /* ... unless it submitted: then the count */
     return SYSCALL_WAIT;
 }
 

@@ -5,10 +5,15 @@
  * Ring memory (one block of pages, IORING_FEAT_SINGLE_MMAP):
  *
  *     0     SQ: head tail mask entries flags dropped     (u32 each)
+ *     24    ctl: the Pollux control word (priority hint, sq_off.resv1,
+ *           announced by IORING_FEAT_POLLUX_PRIO: uring/uring_abi.h)
  *     64    SQ array: sq_entries u32 indexes into the SQE array
  *     cq    CQ: head tail mask entries overflow flags     (u32 each)
  *     cq+64 CQEs: cq_entries x 16 bytes
- *     ctl   the Pollux control word (priority hint)
+ *
+ * Every word lies inside the length the Linux-defined fields imply (the
+ * end of the CQEs), so a program that sizes its mapping as it would on
+ * Linux sees the control word too.
  *
  * The SQE array is a second block (IORING_OFF_SQES).
  *
@@ -43,6 +48,7 @@
 #include "instruments/trace.h"
 #include "uring/uring.h"
 
+#define SQ_CTL_OFF 24
 #define SQ_ARRAY_OFF 64
 #define RING_U32(r, off) ((_Atomic uint32_t *)((char *)(r)->mem + (off)))
 #define MAX_INFLIGHT(r) (4 * (r)->cq_entries)
@@ -153,8 +159,7 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     if (!r)
         return -ENOMEM;
     uint32_t cq_off = ALIGN_UP(SQ_ARRAY_OFF + 4 * sq, 64);
-    uint32_t ctl_off = cq_off + 64 + 16 * cq;
-    r->mem_order = order_for(ctl_off + 64);
+    r->mem_order = order_for(cq_off + 64 + 16 * cq);
     r->sqes_order = order_for(sq * sizeof(struct io_uring_sqe));
     r->mem = page_alloc_order(r->mem_order);
     r->sqes = page_alloc_order(r->sqes_order);
@@ -180,10 +185,11 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     memset(&p, 0, sizeof p - 0);
     p.sq_entries = sq;
     p.cq_entries = cq;
-    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+    p.features = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE |
+                 IORING_FEAT_POLLUX_PRIO;
     p.sq_off = (struct io_sqring_offsets){ .head = 0, .tail = 4, .ring_mask = 8, .ring_entries = 12,
                                            .flags = 16, .dropped = 20, .array = SQ_ARRAY_OFF,
-                                           .resv1 = ctl_off };
+                                           .resv1 = SQ_CTL_OFF };
     p.cq_off = (struct io_cqring_offsets){ .head = cq_off, .tail = cq_off + 4, .ring_mask = cq_off + 8,
                                            .ring_entries = cq_off + 12, .overflow = cq_off + 16,
                                            .flags = cq_off + 20, .cqes = cq_off + 64 };
@@ -486,7 +492,7 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
 static void start_op(struct uring *r, struct uring_op *op)
 {
     if (op->has_link_timeout)
-        op->lt_deadline = uring_deadline_after(op->lt_rel);
+        op->lt_deadline = deadline_after(op->lt_rel);
     spin_lock(&r->lock);
     op->started = true;
     task_start(op->task, TASK_NO_HART, false);
@@ -669,24 +675,6 @@ static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
     return (uint32_t)n;
 }
 
-/* A checked timespec (seconds >= 0, 0 <= nanoseconds < 1e9) in ticks,
- * saturating: a timeout too long to count never ends, rather than
- * wrapping round to one that ends at once. */
-static uint64_t ts_ticks(const int64_t ts[2])
-{
-    uint64_t tb = arch_timebase(), sec = (uint64_t)ts[0];
-    if (sec > UINT64_MAX / tb)
-        return UINT64_MAX;
-    uint64_t t = sec * tb, ns = (uint64_t)ts[1] * tb / 1000000000ULL;
-    return t > UINT64_MAX - ns ? UINT64_MAX : t + ns;
-}
-
-uint64_t uring_deadline_after(uint64_t ticks)
-{
-    uint64_t now = arch_time();
-    return ticks > UINT64_MAX - now ? UINT64_MAX : now + ticks;
-}
-
 /*
  * TIMEOUT reads its timespec at submission and, unless it waits behind a
  * link, starts its clock and its count there, as Linux does: not at the
@@ -697,18 +685,18 @@ uint64_t uring_deadline_after(uint64_t ticks)
 static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
 {
     int64_t ts[2];
+    uint64_t ticks;
     if (op->sqe.len != 1) {
         op->prep_err = -EINVAL;
     } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
         op->prep_err = -EFAULT;
-    } else if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+    } else if (ticks_of_timespec(ts, &ticks) < 0) {
         op->prep_err = -EINVAL;
     } else {
-        uint64_t ticks = ts_ticks(ts);
         if (op->sqe.timeout_flags & IORING_TIMEOUT_ABS)
             sleep_until_init(&op->sleep, ticks);
         else if (!behind_link)
-            sleep_until_init(&op->sleep, uring_deadline_after(ticks));
+            sleep_until_init(&op->sleep, deadline_after(ticks));
         else
             op->timeout_rel = ticks;    /* the sleep is set up when it starts */
         if (op->sqe.off)
@@ -771,15 +759,16 @@ static long submit(struct uring *r, uint32_t n)
              * that op starts (start_op) */
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
+            uint64_t ticks;
             if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe.addr, sizeof ts) ||
-                ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) {
+                ticks_of_timespec(ts, &ticks) < 0) {
                 post_nowake(r, sqe.user_data, -EINVAL, NULL);
                 posted = true;
                 continue;
             }
             prev->has_link_timeout = true;
             prev->lt_user_data = sqe.user_data;
-            prev->lt_rel = ts_ticks(ts);
+            prev->lt_rel = ticks;
             if (!(sqe.flags & IOSQE_IO_LINK)) {
                 start_op(r, chain_head);
                 chain_head = chain_tail = NULL;

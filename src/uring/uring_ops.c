@@ -190,7 +190,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
     } else if (opc == IORING_OP_TIMEOUT) {
         /* the deadline and the count were taken at submission (uring.c) */
         if (!op->prep_err && !op->sleep.base.ops)   /* behind a link: from now */
-            sleep_until_init(&op->sleep, uring_deadline_after(op->timeout_rel));
+            sleep_until_init(&op->sleep, deadline_after(op->timeout_rel));
         if (op->prep_err) {
             op->res = op->prep_err;
         } else if (op->timeout_target) {
