@@ -1,5 +1,6 @@
 # build.mk - the whole build.  `make run`, `make test`, `make bench`,
-# `make gdb`, `make trace PROG=...`, `make bench-plot`, `make bench-linux`.
+# `make gdb`, `make trace PROG=...`, `make bench-plot`, `make bench-linux`,
+# `make chaos SEEDS=N`.
 #
 # Every target that boots or tests first runs ci/install.sh, which
 # installs missing Debian packages (a no-op when all are present).
@@ -8,6 +9,9 @@ BUILD ?= build
 SMP ?= 4
 MEM ?= 128M
 BOOTARGS ?=
+# ICOUNT=1: `make run` under -icount shift=0,sleep=off (deterministic: a
+# chaos seed gives the same run every time; see README, "Chaos").
+ICOUNT ?=
 PYTHON ?= /usr/bin/python3
 
 CROSS ?= riscv64-unknown-elf-
@@ -36,19 +40,38 @@ KASMS := $(wildcard arch/riscv/*.S)
 KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.S=$(BUILD)/k/%.o)
 KERNEL := $(BUILD)/pollux.elf
 
+# The poisoned debug kernel: the same sources built with POLLUX_POISON
+# (freed objects and pages are filled with a pattern that is checked when
+# they are handed out again: a use-after-free panics naming the object's
+# allocation site).  `make all` builds both; the tests boot this one,
+# `make run`/`make gdb`/`make trace` boot it with POISON=1, `make bench`
+# never does.
+KOBJS_POISON := $(KOBJS:$(BUILD)/k/%=$(BUILD)/kp/%)
+KERNEL_POISON := $(BUILD)/pollux-poison.elf
+POISON ?=
+BOOT_KERNEL = $(if $(filter-out 0,$(POISON)),$(KERNEL_POISON),$(KERNEL))
+
 OPENSBI ?= /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
 QEMU := qemu-system-riscv64
 QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
-	-kernel $(KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD))
+	-kernel $(BOOT_KERNEL) $(if $(wildcard $(INITRD)),-initrd $(INITRD)) \
+	$(if $(filter-out 0,$(ICOUNT)),-icount shift=0$(COMMA)sleep=off)
+COMMA := ,
 
-.PHONY: all kernel run test bench bench-linux bench-plot gdb trace clean deps unit fresh-check
+# The root disk (virtio-blk, modern interface): / is ext2 on it.
+DISK_ARGS = -global virtio-mmio.force-legacy=false \
+	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0 \
+	$(if $(DISK2),-drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1)
+
+.PHONY: all kernel kernel-poison run test bench bench-linux bench-plot gdb trace chaos clean deps unit fresh-check rootfs
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
 all: deps
-	@$(MAKE) --no-print-directory kernel user
+	@$(MAKE) --no-print-directory kernel kernel-poison user rootfs
 
 kernel: $(KERNEL)
+kernel-poison: $(KERNEL_POISON)
 
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
@@ -63,14 +86,29 @@ $(BUILD)/k/%.o: %.S
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
+$(BUILD)/kp/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC [P]  $<")
+	$(Q)$(CC) $(KCFLAGS) -DPOLLUX_POISON -c $< -o $@
+
+$(BUILD)/kp/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(KASFLAGS) -DPOLLUX_POISON -c $< -o $@
+
+KLD = $(CC) $(KLTO) -O2 -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -nostdlib -no-pie \
+	-T arch/riscv/kernel.ld
+
 $(KERNEL): $(KOBJS) arch/riscv/kernel.ld
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(KLTO) -O2 -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -nostdlib -no-pie \
-		-T arch/riscv/kernel.ld -o $@ $(KOBJS) $(LIBGCC)
+	$(Q)$(KLD) -o $@ $(KOBJS) $(LIBGCC)
 	@size $@ 2>/dev/null | tail -1 | awk '{print "kernel: text " $$1 " data " $$2 " bss " $$3}' || true
 
--include $(KOBJS:.o=.d)
-$(KOBJS): build.mk          # flags changed: rebuild
+$(KERNEL_POISON): $(KOBJS_POISON) arch/riscv/kernel.ld
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(KLD) -o $@ $(KOBJS_POISON) $(LIBGCC)
+
+-include $(KOBJS:.o=.d) $(KOBJS_POISON:.o=.d)
+$(KOBJS) $(KOBJS_POISON): build.mk          # flags changed: rebuild
 
 # Names of the Linux system calls, for the one-time "unimplemented" log
 # line, generated from Debian's asm-generic/unistd.h.
@@ -80,33 +118,67 @@ $(BUILD)/gen/syscall_names.h: $(wildcard $(UNISTD))
 	$(Q)sed -n -e 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' \
 		-e 's/^#define __NR3264_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' $< \
 		| grep -v '"syscalls"' | awk '!seen[$$1]++' > $@
-$(BUILD)/k/src/proc/syscall.o: $(BUILD)/gen/syscall_names.h
+$(BUILD)/k/src/proc/syscall.o $(BUILD)/kp/src/proc/syscall.o: $(BUILD)/gen/syscall_names.h
 
 # User programs and the initial archive (user/user.mk sets INITRD).
 -include user/user.mk
 INITRD ?= $(BUILD)/initrd.cpio
 user: $(if $(USER_PROGS),$(INITRD))
 
+# The root file system: an ext2 image (Debian's mkfs.ext2 -d) of a staging
+# tree: /bin (the stripped programs), /etc/motd, empty /proc /dev /tmp,
+# and the tree of EXTRA=dir on top.  Made only when it is missing or a
+# program (or EXTRA) changed, so what a user wrote survives `make run`;
+# `rm build/rootfs.img` starts from a fresh one.
+ROOTFS := $(BUILD)/rootfs.img
+ROOTFS_SIZE ?= 128M
+ROOTFS_STAGE := $(BUILD)/rootfs.stage
+EXTRA ?=
+EXTRA_FILES := $(if $(EXTRA),$(shell find $(EXTRA) 2>/dev/null))
+$(BUILD)/rootfs.extra: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(abspath $(EXTRA))" | cmp -s - $@ || echo "$(abspath $(EXTRA))" > $@
+FORCE:
+rootfs: $(ROOTFS)
+$(ROOTFS): $(USER_STRIPPED) $(USER_SRC)/motd $(BUILD)/rootfs.extra $(EXTRA_FILES)
+	@echo "  MKFS    $@"
+	$(Q)rm -rf $(ROOTFS_STAGE) && mkdir -p $(ROOTFS_STAGE)/bin $(ROOTFS_STAGE)/etc \
+		$(ROOTFS_STAGE)/proc $(ROOTFS_STAGE)/dev $(ROOTFS_STAGE)/tmp
+	$(Q)cp $(USER_STRIPPED) $(ROOTFS_STAGE)/bin/ && cp $(USER_SRC)/motd $(ROOTFS_STAGE)/etc/
+	$(Q)$(if $(EXTRA),cp -a $(EXTRA)/. $(ROOTFS_STAGE)/)
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 -d $(ROOTFS_STAGE) $@.tmp $(ROOTFS_SIZE) && mv $@.tmp $@
+
 deps:
 	@bash ci/install.sh
 
 run: deps all
-	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)"
+	$(QEMU) $(QEMU_ARGS) $(DISK_ARGS) -append "$(strip $(BOOTARGS) $(if $(filter-out 0,$(ICOUNT)),icount))"
 
 gdb: deps all
 	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)" -S -gdb tcp::1234 & \
-	gdb-multiarch -q $(KERNEL) -ex 'target remote :1234'; kill %1 2>/dev/null || true
+	gdb-multiarch -q $(BOOT_KERNEL) -ex 'target remote :1234'; kill %1 2>/dev/null || true
 
 test: deps all
 	$(PYTHON) -m pytest -v tests/
 
-bench: deps all
-	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
+# An empty ext2 disk for bench_fs (the file-system figures).
+$(BUILD)/bench.img:
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 $@.tmp 64M && mv $@.tmp $@
+
+bench: deps all $(BUILD)/bench.img
+	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --disk $(BUILD)/bench.img --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
+
+# make chaos SEEDS=N [FIRST=S] [FULL=1]: a campaign of N chaos seeds over
+# the self-tests and every console workload on the poisoned kernel (FULL=1:
+# and the whole console test suite under each seed); prints each failing
+# seed with the commands that reproduce it.  See ci/chaos.py.
+chaos: deps all
+	$(PYTHON) ci/chaos.py --seeds $(or $(SEEDS),20) --first $(or $(FIRST),1) $(if $(filter-out 0,$(FULL)),--full)
 
 # make trace PROG="/bin/prog args" [SMP=4] [BOOTARGS=...]: build/trace.json
 # (Chrome trace events; PROG empty: the kernel self-tests).  See ci/trace.py.
 trace: deps all
-	$(PYTHON) ci/trace.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --smp $(SMP) --mem $(MEM) --prog "$(PROG)" --bootargs "$(BOOTARGS)" --log $(BUILD)/trace.log --out $(BUILD)/trace.json
+	$(PYTHON) ci/trace.py --kernel $(BOOT_KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --smp $(SMP) --mem $(MEM) --prog "$(PROG)" --bootargs "$(BOOTARGS)" --log $(BUILD)/trace.log --out $(BUILD)/trace.json
 
 # make bench-linux: the same benchmark programs on Pollux and on a lean
 # Linux 6.1 (built once under build/linux by ci/bench_linux_build.sh, from

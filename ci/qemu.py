@@ -5,7 +5,8 @@ ci/trace.py, ci/bench_plot.py, and tests/pollux.py's console harness).
     run(...)   boot to power-off: (exit status or None on timeout, console text, seconds)
 
 icount=True adds `-icount shift=0` (the guest's counters then count
-instructions, deterministically) *and* the bootarg `icount`, which is how
+instructions, deterministically; a string gives -icount's options, e.g.
+"shift=0,sleep=off" for the chaos tests) *and* the bootarg `icount`, which is how
 the kernel knows what its counter counts: /proc/tasks labels the column
 INSNS, not HOST-TICKS (src/instruments/monitor.c).  Always pass both
 together; this module is the one place that does.
@@ -27,6 +28,15 @@ def bootargs_with(bootargs, icount):
     return " ".join(words)
 
 
+def disk_args(disks):
+    """virtio-blk disks (the modern interface), in order: vda, vdb, ..."""
+    a = ["-global", "virtio-mmio.force-legacy=false"] if disks else []
+    for i, d in enumerate(disks):
+        a += ["-drive", "file=%s,if=none,format=raw,id=d%d" % (d, i),
+              "-device", "virtio-blk-device,drive=d%d" % i]
+    return a
+
+
 def argv(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", icount=False,
          extra=()):
     a = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", mem, "-nographic",
@@ -34,7 +44,7 @@ def argv(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", ico
     if initrd and os.path.exists(initrd):
         a += ["-initrd", initrd]
     if icount:
-        a += ["-icount", ICOUNT]
+        a += ["-icount", ICOUNT if icount is True else icount]   # or its own options
     return a + list(extra)
 
 

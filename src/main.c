@@ -4,10 +4,12 @@
  */
 #include "arch.h"
 #include "dev/console.h"
+#include "core/chaos.h"
 #include "core/executor.h"
 #include "dev/fdt.h"
 #include "core/hart.h"
 #include "fs/initrd.h"
+#include "dev/blk.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
 #include "layout.h"
@@ -78,6 +80,14 @@ const char *bootarg_value(const char *key)
     return val;
 }
 
+static uint64_t decimal(const char *v)
+{
+    uint64_t n = 0;
+    while (*v >= '0' && *v <= '9')
+        n = n * 10 + (uint64_t)(*v++ - '0');
+    return n;
+}
+
 static void apply_policy_bootargs(void)
 {
     const char *v;
@@ -88,6 +98,8 @@ static void apply_policy_bootargs(void)
     if ((v = bootarg_value("wake")))
         sched.wake_local = strcmp(v, "local") == 0;
     counter_is_icount = bootarg_has("icount");
+    if ((v = bootarg_value("chaos")))
+        chaos_init(decimal(v));
     if (bootarg_has("trace")) {
         trace_alloc_rings();
         trace_on = true;
@@ -135,6 +147,7 @@ void kmain(unsigned long hartid, uint64_t dtb_pa)
     page_alloc_init((uintptr_t)pa_to_va(free_pa), (uintptr_t)pa_to_va(mem_end));
 
     console_init(machine.uart_base, machine.uart_irq);
+    virtio_blk_probe();
     apply_policy_bootargs();
 
     struct page_stats ps;

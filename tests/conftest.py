@@ -29,7 +29,7 @@ def boot(request):
         m.close()
         if failed:
             print("---- console log (symbolized) ----")
-            print(symbolize(m.log)[-20000:])
+            print(symbolize(m.log, m.kernel)[-20000:])
 
 
 @pytest.hookimpl(hookwrapper=True)

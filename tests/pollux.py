@@ -3,6 +3,13 @@
 Every test gets a fresh machine from the `boot` fixture in conftest.py.
 When a test fails, the console log is printed with any kernel addresses
 in a panic report symbolized to file:line by addr2line.
+
+Tests boot the poisoned debug kernel (TEST_KERNEL, `make all` builds it:
+a use-after-free panics naming the allocation site); benchmarks measure
+the ordinary one (KERNEL).  POLLUX_POISON=0 in the environment makes the
+tests boot the ordinary kernel too; POLLUX_TEST_KERNEL and POLLUX_INITRD
+name other files (make chaos boots copies, so a rebuild meanwhile does
+not disturb a campaign).
 """
 import os
 import re
@@ -16,22 +23,30 @@ sys.path.insert(0, os.path.join(ROOT, "ci"))
 import qemu   # noqa: E402  (ci/qemu.py: the one QEMU command line)
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "pollux.elf")
-INITRD = os.path.join(BUILD, "initrd.cpio")
+POISON_KERNEL = os.path.join(BUILD, "pollux-poison.elf")
+TEST_KERNEL = os.environ.get("POLLUX_TEST_KERNEL") or (
+    KERNEL if os.environ.get("POLLUX_POISON") == "0" else POISON_KERNEL)
+INITRD = os.environ.get("POLLUX_INITRD") or os.path.join(BUILD, "initrd.cpio")
 OPENSBI = qemu.OPENSBI
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
-def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False):
-    return qemu.argv(KERNEL, OPENSBI, INITRD if initrd else "", smp, mem, bootargs, icount)
+def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, kernel=None,
+              disks=()):
+    """icount: True for `-icount shift=0`, or the -icount options themselves
+    (e.g. "shift=0,sleep=off": idle time is skipped too, so a run depends on
+    nothing but its inputs); either adds the bootarg `icount` (ci/qemu.py)."""
+    return qemu.argv(kernel or TEST_KERNEL, OPENSBI, INITRD if initrd else "", smp, mem,
+                     bootargs, icount, extra=qemu.disk_args(disks))
 
 
-def symbolize(text):
+def symbolize(text, kernel=None):
     """Append file:line to every kernel address (0xffffffc0...) in text."""
     addrs = sorted(set(re.findall(r"0x(ffffffc0[0-9a-f]{8})", text)))
     if not addrs:
         return text
     try:
-        out = subprocess.run([ADDR2LINE, "-f", "-p", "-e", KERNEL] + ["0x" + a for a in addrs],
+        out = subprocess.run([ADDR2LINE, "-f", "-p", "-e", kernel or TEST_KERNEL] + ["0x" + a for a in addrs],
                              capture_output=True, text=True, timeout=30).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return text
@@ -45,9 +60,14 @@ class Machine:
 
     PROMPT = "pollux> "
 
-    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60, icount=False):
+    def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60,
+                 icount=False, kernel=None, disks=()):
         self.log_chunks = []
-        argv = qemu_argv(smp, mem, bootargs, initrd, icount)
+        self.kernel = kernel or TEST_KERNEL
+        seed = os.environ.get("POLLUX_CHAOS_SEED")      # make chaos FULL=1: every boot chaotic
+        if seed and "chaos=" not in bootargs:
+            bootargs = (bootargs + " chaos=" + seed).strip()
+        argv = qemu_argv(smp, mem, bootargs, initrd, icount, self.kernel, disks)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self

@@ -5,6 +5,7 @@ kernel sources it links:
 
     // SOURCES: src/mem/page_alloc.c src/mem/kmalloc.c
 
+An optional second line adds compiler flags (`// CFLAGS: -DPOLLUX_POISON`).
 It is compiled with ASan/UBSan together with tests/unit/host_stubs.c into
 build/unit/<name> and must exit 0.  test_fdt additionally gets the path
 of a QEMU virt device tree, dumped into build/unit/virt.dtb.
@@ -38,6 +39,13 @@ def kernel_sources(test_c):
     return m.group(1).split()
 
 
+def extra_cflags(test_c):
+    """The flags on an optional second line `// CFLAGS: ...`."""
+    lines = test_c.read_text().splitlines()
+    m = re.match(r"^//\s*CFLAGS:(.*)$", lines[1]) if len(lines) > 1 else None
+    return m.group(1).split() if m else []
+
+
 def make_virt_dtb():
     """Dump QEMU virt's device tree for the configuration test_fdt expects.
 
@@ -69,7 +77,7 @@ def test_unit(test_c):
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     exe = BUILD_DIR / test_c.stem
     srcs = [str(test_c.relative_to(ROOT))] + kernel_sources(test_c) + ["tests/unit/host_stubs.c"]
-    cc = subprocess.run(["gcc", *CFLAGS, *srcs, "-o", str(exe)],
+    cc = subprocess.run(["gcc", *CFLAGS, *extra_cflags(test_c), *srcs, "-o", str(exe)],
                         cwd=ROOT, capture_output=True, text=True)
     assert cc.returncode == 0, f"compile failed:\n{cc.stderr}"
 

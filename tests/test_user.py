@@ -225,3 +225,12 @@ def test_reboot_restarts_the_machine(boot):
     m.child.expect_exact("Pollux: ", timeout=60)      # the kernel boots again
     m.child.expect_exact(PROMPT, timeout=60)
     assert "back again" in run(m, "echo back again")
+
+
+@pytest.mark.parametrize("smp", [1, 2])
+def test_calls_answered_from_the_trap_behave_like_the_normal_path(boot, smp):
+    m = shell(boot, smp=smp)
+    out = run(m, "fastcall", timeout=120)
+    assert "fastcall: done" in out, out
+    assert "FAIL" not in out, out
+    assert out.count("ok ") == 8, out

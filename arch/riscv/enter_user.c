@@ -17,6 +17,7 @@
 #include "arch.h"
 #include "csr.h"
 #include "lib/errno.h"
+#include "core/chaos.h"
 #include "core/hart.h"
 #include "mem/kmalloc.h"
 #include "core/task.h"
@@ -66,7 +67,7 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     uint64_t now = arch_time();
     if (loaded[h->index].slice_owner != th || now >= h->slice_end) {
         loaded[h->index].slice_owner = th;
-        h->slice_end = now + time_ms(SLICE_MS);
+        h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : time_ms(SLICE_MS));
         timer_rearm();
     }
     th->entered = now;

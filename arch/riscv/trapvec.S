@@ -154,7 +154,13 @@ from_user:
     sd t0, TF_STVAL(sp)
     csrr a0, scause
     sd a0, TF_SCAUSE(sp)
-    ld sp, TF_KSP(sp)               /* the hart stack, inside user_switch */
+    li t1, 8                        /* EXC_ECALL_U and a7 in 172..178: */
+    bne a0, t1, 1f                  /* maybe a call that never waits */
+    addi t1, a7, -172
+    li t2, 178 - 172
+    bleu t1, t2, ecall_fast
+1:  ld sp, TF_KSP(sp)               /* the hart stack, inside user_switch */
+to_future:
     ld ra, 0(sp)
     ld s0, 8(sp)
     ld s1, 16(sp)
@@ -171,6 +177,30 @@ from_user:
     ld tp, 104(sp)                  /* this hart's struct hart */
     addi sp, sp, 112
     ret                             /* user_switch returns scause */
+
+    /*
+     * An ecall: syscall_fast.c answers the calls that never wait, on the
+     * hart stack below user_switch's frame (tp = this hart, s1 = the
+     * trapframe, s0 = 0 ends a backtrace here).  Answered: back to user
+     * mode with the registers as saved, a0 the result and sepc past the
+     * ecall; sstatus is still the trap's (SPP = user, SPIE = 1).  Not
+     * answered: on to the enter_user future as for any trap.
+     */
+ecall_fast:
+    mv s1, sp
+    ld sp, TF_KSP(sp)
+    ld tp, 104(sp)
+    li s0, 0
+    mv a0, s1
+    call syscall_fast
+    bnez a0, 1f
+    ld a0, TF_SCAUSE(s1)
+    j to_future
+1:  mv a0, s1
+    ld t0, TF_SEPC(a0)
+    csrw sepc, t0
+    csrw sscratch, a0               /* user mode again at the sret */
+    j restore_user
 
 /*
  * uint64_t user_switch(struct trapframe *tf)
@@ -201,6 +231,7 @@ user_switch:
     csrw sepc, t0
     ld t0, TF_SSTATUS(a0)
     csrw sstatus, t0
+restore_user:                       /* a0 = trapframe, sepc and sstatus set */
     la t0, lr_dummy                 /* drop any LR reservation of another context */
     sc.d zero, zero, (t0)
     ld x1, 8(a0)

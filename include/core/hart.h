@@ -15,6 +15,7 @@ struct task;
 struct mm;
 
 #define PRIO_LEVELS 8
+#define CHAOS_PARKED 4          /* tasks a hart keeps for a later spurious wake */
 
 /* One FIFO per priority level; `mask` has bit p set when level p is
  * non-empty.  With sched.priority off every task uses level 0. */
@@ -49,6 +50,10 @@ struct hart {
     uint64_t idle_time;         /* timer ticks spent in finished waits in wfi */
     _Atomic uint64_t idle_since;/* time the wait in wfi now began, 0 if none */
     uint64_t online_at;         /* time it joined (IDLE% counts from there) */
+    /* chaos mode (core/chaos.h): this hart's generator, its choices, and
+     * tasks it holds (one reference each) to wake spuriously later */
+    uint64_t chaos_rng, chaos_choices;
+    struct task *chaos_parked[CHAOS_PARKED];
 };
 
 extern struct hart harts[MAX_HARTS];

@@ -53,6 +53,7 @@ struct task {
     uint16_t list_hart;         /* whose task list holds it */
     uint8_t prio;               /* 0..7, higher runs first (sched.priority) */
     uint16_t hart_mask;         /* harts it may run on (bit = hart index); 0: any */
+    uint32_t spurious;          /* chaos wakes that queued it (core/chaos.h) */
     const char *name;
     uint64_t polls;
     uint64_t instret;           /* instructions spent in its polls */

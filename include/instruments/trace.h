@@ -4,6 +4,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum trace_kind {
@@ -46,6 +47,9 @@ void trace_set_pid(int pid);
  * dropped-record count so far. */
 bool trace_take(unsigned i, struct trace_rec *out, uint64_t *dropped);
 unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64_t *dropped);
+/* The name of task `id` as last polled on hart i (a copy taken at that
+ * poll, so valid after the task is gone); false if hart i has none. */
+bool trace_name(unsigned i, uint32_t id, char *out, size_t cap);
 /* Discard every record and zero the counts (harts keep their rings). */
 void trace_reset(void);
 /* Allocate every hart's ring now (else each is allocated at its first record). */

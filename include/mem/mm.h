@@ -117,3 +117,6 @@ void pt_flush(void);                            /* sfence.vma on this hart */
 /* First page in [va, end) with a mapping (any prot), or end; skips absent
  * tables, so walking a huge sparse range is cheap. */
 uint64_t pt_next(uint64_t *pt, uint64_t va, uint64_t end);
+/* pt_next, and that page's pt_lookup answers in *pa and *prot (*pa = 0 for
+ * a page pt_lookup would not report) - one walk instead of two. */
+uint64_t pt_next_leaf(uint64_t *pt, uint64_t va, uint64_t end, uint64_t *pa, uint32_t *prot);

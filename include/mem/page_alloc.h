@@ -26,7 +26,17 @@ struct page {
     uint16_t refs;       /* users of a PAGE_USED page (shared mappings) */
     void *slab_free;     /* free-object list of this slab page */
     struct page *next, *prev; /* free-list / partial-slab links */
+#ifdef POLLUX_POISON
+    uint8_t poisoned;    /* filled with PAGE_POISON when freed: checked when handed out */
+    const void *alloc_site, *free_site;  /* who last allocated / freed it */
+#endif
 };
+
+/* Debug build (POLLUX_POISON, `make POISON=1`, the tests' kernel): a freed
+ * page is filled with this byte and checked when it is allocated again;
+ * a byte that changed meanwhile is a use-after-free: panic, naming the
+ * page's last allocation and free sites. */
+#define PAGE_POISON 0x5a
 
 struct page_stats {
     size_t total_pages;  /* pages managed (after descriptors) */
@@ -39,6 +49,8 @@ void page_alloc_init(uintptr_t start, uintptr_t end);
 
 /* A block of 2^order zeroed pages, or NULL. */
 void *page_alloc_order(unsigned order);
+/* The same, naming the allocation site for the poison report (kmalloc). */
+void *page_alloc_from(unsigned order, const void *site);
 void page_free_order(void *p, unsigned order);
 
 static inline void *page_alloc(void) { return page_alloc_order(0); }

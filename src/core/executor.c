@@ -15,8 +15,13 @@
  *    at `idle` second (a fence between, on both sides), so either the
  *    idle hart sees the task or the waker sees the idle flag and sends
  *    an IPI.  No lost wake-up.
+ *  - in chaos mode (core/chaos.h) the choices below marked "chaos" are
+ *    taken from a seeded generator instead; none of them may break the
+ *    invariants above (hart masks included), only change the order and
+ *    the place things happen in.
  */
 #include "arch.h"
+#include "core/chaos.h"
 #include "core/executor.h"
 #include "mem/kmalloc.h"
 #include "lib/printk.h"
@@ -39,12 +44,44 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* chaos: a task among the first few of a level that is usually the
+ * highest non-empty one, sometimes any non-empty one.  Under q->lock.
+ * (A task whose hart mask excludes this hart is passed on by poll_task.) */
+static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
+{
+    struct hart *h = this_hart();
+    int p = 31 - __builtin_clz(q->mask);
+    if (chaos_one_in(h, 4)) {
+        uint32_t m = q->mask;
+        for (unsigned k = chaos_rand(h, __builtin_popcount(m)); k; k--)
+            m &= m - 1;
+        p = __builtin_ctz(m);
+    }
+    struct task *prev = NULL, *t = q->head[p];
+    for (unsigned k = chaos_rand(h, 8); k && t->next; k--) {
+        prev = t;
+        t = t->next;
+    }
+    if (prev)
+        prev->next = t->next;
+    else
+        q->head[p] = t->next;
+    if (q->tail[p] == t)
+        q->tail[p] = prev;
+    if (!q->head[p])
+        q->mask &= ~(1u << p);
+    atomic_fetch_sub(&q->len, 1);
+    return t;
+}
+
 /* The first task of the highest non-empty level. */
 static struct task *runq_pop(struct runq *q)
 {
     spin_lock(&q->lock);
     struct task *t = NULL;
-    if (q->mask) {
+    if (__builtin_expect(chaos_on, 0) && q->mask) {
+        t = runq_pop_chaos(q);
+    } else if (q->mask) {
         int p = 31 - __builtin_clz(q->mask);
         t = q->head[p];
         q->head[p] = t->next;
@@ -149,20 +186,85 @@ void runq_push(struct hart *h, struct task *t)
     }
 }
 
-void task_wake(struct task *t)
+/* Where a woken (or requeued) task goes: the hart that polled it last
+ * (the waking hart under wake=local), within its hart mask. */
+static inline struct hart *wake_target(struct hart *self, struct task *t)
+{
+    if (!sched.wake_local && t->hart != TASK_NO_HART)
+        self = &harts[t->hart];
+    return hart_for(t, self);
+}
+
+/* chaos: half the time any hart of its mask */
+static CHAOS_COLD struct hart *wake_target_chaos(struct hart *self, struct task *t)
+{
+    if (chaos_one_in(self, 2))
+        return hart_for(t, chaos_pick_hart(self));
+    return wake_target(self, t);
+}
+
+static inline struct hart *wake_place(struct hart *self, struct task *t)
+{
+    if (__builtin_expect(chaos_on, 0))
+        return wake_target_chaos(self, t);
+    return wake_target(self, t);
+}
+
+/* (2) Set QUEUED; false if it was QUEUED or DONE already.  *was: the
+ * state before (RUNNING: its executor requeues it after the poll). */
+static inline bool mark_queued(struct task *t, uint32_t *was)
 {
     uint32_t s = atomic_load(&t->state);
     do {
         if (s & (TASK_QUEUED | TASK_DONE))
-            return;             /* already going to run, or gone */
+            return false;       /* already going to run, or gone */
     } while (!atomic_compare_exchange_weak(&t->state, &s, s | TASK_QUEUED));
     trace_event(TR_WAKE, t->id, 0);
-    if (s & TASK_RUNNING)
-        return;                 /* its executor requeues it after the poll */
-    struct hart *h = this_hart();
-    if (!sched.wake_local && t->hart != TASK_NO_HART)
-        h = &harts[t->hart];
-    runq_push(hart_for(t, h), t);
+    *was = s;
+    return true;
+}
+
+/* chaos: a slow waker (chaos_delay), queueing anywhere */
+static CHAOS_COLD bool wake_chaos(struct task *t)
+{
+    uint32_t was;
+    chaos_delay(this_hart());
+#ifdef POLLUX_POISON
+    kmalloc_check_live(t, "task_wake (after a chaos delay)");
+#endif
+    if (!mark_queued(t, &was))
+        return false;
+    if (!(was & TASK_RUNNING))
+        runq_push(wake_target_chaos(this_hart(), t), t);
+    return true;
+}
+
+static inline bool wake(struct task *t)
+{
+    uint32_t was;
+#ifdef POLLUX_POISON
+    kmalloc_check_live(t, "task_wake");     /* debug kernel: a wake of a freed task */
+#endif
+    if (__builtin_expect(chaos_on, 0))
+        return wake_chaos(t);
+    if (!mark_queued(t, &was))
+        return false;
+    if (!(was & TASK_RUNNING))
+        runq_push(wake_target(this_hart(), t), t);
+    return true;
+}
+
+void task_wake(struct task *t)
+{
+    wake(t);
+}
+
+bool task_wake_spurious(struct task *t)
+{
+    if (!wake(t))
+        return false;
+    __atomic_fetch_add(&t->spurious, 1, __ATOMIC_RELAXED);
+    return true;
 }
 
 struct task *task_current(void) { return this_hart()->current; }
@@ -174,6 +276,27 @@ bool runq_has_higher(struct hart *h, unsigned prio)
 }
 
 void task_finish(struct task *t);   /* task.c */
+
+/* (6) t was woken while it was being polled: queue it again. */
+static inline void requeue(struct hart *h, struct task *t)
+{
+    atomic_store(&t->state, TASK_QUEUED);
+    runq_push(wake_place(h, t), t);
+}
+
+/* The end of poll_task (PENDING) in chaos mode.  Once t is idle another
+ * hart may wake, finish and free it at any moment: chaos keeps its own
+ * reference while it meddles. */
+static CHAOS_COLD void poll_end_chaos(struct hart *h, struct task *t)
+{
+    uint32_t s = TASK_RUNNING;
+    atomic_fetch_add(&t->refs, 1);
+    if (atomic_compare_exchange_strong(&t->state, &s, 0))
+        chaos_after_poll(h, t);     /* spurious wakes, extra IPIs */
+    else
+        requeue(h, t);
+    task_put(t);
+}
 
 static void poll_task(struct hart *h, struct task *t)
 {
@@ -198,17 +321,42 @@ static void poll_task(struct hart *h, struct task *t)
         task_finish(t);
         return;
     }
+    if (__builtin_expect(chaos_on, 0)) {
+        poll_end_chaos(h, t);
+        return;
+    }
     uint32_t s = TASK_RUNNING;
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
         return;                 /* (4) waits for a wake */
-    atomic_store(&t->state, TASK_QUEUED);   /* (6) woken while running */
-    runq_push(hart_for(t, sched.wake_local ? h : &harts[t->hart]), t);
+    requeue(h, t);
+}
+
+/* chaos: maybe not steal at all, else look at the others from a random one */
+static CHAOS_COLD bool steal_chaos(struct hart *self)
+{
+    if (chaos_one_in(self, 4))
+        return false;
+    unsigned first = chaos_rand(self, nharts);
+    for (unsigned k = first; k < first + nharts; k++) {
+        struct hart *v = &harts[k % nharts];
+        if (v == self || atomic_load(&v->runq.len) == 0)
+            continue;
+        struct task *t = runq_pop_for(&v->runq, self->index);
+        if (t) {
+            self->steals++;
+            poll_task(self, t);
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool steal(struct hart *self)
 {
     if (!sched.steal)
         return false;
+    if (__builtin_expect(chaos_on, 0))
+        return steal_chaos(self);
     for (unsigned k = 1; k < nharts; k++) {
         struct hart *v = &harts[(self->index + k) % nharts];
         if (atomic_load(&v->runq.len) == 0)
@@ -256,12 +404,26 @@ bool executor_poll_one(void)
     return true;
 }
 
+/* chaos, between batches: wake the tasks parked during the last batch
+ * (so a parked task never keeps memory for long: /proc/mem stays honest);
+ * sometimes steal although there is work here.  True if the loop should
+ * look at its queue again. */
+static CHAOS_COLD bool run_chaos(struct hart *h, uint32_t batch)
+{
+    bool unparked = chaos_unpark_all(h);
+    if (batch == 0)
+        return unparked;
+    return chaos_one_in(h, 16) && steal(h);
+}
+
 void executor_run(void)
 {
     struct hart *h = this_hart();
     arch_irq_enable();
     for (;;) {
         uint32_t batch = atomic_load(&h->runq.len);
+        if (__builtin_expect(chaos_on, 0) && run_chaos(h, batch))
+            continue;
         if (batch == 0) {
             if (!steal(h))
                 idle(h);

@@ -10,6 +10,7 @@
  * References: the executor holds one until the task is DONE; a spawner
  * that wants to join keeps another.  The block is freed at zero.
  */
+#include "core/chaos.h"
 #include "core/executor.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
@@ -19,7 +20,7 @@ static _Atomic uint32_t next_task_id = 1;
 
 void *task_alloc(size_t size, const char *name, struct task **out)
 {
-    struct task *t = kmalloc(sizeof *t + size);
+    struct task *t = kmalloc_from(sizeof *t + size, __builtin_return_address(0));
     if (!t)
         return NULL;
     memset(t, 0, sizeof *t);
@@ -66,7 +67,10 @@ void task_start(struct task *t, unsigned hart, bool keep)
         atomic_fetch_add(&t->refs, 1);
     list_add(t);
     atomic_store(&t->state, TASK_QUEUED);
-    runq_push(task_hart_for(t, hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts]), t);
+    struct hart *h = hart == TASK_NO_HART ? this_hart() : &harts[hart % nharts];
+    if (hart == TASK_NO_HART && __builtin_expect(chaos_on, 0))
+        h = chaos_pick_hart(h);     /* chaos: spawned anywhere (within its mask) */
+    runq_push(task_hart_for(t, h), t);
 }
 
 void task_pin(struct task *t, unsigned hart)

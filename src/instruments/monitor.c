@@ -35,8 +35,27 @@ static void cmd_help(void)
            "  mem     page and object allocator counters\n"
            "  ktest   run the kernel self-tests\n"
            "  trace on|off  executor tracing\n"
-           "  panic   stop the kernel with a panic report (tests the panic path)\n");
+           "  panic   stop the kernel with a panic report (tests the panic path)\n"
+#ifdef POLLUX_POISON
+           "  uaf     write to a freed object (debug kernel: tests the poison report)\n"
+#endif
+           );
 }
+
+#ifdef POLLUX_POISON
+/* A use-after-free on purpose: the next allocation of the object's class
+ * must panic naming this function as the allocation site.  A second
+ * object keeps the slab alive, so the freed one is the next handed out. */
+static __attribute__((noinline)) void cmd_uaf(void)
+{
+    volatile long *keep = kmalloc(200), *p = kmalloc(200);
+    kfree((void *)p);
+    p[5] = 0x1234;
+    kfree(kmalloc(200));
+    kfree((void *)keep);
+    printk("uaf: not caught\n");
+}
+#endif
 
 /* ---- the reports (also /proc/harts, /proc/tasks, /proc/mem) ---------- */
 
@@ -198,6 +217,10 @@ static enum poll monitor_poll(struct future *base, struct cx *cx)
             printk("trace is %s\n", trace_on ? "on" : "off");
         } else if (!strcmp(cmd, "panic")) {
             panic("requested from the monitor");
+#ifdef POLLUX_POISON
+        } else if (!strcmp(cmd, "uaf")) {
+            cmd_uaf();
+#endif
         } else if (!strcmp(cmd, "ktest")) {
             m->child = ktest_spawn(false);
             if (!m->child) {

@@ -19,17 +19,27 @@
  * whatever context an event happens in (an interrupt, the idle loop).
  * A record written while its hart has no ring counts as dropped too.
  *
+ * A poll record carries its task's name as a pointer, and the task (a
+ * user thread's name is its process's) may be freed before the records
+ * are exported.  So each ring also keeps a copy of the names of the tasks
+ * polled on its hart (`names`, by task id, refreshed at every poll-begin
+ * whose name differs), and the exporter reads names from there
+ * (trace_name()), never through a pointer that may be stale.
+ *
  * trace_pid != 0 keeps only the records written while the hart is
  * polling a thread of that process (its polls, system calls, traps and
  * the wakes and IPIs it causes); 0 keeps everything.
  */
 #include "arch.h"
 #include "core/hart.h"
+#include "lib/klib.h"
 #include "mem/page_alloc.h"
 #include "proc/proc.h"
 #include "instruments/trace.h"
 
 #define TRACE_RING 8192         /* records per hart, a power of two */
+#define TRACE_NAMES 256         /* name copies per hart, by task id */
+#define TRACE_NAME_LEN 32
 
 struct trace_ring {
     _Atomic uint32_t lock;
@@ -38,6 +48,7 @@ struct trace_ring {
     uint64_t dropped;           /* records overwritten before being read */
     uint64_t ipis_seen;         /* hart's ipis_recv at its last record */
     struct trace_rec rec[TRACE_RING];
+    struct { uint32_t id; char name[TRACE_NAME_LEN]; } names[TRACE_NAMES];
 };
 
 volatile bool trace_on;
@@ -138,7 +149,28 @@ void trace_record(enum trace_kind k, uint32_t a, uint64_t b)
         r->ipis_seen = ipis;
     }
     put(r, now, k, a, b);
+    if (k == TR_POLL_BEGIN && b) {     /* b: the task's name, alive now */
+        unsigned slot = a % TRACE_NAMES;
+        if (r->names[slot].id != a || strncmp(r->names[slot].name, (const char *)b, TRACE_NAME_LEN - 1)) {
+            r->names[slot].id = a;
+            strlcpy(r->names[slot].name, (const char *)b, TRACE_NAME_LEN);
+        }
+    }
     ring_unlock(r, on);
+}
+
+bool trace_name(unsigned i, uint32_t id, char *out, size_t cap)
+{
+    struct trace_ring *r = i < MAX_HARTS ? atomic_load_explicit(&rings[i], memory_order_acquire) : NULL;
+    if (!r || !cap)
+        return false;
+    bool on = ring_lock(r);
+    unsigned slot = id % TRACE_NAMES;
+    bool found = r->names[slot].id == id && r->names[slot].name[0];
+    if (found)
+        strlcpy(out, r->names[slot].name, cap);
+    ring_unlock(r, on);
+    return found;
 }
 
 unsigned trace_take_many(unsigned i, struct trace_rec *out, unsigned max, uint64_t *dropped)
@@ -174,6 +206,7 @@ void trace_reset(void)
         bool on = ring_lock(r);
         r->read = r->head;
         r->dropped = 0;
+        memset(r->names, 0, sizeof r->names);
         r->ipis_seen = harts[i].ipis_recv;
         ring_unlock(r, on);
     }

@@ -94,17 +94,15 @@ static bool start_pingpong(struct tracer *tr)
     return pingpong_start(PINGPONG_ROUNDS, 0, 1 % nharts, false, &tr->latch);
 }
 
-/* A task name as one printable word (it may point into freed memory by
- * now: read at most cap-1 bytes, keep only printable ones). */
-static void name_word(const char *s, char *out, size_t cap)
+/* Task id's name as one printable word, from the copy hart's ring took
+ * when it polled the task (the task and its name may be gone by now). */
+static void name_word(unsigned hart, uint32_t id, char *out, size_t cap)
 {
     size_t n = 0;
-    if ((uintptr_t)s >= KERNEL_VOFF) {
-        for (; n < cap - 1 && s[n]; n++) {
-            char c = s[n];
-            out[n] = c > ' ' && c < 0x7f ? c : '_';
-        }
-    }
+    if (trace_name(hart, id, out, cap))
+        for (; out[n]; n++)
+            if (out[n] <= ' ' || out[n] >= 0x7f)
+                out[n] = '_';
     if (n == 0)
         out[n++] = '?';
     out[n] = 0;
@@ -155,7 +153,7 @@ static void send_chunk(struct tracer *tr, unsigned n)
             const char *name = (const char *)(uintptr_t)e->b;
             if (tr->names[slot].id != e->a || tr->names[slot].name != name) {
                 char word[32];
-                name_word(name, word, sizeof word);
+                name_word(tr->hart, e->a, word, sizeof word);
                 lb_add(&lb, "@N %u %s\n", e->a, word);
                 tr->names[slot].id = e->a;
                 tr->names[slot].name = name;

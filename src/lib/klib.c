@@ -12,6 +12,13 @@ COMPILER_CALLS void *memset(void *d, int c, size_t n)
     unsigned char *p = d;
     if (n >= 16 && !((uintptr_t)p & 7)) {
         uint64_t v = (unsigned char)c * 0x0101010101010101ULL;
+        /* eight words a turn: zeroing a page took 3 instructions a word,
+         * half the cost of a page-table page or a fresh user page */
+        for (; n >= 64; n -= 64, p += 64) {
+            uint64_t *w = (uint64_t *)p;
+            w[0] = v; w[1] = v; w[2] = v; w[3] = v;
+            w[4] = v; w[5] = v; w[6] = v; w[7] = v;
+        }
         for (; n >= 8; n -= 8, p += 8)
             *(uint64_t *)p = v;
     }
@@ -25,6 +32,16 @@ COMPILER_CALLS void *memcpy(void *d, const void *s, size_t n)
     unsigned char *dp = d;
     const unsigned char *sp = s;
     if (!(((uintptr_t)dp | (uintptr_t)sp) & 7)) {
+        /* eight words a turn (fork copies its pages with this: 5
+         * instructions a word one at a time) */
+        for (; n >= 64; n -= 64, dp += 64, sp += 64) {
+            uint64_t *w = (uint64_t *)dp;
+            const uint64_t *r = (const uint64_t *)sp;
+            uint64_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
+            uint64_t a4 = r[4], a5 = r[5], a6 = r[6], a7 = r[7];
+            w[0] = a0; w[1] = a1; w[2] = a2; w[3] = a3;
+            w[4] = a4; w[5] = a5; w[6] = a6; w[7] = a7;
+        }
         for (; n >= 8; n -= 8, dp += 8, sp += 8)
             *(uint64_t *)dp = *(const uint64_t *)sp;
     }

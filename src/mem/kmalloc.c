@@ -19,6 +19,15 @@
  *     owner wrote it, in which case kfree() checks the free list itself.
  *     This is what lets a double free be ignored instead of corrupting
  *     the list.
+ *   - debug build (POLLUX_POISON): every object starts with a HDR-byte
+ *     header the caller never sees,
+ *
+ *         word 0: next free (free) / 0     word 2: site of the last kmalloc
+ *         word 1: FREE_MAGIC (free) / 0    word 3: site of the last kfree
+ *
+ *     and the rest of a free object holds KMALLOC_POISON in every byte,
+ *     checked when the object is handed out again: a byte that changed
+ *     is a use-after-free, and the panic names both sites.
  */
 #include <stdbool.h>
 #include "mem/kmalloc.h"
@@ -29,6 +38,16 @@
 #define NCLASSES 13
 #define MAX_SMALL 2048
 #define FREE_MAGIC ((uintptr_t)0x5ab1f7eeUL)
+
+#ifdef POLLUX_POISON
+#include "lib/printk.h"
+#define HDR 32
+#define KMALLOC_POISON 0x6b
+#define NOINLINE_IF_POISON __attribute__((noinline))
+#else
+#define HDR 0
+#define NOINLINE_IF_POISON
+#endif
 
 static const uint16_t class_size[NCLASSES] = {
     16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048,   /* 768: a user thread */
@@ -89,6 +108,10 @@ static bool new_slab(int c)
         uintptr_t *obj = (uintptr_t *)((char *)mem + (size_t)i * class_size[c]);
         obj[0] = (uintptr_t)pg->slab_free;
         obj[1] = FREE_MAGIC;
+#ifdef POLLUX_POISON
+        obj[2] = obj[3] = 0;
+        memset(obj + 4, KMALLOC_POISON, class_size[c] - HDR);
+#endif
         pg->slab_free = obj;
     }
     partial_push(c, pg);
@@ -96,12 +119,27 @@ static bool new_slab(int c)
     return true;
 }
 
-static void *alloc_large(size_t size)
+#ifdef POLLUX_POISON
+/* A free object of class c is about to be handed out: it must still
+ * hold the poison everywhere past its header. */
+static void check_poison(uintptr_t *obj, int c)
+{
+    const uint64_t pat = 0x0101010101010101ULL * KMALLOC_POISON;
+    for (size_t k = HDR / 8; k < class_size[c] / 8u; k++)
+        if (obj[k] != pat)
+            panic("kmalloc: use after free: %u-byte object 0x%lx was written at +%lu "
+                  "(0x%lx) after it was freed; last allocated at 0x%lx, freed at 0x%lx",
+                  class_size[c] - HDR, (uint64_t)(obj + HDR / 8), k * 8 - HDR, obj[k],
+                  (uint64_t)obj[2], (uint64_t)obj[3]);
+}
+#endif
+
+static void *alloc_large(size_t size, const void *site)
 {
     unsigned order = 0;
     while ((PAGE_SIZE << order) < size)
         order++;
-    void *p = page_alloc_order(order);
+    void *p = page_alloc_from(order, site);
 
     spin_lock(&lock);
     if (p) {
@@ -115,19 +153,24 @@ static void *alloc_large(size_t size)
     return p;
 }
 
-void *kmalloc(size_t size)
+NOINLINE_IF_POISON void *kmalloc(size_t size)
 {
-    if (size > MAX_SMALL) {
+    return kmalloc_from(size, __builtin_return_address(0));
+}
+
+void *kmalloc_from(size_t size, const void *site)
+{
+    if (size > MAX_SMALL - HDR) {
         if (size > (PAGE_SIZE << PAGE_MAX_ORDER)) {
             spin_lock(&lock);
             stats.failed++;
             spin_unlock(&lock);
             return NULL;
         }
-        return alloc_large(size);
+        return alloc_large(size, site);
     }
 
-    int c = size_to_class(size);   /* size 0 gets the smallest class */
+    int c = size_to_class(size + HDR);   /* size 0 gets the smallest class */
     uintptr_t *obj = NULL;
 
     spin_lock(&lock);
@@ -145,12 +188,20 @@ void *kmalloc(size_t size)
         stats.failed++;
     }
     spin_unlock(&lock);
+#ifdef POLLUX_POISON
+    if (obj) {
+        check_poison(obj, c);
+        obj[2] = (uintptr_t)site;
+        return obj + HDR / 8;
+    }
+#endif
+    (void)site;
     return obj;
 }
 
-void *kzalloc(size_t size)
+NOINLINE_IF_POISON void *kzalloc(size_t size)
 {
-    void *p = kmalloc(size);
+    void *p = kmalloc_from(size, __builtin_return_address(0));
     if (p)
         memset(p, 0, size);
     return p;
@@ -165,7 +216,7 @@ static bool on_free_list(struct page *pg, void *obj)
     return false;
 }
 
-void kfree(void *p)
+NOINLINE_IF_POISON void kfree(void *p)
 {
     if (!p)
         return;
@@ -193,6 +244,7 @@ void kfree(void *p)
     }
 
     int c = pg->slab_class;
+    p = (char *)p - HDR;            /* the header is ours (debug build) */
     size_t off = (uintptr_t)p - (uintptr_t)page_addr(pg);
     uintptr_t *obj = p;
     if (off % class_size[c] != 0 || off / class_size[c] >= objs_per_slab(c) ||
@@ -202,6 +254,10 @@ void kfree(void *p)
     }
 
     bool was_full = pg->slab_free == NULL;
+#ifdef POLLUX_POISON
+    obj[3] = (uintptr_t)__builtin_return_address(0);
+    memset(obj + HDR / 8, KMALLOC_POISON, class_size[c] - HDR);
+#endif
     obj[0] = (uintptr_t)pg->slab_free;
     obj[1] = FREE_MAGIC;
     pg->slab_free = obj;
@@ -225,6 +281,19 @@ void kfree(void *p)
     spin_unlock(&lock);
 }
 
+#ifdef POLLUX_POISON
+void kmalloc_check_live(const void *p, const char *what)
+{
+    struct page *pg = p ? page_of(p) : NULL;
+    if (!pg || pg->kind != PAGE_SLAB)
+        return;                     /* a large block, or not ours: no header */
+    const uintptr_t *obj = (const uintptr_t *)p - HDR / 8;
+    if (obj[1] == FREE_MAGIC)
+        panic("%s: object 0x%lx is used after it was freed; last allocated at 0x%lx, freed at 0x%lx",
+              what, (uint64_t)p, (uint64_t)obj[2], (uint64_t)obj[3]);
+}
+#endif
+
 size_t ksize(const void *p)
 {
     struct page *pg = p ? page_of(p) : NULL;
@@ -234,7 +303,7 @@ size_t ksize(const void *p)
         return 0;
     spin_lock(&lock);
     if (pg->kind == PAGE_SLAB && pg->slab_class < NCLASSES)
-        n = class_size[pg->slab_class];
+        n = class_size[pg->slab_class] - HDR;
     else if (pg->kind == PAGE_LARGE && p == page_addr(pg))
         n = PAGE_SIZE << pg->order;
     spin_unlock(&lock);

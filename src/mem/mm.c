@@ -397,10 +397,10 @@ struct mm *mm_fork(struct mm *mm)
         tail = &n->next;
         if (v->kind == VMA_SHARED)
             v->sops->get(v->obj);
-        for (uint64_t va = pt_next(mm->pt, v->start, v->end); va < v->end;
-             va = pt_next(mm->pt, va + PAGE_SIZE, v->end)) {
-            uint32_t prot = 0;
-            uint64_t pa = pt_lookup(mm->pt, va, &prot);
+        uint32_t prot = 0;
+        uint64_t pa;
+        for (uint64_t va = pt_next_leaf(mm->pt, v->start, v->end, &pa, &prot); va < v->end;
+             va = pt_next_leaf(mm->pt, va + PAGE_SIZE, v->end, &pa, &prot)) {
             if (!pa)
                 continue;
             if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd page or shared memory */

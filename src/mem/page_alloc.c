@@ -19,6 +19,10 @@
  *     the order it was allocated with; page_free_order() checks both,
  *     so double frees and stray pointers are ignored, not merged.
  *   - stats.free_pages is the sum of the sizes of the free blocks.
+ *   - debug build (POLLUX_POISON): a page with `poisoned` set holds
+ *     PAGE_POISON in every byte; it is set when the page is freed and
+ *     checked (then cleared) when the page is allocated.  Pages never
+ *     freed since boot are not poisoned and not checked.
  */
 #include "mem/page_alloc.h"
 #include "lib/klib.h"
@@ -112,8 +116,54 @@ void page_alloc_init(uintptr_t start, uintptr_t end)
     stats.free_pages = n;
 }
 
-void *page_alloc_order(unsigned order)
+#ifdef POLLUX_POISON
+#include "lib/printk.h"
+
+/* Under `lock`: the freed block at idx is filled with poison. */
+static void poison_block(size_t idx, unsigned order, const void *site)
 {
+    memset((void *)(base + (idx << PAGE_SHIFT)), PAGE_POISON, PAGE_SIZE << order);
+    for (size_t i = idx; i < idx + (1UL << order); i++) {
+        pages[i].poisoned = 1;
+        pages[i].free_site = site;
+    }
+}
+
+/* The block at idx was just taken off the free lists: every poisoned page
+ * must still hold the poison, or something wrote it after it was freed. */
+static void check_block(size_t idx, unsigned order, const void *site)
+{
+    const uint64_t pat = 0x0101010101010101ULL * PAGE_POISON;
+    for (size_t i = idx; i < idx + (1UL << order); i++) {
+        const uint64_t *w = (const uint64_t *)(base + (i << PAGE_SHIFT));
+        if (pages[i].poisoned)
+            for (size_t k = 0; k < PAGE_SIZE / 8; k++)
+                if (w[k] != pat)
+                    panic("page_alloc: use after free: page 0x%lx was written at +%lu "
+                          "(0x%lx) after it was freed; last allocated at 0x%lx, freed at 0x%lx",
+                          (uint64_t)w, k * 8, w[k], (uint64_t)pages[i].alloc_site,
+                          (uint64_t)pages[i].free_site);
+        pages[i].poisoned = 0;
+        pages[i].alloc_site = site;
+    }
+}
+#define NOINLINE_IF_POISON __attribute__((noinline))
+#else
+static inline void poison_block(size_t idx, unsigned order, const void *site)
+{ (void)idx; (void)order; (void)site; }
+static inline void check_block(size_t idx, unsigned order, const void *site)
+{ (void)idx; (void)order; (void)site; }
+#define NOINLINE_IF_POISON
+#endif
+
+NOINLINE_IF_POISON void *page_alloc_order(unsigned order)
+{
+    return page_alloc_from(order, __builtin_return_address(0));
+}
+
+void *page_alloc_from(unsigned order, const void *site)
+{
+    (void)site;
     struct page *pg = NULL;
     unsigned k;
 
@@ -144,13 +194,14 @@ void *page_alloc_order(unsigned order)
 
     if (!pg)
         return NULL;
-    /* Zero outside the lock: the block is ours alone now. */
+    /* Check and zero outside the lock: the block is ours alone now. */
+    check_block((size_t)(pg - pages), order, site);
     void *p = page_addr(pg);
     memset(p, 0, PAGE_SIZE << order);
     return p;
 }
 
-void page_free_order(void *p, unsigned order)
+NOINLINE_IF_POISON void page_free_order(void *p, unsigned order)
 {
     if (!p)
         return;
@@ -167,6 +218,7 @@ void page_free_order(void *p, unsigned order)
     }
     stats.free_calls++;
     stats.free_pages += 1UL << order;
+    poison_block(idx, order, __builtin_return_address(0));
 
     /* Merge with the buddy for as long as it is a whole free block;
      * whichever pages stop being heads lose their order. */

@@ -1,9 +1,11 @@
-// SOURCES: src/core/executor.c src/core/task.c src/core/waitq.c src/core/combinators.c src/mem/kmalloc.c src/mem/page_alloc.c src/core/timer_heap.c
+// SOURCES: src/core/executor.c src/core/task.c src/core/waitq.c src/core/combinators.c src/core/chaos.c src/mem/kmalloc.c src/mem/page_alloc.c src/core/timer_heap.c
 /*
  * test_executor.c - the executor's run queue and task states, and the
  * join/select combinators, on the host: one hart, the arch layer stubbed.
  */
 #include <stdlib.h>
+#include <string.h>
+#include "core/chaos.h"
 #include "core/executor.h"
 #include "mem/kmalloc.h"
 #include "mem/page_alloc.h"
@@ -21,7 +23,9 @@ void arch_irq_restore(bool on) { (void)on; }
 void arch_irq_enable(void) {}
 void arch_wait_for_interrupt(void) { abort(); }     /* never idle in these tests */
 uint64_t arch_time(void) { return 0; }
+uint64_t arch_timebase(void) { return 10000000; }
 uint64_t arch_instret(void) { return 0; }
+int printk(const char *fmt, ...) { (void)fmt; return 0; }
 static int ipis;
 void arch_send_ipi(unsigned i) { (void)i; ipis++; }
 
@@ -233,6 +237,66 @@ static void no_memory_left_behind(void)
     CHECK(k1.live_objects == k0.live_objects);
 }
 
+/* chaos=SEED: the order is shuffled, the same seed shuffles the same way,
+ * and every task still runs exactly once. */
+static void chaos_run(uint64_t seed, int *out)
+{
+    setup();
+    chaos_init(seed);
+    for (int i = 0; i < 20; i++)
+        task_start(spawn(i, 1, PRIO_DEFAULT), TASK_NO_HART, false);
+    drain();
+    chaos_on = false;
+    memcpy(out, order, sizeof(int) * 20);
+}
+
+static void chaos_order_is_random_but_repeats_with_its_seed(void)
+{
+    int a[20], b[20], c[20], seen[20] = { 0 };
+    chaos_run(5, a);
+    CHECK(norder == 20);
+    chaos_run(5, b);
+    chaos_run(6, c);
+    int identity = 1;
+    for (int i = 0; i < 20; i++) {
+        CHECK(a[i] >= 0 && a[i] < 20 && !seen[a[i]]++);
+        identity &= a[i] == i;
+    }
+    CHECK(!identity);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
+/* Chaos polls pending tasks nobody woke; each such poll is counted. */
+static void chaos_polls_pending_tasks_spuriously(void)
+{
+    setup();
+    chaos_init(11);
+    struct task *t[64];
+    for (int i = 0; i < 64; i++) {
+        t[i] = spawn(i, 2, PRIO_DEFAULT);       /* READY only if polled twice */
+        task_start(t[i], TASK_NO_HART, true);
+    }
+    drain();
+    chaos_unpark_all(&harts[0]);
+    drain();
+    chaos_on = false;
+    int twice = 0;
+    for (int i = 0; i < 64; i++) {
+        CHECK(task_done(t[i]) == (t[i]->spurious > 0));
+        twice += task_done(t[i]);
+        if (!task_done(t[i]))
+            future_cancel(t[i]->root);
+        task_put(t[i]);
+    }
+    CHECK(twice > 0 && twice < 64);
+    CHECK(norder == 64 + twice);
+    /* the unfinished ones are never polled again: release them */
+    for (int i = 0; i < 64; i++)
+        if (!task_done(t[i]))
+            task_put(t[i]);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -245,6 +309,8 @@ int main(void)
         TEST(join_waits_for_every_child),
         TEST(select_takes_the_first_and_cancels_the_rest),
         TEST(cancel_of_a_join_cancels_pending_children),
+        TEST(chaos_order_is_random_but_repeats_with_its_seed),
+        TEST(chaos_polls_pending_tasks_spuriously),
         TEST(no_memory_left_behind),
     };
     return RUN_TESTS(tests);
