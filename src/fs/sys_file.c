@@ -310,37 +310,37 @@ SYS(fcntl)
     return r;
 }
 
+/* pipe2 tells the fds before they exist (fd_install_published): once
+ * installed, another thread may close one and reuse its number, so a
+ * failed copy-out can no longer take them back by number. */
+struct fds_out { struct mm *mm; uint64_t uaddr; };
+
+static int copyout_fds(void *arg, const int *fds)
+{
+    struct fds_out *o = arg;
+    return copyout(o->mm, o->uaddr, fds, 2 * sizeof *fds) ? -EFAULT : 0;
+}
+
 SYS(pipe2)
 {
     if (a[1] & ~(uint64_t)(O_CLOEXEC | O_NONBLOCK))
         return -EINVAL;
-    struct file *rd, *wr;
-    int r = pipe_create(&rd, &wr);
+    struct file *f[2];
+    int r = pipe_create(&f[0], &f[1]);
     if (r < 0)
         return r;
     if (a[1] & O_NONBLOCK) {
-        rd->flags |= O_NONBLOCK;
-        wr->flags |= O_NONBLOCK;
+        f[0]->flags |= O_NONBLOCK;
+        f[1]->flags |= O_NONBLOCK;
     }
-    bool cloexec = a[1] & O_CLOEXEC;
-    int fds[2] = { fd_install(th->proc->files, rd, 0, cloexec), -1 };
-    if (fds[0] < 0) {
-        file_put(rd);
-        file_put(wr);
-        return fds[0];
+    int fds[2];
+    struct fds_out o = { th->proc->mm, a[0] };
+    r = fd_install_published(th->proc->files, f, 2, a[1] & O_CLOEXEC, fds, copyout_fds, &o);
+    if (r < 0) {
+        file_put(f[0]);
+        file_put(f[1]);
     }
-    fds[1] = fd_install(th->proc->files, wr, 0, cloexec);
-    if (fds[1] < 0) {
-        fd_close(th->proc->files, fds[0]);
-        file_put(wr);
-        return fds[1];
-    }
-    if (copyout(th->proc->mm, a[0], fds, sizeof fds)) {
-        fd_close(th->proc->files, fds[0]);
-        fd_close(th->proc->files, fds[1]);
-        return -EFAULT;
-    }
-    return 0;
+    return r;
 }
 
 SYS(getcwd)

@@ -301,6 +301,7 @@ void exec_commit(struct thread *th, struct exec_image *img)
         mm_put(old);                    /* the thread's */
         mm_put(old);                    /* the process's */
     }
+    uring_cancel_owner(p);      /* as Linux: the old image's io_uring operations end */
     /* the leader may have been another thread: the survivor takes the pid;
      * the old image's CLONE_CHILD_CLEARTID word is gone with it */
     th->tid = p->pid;

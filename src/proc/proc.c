@@ -114,6 +114,7 @@ static void free_proc(struct proc *p)
 /* The last thread of p has exited (thread.c). */
 void proc_became_zombie(struct proc *p)
 {
+    uring_cancel_owner(p);      /* its io_uring operations end with it */
     if (p->files) {
         fdtable_put(p->files);
         p->files = NULL;
