@@ -13,8 +13,8 @@
  * (every read returns 0) and reaps the children.
  *
  * The counters: /proc/mem on Pollux ("pages: T total, F free, ..." and
- * "kmalloc: O objects, B bytes live, S slab pages"), /proc/meminfo's
- * MemFree on Linux.  On Pollux it also prints, for the record, how much
+ * "kmalloc: O objects, B bytes live, S slab pages"), sysinfo()'s freeram
+ * on Linux (Pollux has no sysinfo; Linux's /proc may not be mounted).  On Pollux it also prints, for the record, how much
  * of the figure is kmalloc'ed kernel objects:
  *   bench_procmem: per child X bytes kmalloc live, Y slab pages per 100
  */
@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,15 +67,14 @@ static void mem_now(struct mem *m)
 		}
 		return;
 	}
-	if (read_file("/proc/meminfo", buf, sizeof buf) == 0) {
-		char *f = strstr(buf, "MemFree:");
-		unsigned long kb;
-		if (f && sscanf(f, "MemFree: %lu kB", &kb) == 1) {
-			m->free_bytes = (long)kb * 1024;
-			return;
-		}
+	/* Linux: sysinfo(2) needs no mounted /proc (bench-linux's /init
+	 * mounts none); freeram counts free pages, like /proc/mem */
+	struct sysinfo si;
+	if (sysinfo(&si) == 0) {
+		m->free_bytes = (long)si.freeram * (long)si.mem_unit;
+		return;
 	}
-	u_die("bench_procmem", "no /proc/mem or /proc/meminfo", ENOENT);
+	u_die("bench_procmem", "no /proc/mem and no sysinfo", errno);
 }
 
 int main(void)
