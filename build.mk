@@ -58,12 +58,17 @@ QEMU_ARGS = -machine virt -smp $(SMP) -m $(MEM) -nographic -bios $(OPENSBI) \
 	$(if $(filter-out 0,$(ICOUNT)),-icount shift=0$(COMMA)sleep=off)
 COMMA := ,
 
-.PHONY: all kernel kernel-poison run test bench bench-linux bench-plot gdb trace chaos clean deps unit fresh-check
+# The root disk (virtio-blk, modern interface): / is ext2 on it.
+DISK_ARGS = -global virtio-mmio.force-legacy=false \
+	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0 \
+	$(if $(DISK2),-drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1)
+
+.PHONY: all kernel kernel-poison run test bench bench-linux bench-plot gdb trace chaos clean deps unit fresh-check rootfs
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
 all: deps
-	@$(MAKE) --no-print-directory kernel kernel-poison user
+	@$(MAKE) --no-print-directory kernel kernel-poison user rootfs
 
 kernel: $(KERNEL)
 kernel-poison: $(KERNEL_POISON)
@@ -120,11 +125,34 @@ $(BUILD)/k/src/proc/syscall.o $(BUILD)/kp/src/proc/syscall.o: $(BUILD)/gen/sysca
 INITRD ?= $(BUILD)/initrd.cpio
 user: $(if $(USER_PROGS),$(INITRD))
 
+# The root file system: an ext2 image (Debian's mkfs.ext2 -d) of a staging
+# tree: /bin (the stripped programs), /etc/motd, empty /proc /dev /tmp,
+# and the tree of EXTRA=dir on top.  Made only when it is missing or a
+# program (or EXTRA) changed, so what a user wrote survives `make run`;
+# `rm build/rootfs.img` starts from a fresh one.
+ROOTFS := $(BUILD)/rootfs.img
+ROOTFS_SIZE ?= 128M
+ROOTFS_STAGE := $(BUILD)/rootfs.stage
+EXTRA ?=
+EXTRA_FILES := $(if $(EXTRA),$(shell find $(EXTRA) 2>/dev/null))
+$(BUILD)/rootfs.extra: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(abspath $(EXTRA))" | cmp -s - $@ || echo "$(abspath $(EXTRA))" > $@
+FORCE:
+rootfs: $(ROOTFS)
+$(ROOTFS): $(USER_STRIPPED) $(USER_SRC)/motd $(BUILD)/rootfs.extra $(EXTRA_FILES)
+	@echo "  MKFS    $@"
+	$(Q)rm -rf $(ROOTFS_STAGE) && mkdir -p $(ROOTFS_STAGE)/bin $(ROOTFS_STAGE)/etc \
+		$(ROOTFS_STAGE)/proc $(ROOTFS_STAGE)/dev $(ROOTFS_STAGE)/tmp
+	$(Q)cp $(USER_STRIPPED) $(ROOTFS_STAGE)/bin/ && cp $(USER_SRC)/motd $(ROOTFS_STAGE)/etc/
+	$(Q)$(if $(EXTRA),cp -a $(EXTRA)/. $(ROOTFS_STAGE)/)
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 -d $(ROOTFS_STAGE) $@.tmp $(ROOTFS_SIZE) && mv $@.tmp $@
+
 deps:
 	@bash ci/install.sh
 
 run: deps all
-	$(QEMU) $(QEMU_ARGS) -append "$(strip $(BOOTARGS) $(if $(filter-out 0,$(ICOUNT)),icount))"
+	$(QEMU) $(QEMU_ARGS) $(DISK_ARGS) -append "$(strip $(BOOTARGS) $(if $(filter-out 0,$(ICOUNT)),icount))"
 
 gdb: deps all
 	$(QEMU) $(QEMU_ARGS) -append "$(BOOTARGS)" -S -gdb tcp::1234 & \
@@ -133,8 +161,12 @@ gdb: deps all
 test: deps all
 	$(PYTHON) -m pytest -v tests/
 
-bench: deps all
-	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
+# An empty ext2 disk for bench_fs (the file-system figures).
+$(BUILD)/bench.img:
+	$(Q)rm -f $@.tmp && /usr/sbin/mkfs.ext2 -q -F -b 4096 $@.tmp 64M && mv $@.tmp $@
+
+bench: deps all $(BUILD)/bench.img
+	$(PYTHON) ci/bench.py --kernel $(KERNEL) --initrd $(INITRD) --disk $(BUILD)/bench.img --opensbi $(OPENSBI) --out $(BUILD)/bench.json --smp $(or $(BENCH_SMP),$(if $(filter command line environment,$(origin SMP)),$(SMP)),2) --bootargs "$(BOOTARGS)"
 
 # make chaos SEEDS=N [FIRST=S] [FULL=1]: a campaign of N chaos seeds over
 # the self-tests and every console workload on the poisoned kernel (FULL=1:

@@ -69,10 +69,19 @@ class BenchError(SystemExit):
     pass
 
 
+DISK = None                 # --disk: an empty ext2 image for bench_fs (copied per boot)
+
+
 def run(kernel, initrd, opensbi, smp, mem, extra_bootargs="", timeout=600):
     """Boot once; returns the figures as a list of {name, value, unit, harts}."""
+    extra = []
+    if DISK and os.path.exists(DISK):
+        work = DISK + ".run"
+        with open(DISK, "rb") as src, open(work, "wb") as dst:
+            dst.write(src.read())       # every run starts from the same empty disk
+        extra = qemu.disk_args([work])
     status, out, _ = qemu.run(kernel, opensbi, initrd, smp, mem, ("bench " + extra_bootargs).strip(),
-                              icount=True, timeout=timeout)
+                              icount=True, timeout=timeout, extra=extra)
     if status is None:
         sys.stderr.write(out[-4000:])
         raise BenchError("bench: the guest did not finish within %d s" % timeout)
@@ -133,6 +142,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", default="")
+    ap.add_argument("--disk", default="", help="empty ext2 image for the file-system figures")
     ap.add_argument("--opensbi", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--smp", type=int, default=2)
@@ -141,6 +151,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=1, help="boot this many times; medians")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per boot")
     a = ap.parse_args(argv)
+    global DISK
+    DISK = a.disk or None
     bootargs = " ".join(a.bootargs.split())
     figures = run_many(a.kernel, a.initrd, a.opensbi, a.smp, a.mem, bootargs, a.runs, a.timeout)
     for f in figures:

@@ -28,6 +28,15 @@ def bootargs_with(bootargs, icount):
     return " ".join(words)
 
 
+def disk_args(disks):
+    """virtio-blk disks (the modern interface), in order: vda, vdb, ..."""
+    a = ["-global", "virtio-mmio.force-legacy=false"] if disks else []
+    for i, d in enumerate(disks):
+        a += ["-drive", "file=%s,if=none,format=raw,id=d%d" % (d, i),
+              "-device", "virtio-blk-device,drive=d%d" % i]
+    return a
+
+
 def argv(kernel, opensbi=OPENSBI, initrd="", smp=4, mem="128M", bootargs="", icount=False,
          extra=()):
     a = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", mem, "-nographic",

@@ -13,6 +13,8 @@ void arch_irq_enable(void);
 /* Sleep until an interrupt is pending; call with interrupts masked. */
 void arch_wait_for_interrupt(void);
 static inline void arch_relax(void) { __asm__ volatile("nop"); }
+/* Order memory writes before a device register write (an MMIO doorbell). */
+static inline void arch_io_fence(void) { __asm__ volatile("fence iorw, iorw" ::: "memory"); }
 
 uint64_t arch_time(void);               /* timer ticks since boot */
 uint64_t arch_timebase(void);           /* ticks per second */

@@ -9,6 +9,7 @@
 #include "dev/fdt.h"
 #include "core/hart.h"
 #include "fs/initrd.h"
+#include "dev/blk.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
 #include "layout.h"
@@ -146,6 +147,7 @@ void kmain(unsigned long hartid, uint64_t dtb_pa)
     page_alloc_init((uintptr_t)pa_to_va(free_pa), (uintptr_t)pa_to_va(mem_end));
 
     console_init(machine.uart_base, machine.uart_irq);
+    virtio_blk_probe();
     apply_policy_bootargs();
 
     struct page_stats ps;

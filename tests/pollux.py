@@ -31,12 +31,13 @@ OPENSBI = qemu.OPENSBI
 ADDR2LINE = "riscv64-unknown-elf-addr2line"
 
 
-def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, kernel=None):
+def qemu_argv(smp=4, mem="128M", bootargs="", initrd=True, icount=False, kernel=None,
+              disks=()):
     """icount: True for `-icount shift=0`, or the -icount options themselves
     (e.g. "shift=0,sleep=off": idle time is skipped too, so a run depends on
     nothing but its inputs); either adds the bootarg `icount` (ci/qemu.py)."""
     return qemu.argv(kernel or TEST_KERNEL, OPENSBI, INITRD if initrd else "", smp, mem,
-                     bootargs, icount)
+                     bootargs, icount, extra=qemu.disk_args(disks))
 
 
 def symbolize(text, kernel=None):
@@ -60,13 +61,13 @@ class Machine:
     PROMPT = "pollux> "
 
     def __init__(self, smp=4, mem="128M", bootargs="", initrd=True, timeout=60,
-                 icount=False, kernel=None):
+                 icount=False, kernel=None, disks=()):
         self.log_chunks = []
         self.kernel = kernel or TEST_KERNEL
         seed = os.environ.get("POLLUX_CHAOS_SEED")      # make chaos FULL=1: every boot chaotic
         if seed and "chaos=" not in bootargs:
             bootargs = (bootargs + " chaos=" + seed).strip()
-        argv = qemu_argv(smp, mem, bootargs, initrd, icount, self.kernel)
+        argv = qemu_argv(smp, mem, bootargs, initrd, icount, self.kernel, disks)
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="latin-1",
                                    timeout=timeout, codec_errors="replace")
         self.child.logfile_read = self

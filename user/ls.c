@@ -3,7 +3,8 @@
  *
  * Reads directories with the raw getdents64 system call and prints the
  * names sorted, one per line; names starting with '.' only with -a.
- * -l prints the type and permissions, size and name ("drwxr-xr-x  0 bin").
+ * -l prints the type and permissions, links, size and name
+ * ("drwxr-xr-x  2      1024 bin"), and a symlink's target.
  * A PATH that is not a directory is listed as itself.
  */
 #include <errno.h>
@@ -51,7 +52,16 @@ static void print_entry(int dirfd, const char *name, const char *shown)
 	for (int i = 0; i < 9; i++)
 		mode[1 + i] = (st.st_mode & (0400 >> i)) ? "rwxrwxrwx"[i] : '-';
 	mode[10] = '\0';
-	printf("%s %9lld %s\n", mode, (long long)st.st_size, shown);
+	printf("%s %2lu %9lld %s", mode, (unsigned long)st.st_nlink, (long long)st.st_size, shown);
+	if (S_ISLNK(st.st_mode)) {
+		char target[256];
+		ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+		if (n >= 0) {
+			target[n] = '\0';
+			printf(" -> %s", target);
+		}
+	}
+	printf("\n");
 }
 
 static int cmp_name(const void *a, const void *b)

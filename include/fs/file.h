@@ -1,8 +1,8 @@
 /*
  * file.h - open files and file-descriptor tables.
  *
- * A file is a console, a pipe end, an initrd file or directory, or a
- * /proc report.  Reading and writing a file is a future (struct
+ * A file is a console, a pipe end, an initrd file or directory, a
+ * /proc report, a ring, or an ext2 inode (file, directory).  Reading and writing a file is a future (struct
  * file_io): the same future serves the blocking read/write system calls
  * (the thread awaits it) and, later, the asynchronous ring operations.
  * Files that never wait (initrd, /proc) complete on the first poll.
@@ -19,7 +19,9 @@ struct mm;
 struct pipe;
 struct uring;
 
-enum file_type { FT_CONSOLE, FT_PIPE_READ, FT_PIPE_WRITE, FT_INITRD, FT_DIR, FT_PROC, FT_URING };
+enum file_type { FT_CONSOLE, FT_PIPE_READ, FT_PIPE_WRITE, FT_INITRD, FT_DIR, FT_PROC, FT_URING, FT_EXT2 };
+
+struct ext2_fs;
 
 struct file {
     _Atomic int refs;
@@ -32,6 +34,7 @@ struct file {
         struct { const uint8_t *data; size_t size; char path[96]; } ird;   /* FT_INITRD, FT_DIR */
         struct { char *buf; size_t len; } proc;                            /* FT_PROC */
         struct uring *uring;                                               /* FT_URING */
+        struct { struct ext2_fs *fs; uint32_t ino, mode; char path[128]; } x2; /* FT_EXT2 */
     };
 };
 
@@ -42,6 +45,7 @@ struct file_io {
     struct mm *mm;              /* whose user buffer */
     uint64_t ubuf;
     size_t len, done;
+    int64_t pos;                /* file offset (pread, io_uring); -1: the file position */
     long result;
     struct waiter w;
     void *bounce;               /* per-type scratch (freed on completion/cancel) */

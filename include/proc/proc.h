@@ -60,6 +60,7 @@ struct proc {
     uint64_t start_time;
 };
 
+struct fscall;
 struct poll_set;
 
 /* The system call being served: its future lives here, one at a time. */
@@ -81,9 +82,10 @@ struct syscall_wait {
             struct sleep timeout;
             bool has_timeout, linked, woken;
         } futex;
-        struct { struct file_io io; int fd, i, cnt; uint64_t iov; long total; bool write; } vec;
+        struct { struct file_io io; int fd; int16_t i, cnt; bool write; uint64_t iov; long total; int64_t pos; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
         struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
         struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
         struct { uint64_t set, uinfo; struct sleep timeout; bool has_timeout; } sigwait;

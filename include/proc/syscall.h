@@ -32,6 +32,15 @@ SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);
 SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
 SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
 SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
+SYS(pread64); SYS(pwrite64); SYS(preadv); SYS(pwritev); SYS(statx); SYS(mkdirat);
+SYS(unlinkat); SYS(symlinkat); SYS(linkat); SYS(renameat2); SYS(truncate); SYS(ftruncate);
+SYS(sync); SYS(fsync); SYS(fdatasync); SYS(syncfs); SYS(fchmod); SYS(fchmodat);
+SYS(utimensat); SYS(fchdir); SYS(statfs); SYS(fstatfs); SYS(faccessat); SYS(faccessat2);
+SYS(mount); SYS(umount2);
+/* sys_fs.c */
+long fs_user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap);
+long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp);
+long fs_shutdown(struct thread *th, bool restart);         /* reboot(2), after sync */
 SYS(tkill); SYS(tgkill); SYS(sigaltstack); SYS(rt_sigsuspend); SYS(rt_sigpending);
 SYS(rt_sigtimedwait); SYS(rt_sigqueueinfo); SYS(rt_sigreturn); SYS(rt_tgsigqueueinfo);
 SYS(getsid); SYS(setsid); SYS(getitimer); SYS(setitimer); SYS(timer_create);

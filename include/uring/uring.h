@@ -63,6 +63,8 @@ struct uring {
 };
 
 /* One submission, as a task's root future. */
+struct bc_sync;
+
 struct uring_op {
     struct future base;
     struct uring *ring;
@@ -89,6 +91,7 @@ struct uring_op {
             struct waiter w;            /* POLL_ADD, TIMEOUT (with a count) */
             struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
         };
+        struct bc_sync *sync;           /* FSYNC of an ext2 file (kmalloc'd) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
     int64_t vec_total;

@@ -23,6 +23,7 @@
 #include "layout.h"
 #include "mem/mm.h"
 #include "fs/pipe.h"
+#include "fs/ext2_ops.h"
 
 #define MAX_RW_COUNT 0x7ffff000UL       /* Linux's cap on one read/write */
 #define READ_CHUNK (64UL << 10)
@@ -43,6 +44,8 @@ void file_put(struct file *f)
         procfs_release(f);
     else if (f->type == FT_URING)
         uring_release(f->uring);
+    else if (f->type == FT_EXT2 && x2_open_unref(f->x2.fs, f->x2.ino))
+        x2_evict_spawn(f->x2.fs, f->x2.ino);   /* unlinked while open: free it now */
     kfree(f);
 }
 
@@ -171,6 +174,7 @@ static void io_setup(struct file_io *io, struct file *f, struct mm *mm, uint64_t
     io->ubuf = ubuf;
     io->len = MIN(len, MAX_RW_COUNT);
     io->done = 0;
+    io->pos = -1;
     io->result = 0;
     io->w.linked = false;
     io->w.task = NULL;
@@ -193,7 +197,7 @@ void file_read_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t 
         io->result = -EINVAL;
     else if (!user_range_ok(ubuf, len))
         io->result = -EFAULT;
-    else if (f->type == FT_DIR)
+    else if (f->type == FT_DIR || (f->type == FT_EXT2 && (f->x2.mode & S_IFMT) == S_IFDIR))
         io->result = -EISDIR;
     else if (len == 0)
         io->result = 0;
@@ -201,6 +205,8 @@ void file_read_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t 
         console_io_init(io, false);
     else if (f->type == FT_PIPE_READ)
         pipe_io_init(io);
+    else if (f->type == FT_EXT2)
+        x2_io_init(io, false);
     else
         future_init(&io->base, &mem_read_ops);
 }
@@ -208,15 +214,20 @@ void file_read_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t 
 void file_write_init(struct file_io *io, struct file *f, struct mm *mm, uint64_t ubuf, size_t len)
 {
     io_setup(io, f, mm, ubuf, len);
-    bool can = file_can_write(f) && (f->type == FT_CONSOLE || f->type == FT_PIPE_WRITE);
+    bool can = file_can_write(f) && (f->type == FT_CONSOLE || f->type == FT_PIPE_WRITE ||
+                                     f->type == FT_EXT2);
     if (!can)
         io->result = -EBADF;
+    else if (f->type == FT_EXT2 && (f->x2.mode & S_IFMT) == S_IFDIR)
+        io->result = -EISDIR;
     else if (!user_range_ok(ubuf, len))
         io->result = -EFAULT;
     else if (len == 0)
         io->result = 0;
     else if (f->type == FT_CONSOLE)
         console_io_init(io, true);
+    else if (f->type == FT_EXT2)
+        x2_io_init(io, true);
     else
         pipe_io_init(io);
 }
@@ -274,6 +285,8 @@ int file_stat(struct file *f, struct kstat *st)
     case FT_PROC:
         stat_fill(st, DEV_FS, kind_mode[FS_PROC], procfs_ino(f), 0);
         break;
+    case FT_EXT2:               /* sys_fstat asks ext2 (it may wait) */
+        return -EAGAIN;
     case FT_URING:              /* an anonymous inode, as on Linux */
         stat_fill(st, DEV_PIPE, 0600, (uint64_t)(uintptr_t)f->uring >> 4, 0);
         break;

@@ -66,7 +66,7 @@ static long tty_read_check(struct thread *th, struct file *f)
     return r;
 }
 
-static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, bool write)
+static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, bool write, int64_t pos)
 {
     struct file *f = fd_get(th->proc->files, fd);
     if (!f)
@@ -81,6 +81,8 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
         file_write_init(&th->sc.io, f, th->proc->mm, ubuf, len);
     else
         file_read_init(&th->sc.io, f, th->proc->mm, ubuf, len);
+    if (pos >= 0)
+        th->sc.io.pos = pos;
     /* most reads and writes finish at once: no need to come back */
     struct cx cx = { .task = th->task };
     if (io_poll(&th->sc.base, &cx) == READY)
@@ -88,8 +90,27 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
     return SYSCALL_WAIT;
 }
 
-SYS(read) { return start_io(th, (int)a[0], a[1], a[2], false); }
-SYS(write) { return start_io(th, (int)a[0], a[1], a[2], true); }
+SYS(read) { return start_io(th, (int)a[0], a[1], a[2], false, -1); }
+SYS(write) { return start_io(th, (int)a[0], a[1], a[2], true, -1); }
+
+/* pread64/pwrite64: at an offset, the file position unchanged; only files
+ * with positions (not pipes, the console) */
+static long start_pio(struct thread *th, uint64_t a[6], bool write)
+{
+    if ((int64_t)a[3] < 0)
+        return -EINVAL;
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    bool seekable = f->type == FT_EXT2 || f->type == FT_INITRD || f->type == FT_PROC;
+    file_put(f);
+    if (!seekable)
+        return -ESPIPE;
+    return start_io(th, (int)a[0], a[1], a[2], write, (int64_t)a[3]);
+}
+
+SYS(pread64) { return start_pio(th, a, false); }
+SYS(pwrite64) { return start_pio(th, a, true); }
 
 /* readv / writev: one file_io per iovec, in order, stopping at a short one. */
 static bool vec_next(struct syscall_wait *sc)
@@ -117,6 +138,8 @@ static bool vec_next(struct syscall_wait *sc)
             file_write_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
         else
             file_read_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
+        if (sc->vec.pos >= 0)
+            sc->vec.io.pos = sc->vec.pos + sc->vec.total;
         return true;
     }
     sc->result = sc->vec.total;
@@ -156,7 +179,7 @@ static void vec_cancel(struct future *base)
 
 static const struct future_ops vec_ops = { vec_poll, vec_cancel, "readv/writev" };
 
-static long start_vec(struct thread *th, uint64_t a[6], bool write)
+static long start_vec(struct thread *th, uint64_t a[6], bool write, int64_t pos)
 {
     int cnt = (int)a[2];
     if (cnt < 0 || cnt > IOV_MAX)
@@ -172,51 +195,34 @@ static long start_vec(struct thread *th, uint64_t a[6], bool write)
     th->sc.vec.i = 0;
     th->sc.vec.total = 0;
     th->sc.vec.write = write;
+    th->sc.vec.pos = pos;
     struct cx cx = { .task = th->task };
     if (vec_poll(&th->sc.base, &cx) == READY)
         return th->sc.result;
     return SYSCALL_WAIT;
 }
 
-SYS(readv) { return start_vec(th, a, false); }
-SYS(writev) { return start_vec(th, a, true); }
+SYS(readv) { return start_vec(th, a, false, -1); }
+SYS(writev) { return start_vec(th, a, true, -1); }
+
+static long start_pvec(struct thread *th, uint64_t a[6], bool write)
+{
+    if ((int64_t)a[3] < 0)
+        return -EINVAL;
+    struct file *f = fd_get(th->proc->files, (int)a[0]);
+    if (!f)
+        return -EBADF;
+    bool seekable = f->type == FT_EXT2 || f->type == FT_INITRD || f->type == FT_PROC;
+    file_put(f);
+    if (!seekable)
+        return -ESPIPE;
+    return start_vec(th, a, write, (int64_t)a[3]);
+}
+
+SYS(preadv) { return start_pvec(th, a, false); }
+SYS(pwritev) { return start_pvec(th, a, true); }
 
 /* ---- names ---------------------------------------------------------------- */
-
-static long user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap)
-{
-    char path[128];
-    long n = copyin_str(th->proc->mm, path, upath, sizeof path);
-    if (n < 0)
-        return n;
-    if (n == 0)
-        return -ENOENT;
-    if (path[0] != '/' && dirfd != AT_FDCWD) {
-        struct file *d = fd_get(th->proc->files, dirfd);
-        if (!d)
-            return -EBADF;
-        int r = d->type == FT_DIR ? path_resolve(d->ird.path, path, abs, cap) : -ENOTDIR;
-        file_put(d);
-        return r;
-    }
-    return path_resolve(th->proc->cwd, path, abs, cap);
-}
-
-SYS(openat)
-{
-    char abs[128];
-    long r = user_path(th, (int)a[0], a[1], abs, sizeof abs);
-    if (r < 0)
-        return r;
-    struct file *f;
-    int flags = (int)a[2];
-    if ((r = file_open(abs, flags, &f)) < 0)
-        return r;
-    r = fd_install(th->proc->files, f, 0, flags & O_CLOEXEC);
-    if (r < 0)
-        file_put(f);
-    return r;
-}
 
 SYS(close) { return fd_close(th->proc->files, (int)a[0]); }
 
@@ -317,36 +323,6 @@ SYS(pipe2)
     return 0;
 }
 
-SYS(fstat)
-{
-    struct file *f = fd_get(th->proc->files, (int)a[0]);
-    if (!f)
-        return -EBADF;
-    struct kstat st;
-    int r = file_stat(f, &st);
-    file_put(f);
-    if (r == 0 && copyout(th->proc->mm, a[1], &st, sizeof st))
-        r = -EFAULT;
-    return r;
-}
-
-SYS(newfstatat)
-{
-    struct kstat st;
-    long r;
-    char path[2];
-    if ((a[3] & AT_EMPTY_PATH) && copyin_str(th->proc->mm, path, a[1], sizeof path) == 0) {
-        uint64_t b[6] = { a[0], a[2] };
-        return sys_fstat(th, b);
-    }
-    char abs[128];
-    if ((r = user_path(th, (int)a[0], a[1], abs, sizeof abs)) < 0)
-        return r;
-    if ((r = path_stat(abs, &st)) < 0)
-        return r;
-    return copyout(th->proc->mm, a[2], &st, sizeof st) ? -EFAULT : 0;
-}
-
 SYS(getcwd)
 {
     size_t n = strlen(th->proc->cwd) + 1;
@@ -357,52 +333,6 @@ SYS(getcwd)
     return n;
 }
 
-SYS(chdir)
-{
-    char abs[128];
-    struct kstat st;
-    long r = user_path(th, AT_FDCWD, a[0], abs, sizeof abs);
-    if (r < 0)
-        return r;
-    if ((r = path_stat(abs, &st)) < 0)
-        return r;
-    if ((st.st_mode & 0170000) != 0040000)
-        return -ENOTDIR;
-    if (strlen(abs) >= sizeof th->proc->cwd)
-        return -ENAMETOOLONG;
-    strlcpy(th->proc->cwd, abs, sizeof th->proc->cwd);
-    return 0;
-}
-
-SYS(getdents64)
-{
-    struct file *f = fd_get(th->proc->files, (int)a[0]);
-    if (!f)
-        return -EBADF;
-    long r = file_getdents64(f, th->proc->mm, a[1], a[2]);
-    file_put(f);
-    return r;
-}
-
-SYS(lseek)
-{
-    struct file *f = fd_get(th->proc->files, (int)a[0]);
-    if (!f)
-        return -EBADF;
-    long r = -ESPIPE;
-    if (f->type == FT_INITRD || f->type == FT_PROC || f->type == FT_DIR) {
-        int64_t size = f->type == FT_PROC ? (int64_t)f->proc.len : (int64_t)f->ird.size;
-        int64_t off = (int64_t)a[1], base = a[2] == 0 ? 0 : a[2] == 1 ? (int64_t)f->off : size;
-        if (a[2] > 2 || base + off < 0)
-            r = -EINVAL;
-        else
-            r = f->off = base + off;
-    }
-    file_put(f);
-    return r;
-}
-
-SYS(readlinkat) { (void)th; (void)a; return -EINVAL; }
 
 #define TCGETS 0x5401
 #define TCSETS 0x5402

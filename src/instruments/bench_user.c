@@ -4,6 +4,8 @@
  * own `bench ...` line (it reads rdinstret itself).
  */
 #include "arch.h"
+#include "dev/blk.h"
+#include "machine.h"
 #include "instruments/bench.h"
 #include "core/executor.h"
 #include "fs/initrd.h"
@@ -15,6 +17,7 @@
 static const char *const programs[] = {
     "/bin/bench_syscall", "/bin/bench_yield", "/bin/bench_pipe",
     "/bin/bench_fork", "/bin/bench_exec", "/bin/bench_uring", "/bin/bench_procmem",
+    "/bin/bench_fs",            /* needs the bench disk (vda): skipped without one */
 };
 
 struct bench_user {
@@ -46,6 +49,11 @@ static enum poll bench_user_poll(struct future *base, struct cx *cx)
         }
     }
     for (b->i = 0; b->i < ARRAY_SIZE(programs); b->i++) {
+        if (!strcmp(programs[b->i], "/bin/bench_fs") && !blk_count())
+            continue;
+        /* bootargs benchprog=/bin/x: only that program (one figure set, quickly) */
+        if (bootarg_value("benchprog") && strcmp(bootarg_value("benchprog"), programs[b->i]))
+            continue;
         b->pid = exec_spawn(programs[b->i]);
         if (b->pid < 0) {
             printk("bench: cannot run %s (error %d)\n", programs[b->i], b->pid);

@@ -528,6 +528,9 @@ struct ktest_case {
     uint64_t timeout_ms;
 };
 
+enum poll ktest_blk_poll(struct future *base, struct cx *cx);   /* ktest_blk.c */
+struct t_blk_size { char b[1024]; };
+
 #define CASE(n, T, p, ms) { n, sizeof(struct T), p, ms }
 static const struct ktest_case cases[] = {
     CASE("spawn_100k_tasks", t_spawn, t_spawn_poll, 60000),
@@ -538,6 +541,7 @@ static const struct ktest_case cases[] = {
     CASE("alloc_exhaustion_recovery", t_alloc, t_alloc_poll, 30000),
     CASE("address_spaces", ktest, t_mm_poll, 30000),
     CASE("files_and_pipes", ktest, t_files_poll, 30000),
+    CASE("disk_32_requests_in_flight", t_blk_size, ktest_blk_poll, 30000),
 };
 
 static struct future_ops case_ops[ARRAY_SIZE(cases)];

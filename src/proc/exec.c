@@ -7,6 +7,8 @@
  * -ENOEXEC and leaves the caller's old image intact.  Program text is
  * mapped straight from the initrd (its pages are 4 KiB aligned there).
  */
+#include "fs/vfs.h"
+#include "fs/ext2_ops.h"
 #include "arch.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
@@ -213,7 +215,9 @@ static int exec_args(struct thread *th, const char *path, struct args *a)
 {
     const uint8_t *data;
     size_t size;
-    int r = initrd_lookup(path, &data, &size);
+    const char *rel, *mnt;
+    int r = vfs_route(path, &rel, &mnt) ? x2_exec_image(path, &data, &size)
+                                        : initrd_lookup(path, &data, &size);
     if (r < 0)
         return r;
     const struct elf64_ehdr *e;

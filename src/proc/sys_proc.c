@@ -138,19 +138,7 @@ SYS(clone)
 
 SYS(execve)
 {
-    char path[128], abs[128];
-    long n = copyin_str(th->proc->mm, path, a[0], sizeof path);
-    if (n < 0)
-        return n;
-    int r = path_resolve(th->proc->cwd, path, abs, sizeof abs);
-    if (r < 0)
-        return r;
-    r = exec_load(th, abs, a[1], a[2]);
-    if (r == 0) {
-        signal_exec(th->proc);
-        th->proc->did_exec = true;
-    }
-    return r;                   /* 0: a0 of the new image is 0 (no rtld_fini) */
+    return fs_execve(th, a[0], a[1], a[2]);     /* may read the program from a disk */
 }
 
 /* ---- wait4: a future on the process's child_exit queue ------------------ */

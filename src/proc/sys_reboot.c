@@ -3,8 +3,9 @@
  *
  * Linux's checks, in Linux's order: both magic numbers (else -EINVAL),
  * then the command.  Every process runs as root here, so no CAP_SYS_BOOT
- * check.  Nothing is written back to storage (there is none); the console
- * is drained so that the last words of the caller are seen.  HALT powers
+ * check.  Every mounted file system is written back and marked clean
+ * first (fs_shutdown, sys_fs.c); the console is drained so that the last
+ * words of the caller are seen.  HALT powers
  * off too: on QEMU virt a halted machine is of no use to anyone.
  */
 #include "arch.h"
@@ -37,13 +38,11 @@ SYS(reboot)
         return 0;               /* Ctrl-Alt-Del: no such key on a serial console */
     case LINUX_REBOOT_CMD_RESTART:
         printk("reboot: restarting (pid %d)\n", th->proc->pid);
-        console_flush();
-        arch_reboot();
+        return fs_shutdown(th, true);       /* the disks written back first */
     case LINUX_REBOOT_CMD_HALT:
     case LINUX_REBOOT_CMD_POWER_OFF:
         printk("reboot: power off (pid %d)\n", th->proc->pid);
-        console_flush();
-        arch_poweroff(0);
+        return fs_shutdown(th, false);
     default:
         return -EINVAL;
     }

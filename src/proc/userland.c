@@ -3,6 +3,7 @@
  * kernel monitor when there is none (or bootargs say `monitor`).
  */
 #include "machine.h"
+#include "fs/vfs.h"
 #include "instruments/monitor.h"
 #include "lib/printk.h"
 #include "proc/proc.h"
@@ -16,10 +17,8 @@ void userland_start(void)
         return;
     }
     if (!bootarg_has("monitor")) {
-        int r = exec_init("/bin/init");
-        if (r == 0)
-            return;
-        printk("init: cannot start /bin/init (error %d); running the kernel monitor\n", r);
+        vfs_boot_root();        /* the disk as /, or the initrd; then /bin/init */
+        return;
     }
     monitor_start();
 }

@@ -460,7 +460,8 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
     mm_get(op->mm);
     uint8_t opc = sqe->opcode;
     if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
-        opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING)
+        opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING ||
+        opc == IORING_OP_FSYNC)
         op->f = fd_get(r->files, sqe->fd);      /* NULL: the op says -EBADF */
     spin_lock(&r->lock);
     op->inflight_next = r->inflight;

@@ -13,6 +13,9 @@
 #include "lib/klib.h"
 #include "mem/mm.h"
 #include "uring/uring.h"
+#include "fs/bcache.h"
+#include "fs/ext2.h"
+#include "mem/kmalloc.h"
 
 #define POLLIN 0x1
 #define POLLOUT 0x4
@@ -29,6 +32,13 @@ static void op_cancel_inner(struct uring_op *op)
     case IORING_OP_POLL_ADD:
         if (op->f && file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)))
             waitq_unregister(file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)), &op->w);
+        break;
+    case IORING_OP_FSYNC:
+        if (op->sync) {
+            future_cancel(&op->sync->base);
+            kfree(op->sync);
+            op->sync = NULL;
+        }
         break;
     case IORING_OP_TIMEOUT:
         if (op->sleep.base.ops)
@@ -137,6 +147,8 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                 file_write_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
             else
                 file_read_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
+            if ((int64_t)op->sqe.off >= 0)
+                op->io.pos = (int64_t)op->sqe.off;     /* -1: the file position */
             AWAIT(op, future_poll(&op->io.base, cx));
             op->res = op->io.result;
         }
@@ -182,6 +194,28 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
         } else {
             AWAIT_COND(op, cx, file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN)),
                        &op->w, poll_events(op) != 0);
+        }
+    } else if (opc == IORING_OP_FSYNC) {
+        /* an ext2 file: write its disk's dirty blocks and flush; the
+         * initrd and /proc: nothing to write; a console, pipe, ring: EINVAL
+         * as on Linux */
+        op->sync = NULL;
+        if (!op->f) {
+            op->res = -EBADF;
+        } else if (op->f->type != FT_EXT2) {
+            op->res = op->f->type == FT_INITRD || op->f->type == FT_DIR || op->f->type == FT_PROC
+                          ? 0 : -EINVAL;
+        } else {
+            op->sync = kmalloc(sizeof *op->sync);
+            if (!op->sync) {
+                op->res = -ENOMEM;
+            } else {
+                bc_sync_init(op->sync, x2_fs_dev(op->f->x2.fs));
+                AWAIT(op, future_poll(&op->sync->base, cx));
+                op->res = op->sync->result;
+                kfree(op->sync);
+                op->sync = NULL;
+            }
         }
     } else if (opc == IORING_OP_MSG_RING) {
         op->res = uring_msg_ring(op->f, &op->sqe);

@@ -1,0 +1,931 @@
+/*
+ * ext2_ops.c - ext2's operations as attempts (include/fs/ext2_ops.h):
+ * open/create, stat, mkdir, unlink, rmdir, rename, link, symlink,
+ * readlink, truncate, chmod, utimes, access, statfs, getdents, the exec
+ * image read, and the eviction of an unlinked inode.
+ *
+ * Each attempt first walks and reads what it needs (a miss returns
+ * -EMISS before any change), then changes.  The one exception is the
+ * freeing of an inode's blocks, which is progress-safe on its own and
+ * is recorded in op->truncating, so a rerun goes straight back to it.
+ */
+#include "core/task.h"
+#include "fs/ext2_dir.h"
+#include "fs/ext2_ops.h"
+#include "fs/pipe.h"
+#include "lib/errno.h"
+#include "lib/klib.h"
+#include "lib/printk.h"
+#include "mem/kmalloc.h"
+#include "mem/mm.h"
+
+#define S_IFLNK 0120000
+#define EXEC_MAX (16UL << 20)
+#define RENAME_NOREPLACE 1
+#define AT_REMOVEDIR 0x200
+
+static bool is_dir(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == S_IFDIR; }
+static bool is_reg(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == S_IFREG; }
+static bool is_lnk(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == S_IFLNK; }
+
+/* ---- open inodes ----------------------------------------------------------- */
+
+bool x2_open_ref(struct ext2_fs *fs, uint32_t ino)
+{
+    int free_slot = -1;
+    bool ok = false;
+    spin_lock(&fs->olock);
+    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++) {
+        if (fs->opens[i].ino == ino) {
+            fs->opens[i].count++;
+            ok = true;
+            break;
+        }
+        if (!fs->opens[i].ino && free_slot < 0)
+            free_slot = i;
+    }
+    if (!ok && free_slot >= 0) {
+        fs->opens[free_slot].ino = ino;
+        fs->opens[free_slot].count = 1;
+        fs->opens[free_slot].orphan = false;
+        ok = true;
+    }
+    spin_unlock(&fs->olock);
+    if (ok)
+        atomic_fetch_add(&fs->busy, 1);
+    return ok;
+}
+
+bool x2_open_unref(struct ext2_fs *fs, uint32_t ino)
+{
+    bool evict = false;
+    spin_lock(&fs->olock);
+    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++)
+        if (fs->opens[i].ino == ino) {
+            if (--fs->opens[i].count == 0) {
+                evict = fs->opens[i].orphan;
+                fs->opens[i].ino = 0;
+            }
+            break;
+        }
+    spin_unlock(&fs->olock);
+    atomic_fetch_sub(&fs->busy, 1);
+    return evict;
+}
+
+bool x2_open_orphan(struct ext2_fs *fs, uint32_t ino, bool orphan)
+{
+    bool open = false;
+    spin_lock(&fs->olock);
+    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++)
+        if (fs->opens[i].ino == ino) {
+            open = true;
+            if (orphan)
+                fs->opens[i].orphan = true;
+        }
+    spin_unlock(&fs->olock);
+    return open;
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static long walk(struct x2c *c, struct x2op *op, int which, bool follow, bool want_parent,
+                 struct x2walk *w)
+{
+    w->rel = which == 1 ? op->rel : op->rel2;
+    w->mnt = which == 1 ? op->mnt : op->mnt2;
+    w->path = which == 1 ? op->path : op->path2;
+    w->follow = follow;
+    w->want_parent = want_parent;
+    return x2_walk(c, w);
+}
+
+static void fill_stat(struct ext2_fs *fs, struct x2ino *ix, struct kstat *st)
+{
+    struct ext2_inode *i = ix->i;
+    memset(st, 0, sizeof *st);
+    st->st_dev = fs->devno;
+    st->st_ino = ix->ino;
+    st->st_mode = i->i_mode;
+    st->st_nlink = i->i_links_count;
+    st->st_uid = i->i_uid;
+    st->st_gid = i->i_gid;
+    st->st_size = (int64_t)x2_isize(fs, i);
+    st->st_blksize = (int32_t)fs->bsize;
+    st->st_blocks = i->i_blocks;
+    st->st_atime = i->i_atime;
+    st->st_mtime = i->i_mtime;
+    st->st_ctime = i->i_ctime;
+}
+
+static void init_inode(struct x2ino *ix, uint32_t mode, uint16_t links)
+{
+    uint32_t now = x2_now();
+    ix->i->i_mode = (uint16_t)mode;
+    ix->i->i_links_count = links;
+    ix->i->i_atime = ix->i->i_ctime = ix->i->i_mtime = now;
+}
+
+/* The freeing phase of an inode whose last link went: blocks from the end,
+ * then the inode.  Progress-safe; op->truncating says we are in it. */
+static long free_inode_phase(struct x2c *c, struct x2op *op)
+{
+    struct x2ino ix;
+    long r = x2_iget(c, op->ino, &ix);
+    if (r)
+        return r;
+    if (ix.i->i_links_count || !ix.i->i_mode) {
+        x2_iput(&ix);
+        op->truncating = false;
+        return 0;                       /* linked again, or already freed */
+    }
+    bool dir = is_dir(ix.i);
+    bool fast = is_lnk(ix.i) && ix.i->i_blocks == 0;
+    if (!fast) {
+        x2_set_isize(c->fs, ix.i, 0);
+        x2_idirty(c, &ix);
+        if ((r = x2_free_from(c, &ix, 0))) {
+            x2_iput(&ix);
+            return r;
+        }
+    }
+    ix.i->i_dtime = x2_now();
+    ix.i->i_size = 0;
+    ix.i->i_blocks = 0;
+    memset(ix.i->i_block, 0, sizeof ix.i->i_block);
+    x2_idirty(c, &ix);
+    x2_iput(&ix);
+    x2_free_inode(c, op->ino, dir);
+    op->truncating = false;
+    return 0;
+}
+
+/* Drop one link of ino; at zero, free it now or at its last close. */
+static long drop_link(struct x2c *c, struct x2op *op, struct x2ino *ix)
+{
+    if (ix->i->i_links_count)
+        ix->i->i_links_count--;
+    if (is_dir(ix->i))
+        ix->i->i_links_count = 0;       /* "." goes with it */
+    ix->i->i_ctime = x2_now();
+    x2_idirty(c, ix);
+    if (ix->i->i_links_count || x2_open_orphan(c->fs, ix->ino, true))
+        return 0;
+    op->ino = ix->ino;
+    op->truncating = true;
+    return 0;
+}
+
+/* Walk to a new name's parent: the parent held in *dir, the name unused. */
+static long new_name(struct x2c *c, struct x2op *op, int which, struct x2walk *w, struct x2ino *dir)
+{
+    long r = walk(c, op, which, false, true, w);
+    if (r)
+        return r;
+    if (w->ino)
+        return -EEXIST;
+    if (w->len == 0)
+        return -EEXIST;                 /* the root */
+    if ((r = x2_iget(c, w->parent, dir)))
+        return r;
+    if (!dir->i->i_links_count) {
+        x2_iput(dir);
+        return -ENOENT;                 /* a removed directory */
+    }
+    if ((r = x2_dir_prepare_add(c, dir)))
+        x2_iput(dir);
+    return r;
+}
+
+/* ---- the attempts -------------------------------------------------------------- */
+
+static long truncate_inode(struct x2c *c, struct x2ino *ix, uint64_t size)
+{
+    struct ext2_fs *fs = c->fs;
+    uint64_t old = x2_isize(fs, ix->i);
+    long r;
+    if (size < old && size % fs->bsize) {
+        /* zero the tail of the new last block (idempotent, so first) */
+        uint32_t p;
+        struct buf *b;
+        if ((r = x2_bmap(c, ix, size / fs->bsize, false, &p)))
+            return r;
+        if (p) {
+            if ((r = x2_block(c, p, &b)))
+                return r;
+            memset(b->data + size % fs->bsize, 0, fs->bsize - size % fs->bsize);
+            bc_dirty(b);
+            bc_put(b);
+        }
+    }
+    if (size != old) {
+        x2_set_isize(fs, ix->i, size);
+        ix->i->i_mtime = ix->i->i_ctime = x2_now();
+        x2_idirty(c, ix);
+    }
+    /* blocks past the end (also after a crash or an earlier miss) */
+    return x2_free_from(c, ix, (size + fs->bsize - 1) / fs->bsize);
+}
+
+static long do_open(struct x2c *c, struct x2op *op)
+{
+    struct x2walk w;
+    struct x2ino ix, dir;
+    int acc = op->flags & O_ACCMODE;
+    bool creat = op->flags & O_CREAT;
+    long r = walk(c, op, 1, !(op->flags & O_NOFOLLOW), creat, &w);
+    if (r)
+        return r;
+    if (!w.ino) {                       /* O_CREAT of a new file */
+        if (c->fs->ro)
+            return -EROFS;
+        if (op->path[strlen(op->path) - 1] == '/')
+            return -EISDIR;
+        if ((r = x2_iget(c, w.parent, &dir)))
+            return r;
+        if (!dir.i->i_links_count) {
+            x2_iput(&dir);
+            return -ENOENT;
+        }
+        if ((r = x2_dir_prepare_add(c, &dir)) || (r = x2_alloc_inode(c, w.parent, false, &ix))) {
+            x2_iput(&dir);
+            return r;
+        }
+        init_inode(&ix, S_IFREG | (op->mode & 07777), 1);
+        x2_idirty(c, &ix);
+        op->ino = ix.ino;
+        x2_iput(&ix);
+        r = x2_dir_add(c, &dir, w.name, w.len, op->ino, 1);
+        x2_iput(&dir);
+        op->ftype = S_IFREG;
+        return r;
+    }
+    if (creat && (op->flags & O_EXCL))
+        return -EEXIST;
+    if ((r = x2_iget(c, w.ino, &ix)))
+        return r;
+    op->ino = w.ino;
+    op->ftype = ix.i->i_mode & S_IFMT;
+    if (is_dir(ix.i)) {
+        if (acc != O_RDONLY || creat)
+            r = -EISDIR;
+    } else if (op->flags & O_DIRECTORY) {
+        r = -ENOTDIR;
+    } else if (is_lnk(ix.i)) {
+        r = -ELOOP;
+    } else if (acc != O_RDONLY && c->fs->ro) {
+        r = -EROFS;
+    } else if ((op->flags & O_TRUNC) && acc != O_RDONLY && is_reg(ix.i)) {
+        r = truncate_inode(c, &ix, 0);
+    }
+    x2_iput(&ix);
+    return r;
+}
+
+static long do_stat(struct x2c *c, struct x2op *op)
+{
+    struct x2walk w;
+    struct x2ino ix;
+    long r;
+    uint32_t ino = op->ino;
+    if (op->kind == X2_STAT || op->kind == X2_ACCESS) {
+        if ((r = walk(c, op, 1, !(op->flags & 0x100 /* AT_SYMLINK_NOFOLLOW */), false, &w)))
+            return r;
+        ino = w.ino;
+    }
+    if ((r = x2_iget(c, ino, &ix)))
+        return r;
+    fill_stat(c->fs, &ix, &op->st);
+    x2_iput(&ix);
+    if (op->kind == X2_ACCESS && (op->mode & 1 /* X_OK */) && !(op->st.st_mode & 0111) &&
+        (op->st.st_mode & S_IFMT) != S_IFDIR)
+        return -EACCES;
+    return 0;
+}
+
+static long do_mkdir(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct x2walk w;
+    struct x2ino dir, ix;
+    if (fs->ro)
+        return -EROFS;
+    long r = new_name(c, op, 1, &w, &dir);
+    if (r)
+        return r;
+    if (dir.i->i_links_count >= 65000) {
+        x2_iput(&dir);
+        return -EMLINK;
+    }
+    if ((r = x2_alloc_inode(c, 0, true, &ix))) {
+        x2_iput(&dir);
+        return r;
+    }
+    init_inode(&ix, S_IFDIR | (op->mode & 07777), 2);
+    uint32_t p;
+    struct buf *b = NULL;
+    if (!(r = x2_bmap(c, &ix, 0, true, &p)) && !(r = x2_block(c, p, &b))) {
+        struct ext2_dirent *d = (struct ext2_dirent *)b->data;
+        d->inode = ix.ino;
+        d->rec_len = 12;
+        d->name_len = 1;
+        d->file_type = fs->filetype ? 2 : 0;
+        d->name[0] = '.';
+        d = (struct ext2_dirent *)(b->data + 12);
+        d->inode = dir.ino;
+        d->rec_len = (uint16_t)(fs->bsize - 12);
+        d->name_len = 2;
+        d->file_type = fs->filetype ? 2 : 0;
+        d->name[0] = d->name[1] = '.';
+        bc_dirty(b);
+        bc_put(b);
+        x2_set_isize(fs, ix.i, fs->bsize);
+    }
+    x2_idirty(c, &ix);
+    if (r) {                            /* no space for its block: give the inode back */
+        ix.i->i_links_count = 0;
+        ix.i->i_dtime = x2_now();
+        x2_iput(&ix);
+        x2_free_inode(c, ix.ino, true);
+        x2_iput(&dir);
+        return r;
+    }
+    uint32_t ino = ix.ino;
+    x2_iput(&ix);
+    r = x2_dir_add(c, &dir, w.name, w.len, ino, 2);
+    if (!r) {
+        dir.i->i_links_count++;
+        x2_idirty(c, &dir);
+    }
+    x2_iput(&dir);
+    return r;
+}
+
+static long do_unlink(struct x2c *c, struct x2op *op)
+{
+    struct x2walk w;
+    struct x2ino dir, ix;
+    bool rmdir = op->kind == X2_RMDIR;
+    if (op->truncating)
+        return free_inode_phase(c, op);
+    if (c->fs->ro)
+        return -EROFS;
+    long r = walk(c, op, 1, false, false, &w);
+    if (r)
+        return r;
+    if (w.len == 0)
+        return -EBUSY;                  /* the root of the file system */
+    if ((w.len == 1 && w.name[0] == '.') || (w.len == 2 && w.name[0] == '.' && w.name[1] == '.'))
+        return rmdir ? -EINVAL : -EISDIR;
+    if ((r = x2_iget(c, w.parent, &dir)))
+        return r;
+    if ((r = x2_iget(c, w.ino, &ix))) {
+        x2_iput(&dir);
+        return r;
+    }
+    if (rmdir && !is_dir(ix.i))
+        r = -ENOTDIR;
+    else if (!rmdir && is_dir(ix.i))
+        r = -EISDIR;
+    else if (rmdir && (r = x2_dir_empty(c, &ix)) >= 0)
+        r = r ? 0 : -ENOTEMPTY;
+    if (!r && (r = x2_dir_remove(c, &dir, w.name, w.len)) == 0) {
+        if (rmdir && dir.i->i_links_count > 1) {
+            dir.i->i_links_count--;
+            x2_idirty(c, &dir);
+        }
+        drop_link(c, op, &ix);
+    }
+    x2_iput(&ix);
+    x2_iput(&dir);
+    if (r || !op->truncating)
+        return r;
+    return free_inode_phase(c, op);
+}
+
+static long do_rename(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct x2walk ow, nw;
+    struct x2ino od, nd, oi, ni;
+    struct buf *dotdot = NULL;
+    long r;
+    if (op->truncating)
+        return free_inode_phase(c, op);
+    if (fs->ro)
+        return -EROFS;
+    if (op->flags & ~RENAME_NOREPLACE)
+        return -EINVAL;
+    if ((r = walk(c, op, 1, false, false, &ow)))
+        return r;
+    if ((r = walk(c, op, 2, false, true, &nw)))
+        return r;
+    if (ow.len == 0 || nw.len == 0)
+        return -EBUSY;
+    if (ow.ino == nw.ino)
+        return 0;
+    if ((r = x2_iget(c, ow.parent, &od)))
+        return r;
+    if ((r = x2_iget(c, nw.parent, &nd)))
+        goto out_od;
+    if ((r = x2_iget(c, ow.ino, &oi)))
+        goto out_nd;
+    ni.b = NULL;
+    bool odir = is_dir(oi.i);
+    if (odir) {
+        size_t n = strlen(op->path);
+        if (!strncmp(op->path2, op->path, n) && op->path2[n] == '/') {
+            r = -EINVAL;                /* into itself */
+            goto out_oi;
+        }
+    }
+    if (nw.ino) {
+        if (op->flags & RENAME_NOREPLACE) {
+            r = -EEXIST;
+            goto out_oi;
+        }
+        if ((r = x2_iget(c, nw.ino, &ni)))
+            goto out_oi;
+        if (odir && !is_dir(ni.i))
+            r = -ENOTDIR;
+        else if (!odir && is_dir(ni.i))
+            r = -EISDIR;
+        else if (odir && (r = x2_dir_empty(c, &ni)) >= 0)
+            r = r ? 0 : -ENOTEMPTY;
+        if (r)
+            goto out_ni;
+    } else if ((r = x2_dir_prepare_add(c, &nd))) {
+        goto out_oi;
+    }
+    if (odir && od.ino != nd.ino) {     /* its ".." changes: read it now */
+        uint32_t p;
+        if ((r = x2_bmap(c, &oi, 0, false, &p)))
+            goto out_ni;
+        if (!p) {
+            r = x2_corrupt(c, "directory without a block");
+            goto out_ni;
+        }
+        if ((r = x2_block(c, p, &dotdot)))
+            goto out_ni;
+        struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
+        if (d0->rec_len < 12 || d0->rec_len + 12u > fs->bsize) {
+            r = x2_corrupt(c, "bad \".\" record");
+            goto out_ni;
+        }
+    }
+    /* everything is read: change */
+    uint8_t t = x2_ftype(oi.i->i_mode);
+    if (nw.ino)
+        r = x2_dir_retarget(c, &nd, nw.name, nw.len, oi.ino, t);
+    else
+        r = x2_dir_add(c, &nd, nw.name, nw.len, oi.ino, t);
+    if (r)
+        goto out_ni;
+    if ((r = x2_dir_remove(c, &od, ow.name, ow.len)))
+        goto out_ni;
+    oi.i->i_ctime = x2_now();
+    x2_idirty(c, &oi);
+    if (dotdot) {                       /* its ".." now names the new parent */
+        struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
+        struct ext2_dirent *d1 = (struct ext2_dirent *)(dotdot->data + d0->rec_len);
+        d1->inode = nd.ino;
+        bc_dirty(dotdot);
+        if (od.i->i_links_count > 1)
+            od.i->i_links_count--;
+        nd.i->i_links_count++;
+        x2_idirty(c, &od);
+        x2_idirty(c, &nd);
+    }
+    if (odir && nw.ino && nd.i->i_links_count > 1) {
+        nd.i->i_links_count--;          /* the replaced directory's ".." */
+        x2_idirty(c, &nd);
+    }
+    if (nw.ino)
+        drop_link(c, op, &ni);
+out_ni:
+    bc_put(dotdot);
+    if (ni.b)
+        x2_iput(&ni);
+out_oi:
+    x2_iput(&oi);
+out_nd:
+    x2_iput(&nd);
+out_od:
+    x2_iput(&od);
+    if (r || !op->truncating)
+        return r;
+    return free_inode_phase(c, op);
+}
+
+static long do_link(struct x2c *c, struct x2op *op)
+{
+    struct x2walk ow, nw;
+    struct x2ino dir, ix;
+    if (c->fs->ro)
+        return -EROFS;
+    long r = walk(c, op, 1, op->flags & 0x400 /* AT_SYMLINK_FOLLOW */, false, &ow);
+    if (r)
+        return r;
+    if ((r = x2_iget(c, ow.ino, &ix)))
+        return r;
+    if (is_dir(ix.i) || ix.i->i_links_count >= 65000) {
+        x2_iput(&ix);
+        return is_dir(ix.i) ? -EPERM : -EMLINK;
+    }
+    if ((r = new_name(c, op, 2, &nw, &dir))) {
+        x2_iput(&ix);
+        return r;
+    }
+    r = x2_dir_add(c, &dir, nw.name, nw.len, ix.ino, x2_ftype(ix.i->i_mode));
+    if (!r) {
+        ix.i->i_links_count++;
+        ix.i->i_ctime = x2_now();
+        x2_idirty(c, &ix);
+    }
+    x2_iput(&dir);
+    x2_iput(&ix);
+    return r;
+}
+
+static long do_symlink(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct x2walk w;
+    struct x2ino dir, ix;
+    size_t len = strlen(op->link);
+    if (fs->ro)
+        return -EROFS;
+    if (len == 0)
+        return -ENOENT;
+    if (len >= fs->bsize)
+        return -ENAMETOOLONG;
+    long r = new_name(c, op, 1, &w, &dir);
+    if (r)
+        return r;
+    if ((r = x2_alloc_inode(c, w.parent, false, &ix))) {
+        x2_iput(&dir);
+        return r;
+    }
+    init_inode(&ix, S_IFLNK | 0777, 1);
+    if (len < 60) {
+        memcpy(ix.i->i_block, op->link, len);
+    } else {
+        uint32_t p;
+        struct buf *b;
+        if (!(r = x2_bmap(c, &ix, 0, true, &p)) && !(r = x2_block(c, p, &b))) {
+            memcpy(b->data, op->link, len);
+            bc_dirty(b);
+            bc_put(b);
+        }
+    }
+    x2_set_isize(fs, ix.i, len);
+    x2_idirty(c, &ix);
+    uint32_t ino = ix.ino;
+    if (r) {
+        ix.i->i_links_count = 0;
+        x2_iput(&ix);
+        x2_free_inode(c, ino, false);
+        x2_iput(&dir);
+        return r;
+    }
+    x2_iput(&ix);
+    r = x2_dir_add(c, &dir, w.name, w.len, ino, 7);
+    x2_iput(&dir);
+    return r;
+}
+
+static long do_readlink(struct x2c *c, struct x2op *op)
+{
+    struct x2walk w;
+    struct x2ino ix;
+    long r = walk(c, op, 1, false, false, &w);
+    if (r)
+        return r;
+    if ((r = x2_iget(c, w.ino, &ix)))
+        return r;
+    if (!is_lnk(ix.i))
+        r = -EINVAL;
+    else if ((r = x2_readlink(c, &ix, op->link, sizeof op->link)) >= 0)
+        op->size = (uint64_t)r, r = 0;
+    x2_iput(&ix);
+    return r;
+}
+
+static long do_setattr(struct x2c *c, struct x2op *op)
+{
+    struct x2walk w;
+    struct x2ino ix;
+    uint32_t ino = op->ino;
+    long r;
+    if (c->fs->ro)
+        return -EROFS;
+    if (op->kind == X2_TRUNCATE || op->kind == X2_CHMOD || op->kind == X2_UTIMES) {
+        if ((r = walk(c, op, 1, !(op->flags & 0x100), false, &w)))
+            return r;
+        ino = w.ino;
+    }
+    if ((r = x2_iget(c, ino, &ix)))
+        return r;
+    uint32_t now = x2_now();
+    if (op->kind == X2_TRUNCATE || op->kind == X2_FTRUNCATE) {
+        if (is_dir(ix.i))
+            r = -EISDIR;
+        else if (!is_reg(ix.i))
+            r = -EINVAL;
+        else
+            r = truncate_inode(c, &ix, op->size);
+    } else if (op->kind == X2_CHMOD || op->kind == X2_FCHMOD) {
+        ix.i->i_mode = (uint16_t)((ix.i->i_mode & S_IFMT) | (op->mode & 07777));
+        ix.i->i_ctime = now;
+        x2_idirty(c, &ix);
+    } else {                            /* utimes */
+        for (int k = 0; k < 2; k++) {
+            if (op->times[k] == (uint64_t)-2)
+                continue;
+            uint32_t t = op->times[k] == UINT64_MAX ? now : (uint32_t)op->times[k];
+            if (k == 0)
+                ix.i->i_atime = t;
+            else
+                ix.i->i_mtime = t;
+        }
+        ix.i->i_ctime = now;
+        x2_idirty(c, &ix);
+    }
+    x2_iput(&ix);
+    return r;
+}
+
+static long do_statfs(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct ext2_super *s = fs->sb;
+    memset(&op->sfs, 0, sizeof op->sfs);
+    op->sfs.f_type = EXT2_MAGIC;
+    op->sfs.f_bsize = op->sfs.f_frsize = fs->bsize;
+    op->sfs.f_blocks = s->s_blocks_count;
+    op->sfs.f_bfree = s->s_free_blocks_count;
+    op->sfs.f_bavail = s->s_free_blocks_count > s->s_r_blocks_count
+                           ? s->s_free_blocks_count - s->s_r_blocks_count : 0;
+    op->sfs.f_files = s->s_inodes_count;
+    op->sfs.f_ffree = s->s_free_inodes_count;
+    op->sfs.f_namelen = 255;
+    op->sfs.f_fsid[0] = (int32_t)fs->devno;
+    op->sfs.f_flags = fs->ro ? 1 : 0;
+    return 0;
+}
+
+static uint8_t dt_of_ft(uint8_t ft)
+{
+    static const uint8_t map[8] = { 0, 8, 4, 2, 6, 1, 12, 10 };
+    return ft < 8 ? map[ft] : 0;
+}
+
+static long do_getdents(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct x2ino ix;
+    struct x2dir it;
+    struct ext2_dirent *d;
+    long r = x2_iget(c, op->ino, &ix);
+    if (r)
+        return r;
+    if (!is_dir(ix.i)) {
+        x2_iput(&ix);
+        return -ENOTDIR;
+    }
+    x2_dir_open(&it, fs, &ix, op->pos);
+    while ((r = x2_dir_next(c, &it, &d)) == 1) {
+        uint8_t rec[280];
+        size_t reclen = (19 + d->name_len + 1 + 7) & ~7UL;
+        if (op->written + reclen > op->ulen) {
+            if (!op->written)
+                r = -EINVAL;
+            break;
+        }
+        uint64_t next = it.lblk * fs->bsize + it.off;
+        uint8_t type = fs->filetype ? dt_of_ft(d->file_type) : 0;
+        uint64_t ino = d->inode;
+        int64_t off = (int64_t)next;
+        uint16_t rl = (uint16_t)reclen;
+        memset(rec, 0, reclen);
+        memcpy(rec, &ino, 8);
+        memcpy(rec + 8, &off, 8);
+        memcpy(rec + 16, &rl, 2);
+        rec[18] = type;
+        memcpy(rec + 19, d->name, d->name_len);
+        if (copyout(op->mm, op->ubuf + op->written, rec, reclen)) {
+            r = op->written ? 0 : -EFAULT;
+            break;
+        }
+        op->written += reclen;
+        op->pos = next;
+    }
+    x2_dir_close(&it);
+    x2_iput(&ix);
+    return r < 0 ? r : 0;
+}
+
+/* ---- exec images --------------------------------------------------------------- */
+
+struct image {
+    struct image *next;
+    char path[X2_PATH_CAP];
+    struct ext2_fs *fs;
+    uint32_t ino, mtime, ctime;
+    uint64_t size;
+    uint8_t *data;                      /* never freed: mappings point into it */
+};
+static struct image *images;
+static struct spinlock images_lock = SPINLOCK_INIT("exec images");
+
+static struct image *image_find(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *i, uint64_t size)
+{
+    struct image *m;
+    spin_lock(&images_lock);
+    for (m = images; m; m = m->next)
+        if (m->fs == fs && m->ino == ino && m->mtime == i->i_mtime && m->ctime == i->i_ctime &&
+            m->size == size)
+            break;
+    spin_unlock(&images_lock);
+    return m;
+}
+
+static long do_exec(struct x2c *c, struct x2op *op)
+{
+    struct ext2_fs *fs = c->fs;
+    struct x2walk w;
+    struct x2ino ix;
+    long r = walk(c, op, 1, true, false, &w);
+    if (r)
+        return r;
+    if ((r = x2_iget(c, w.ino, &ix)))
+        return r;
+    uint64_t size = x2_isize(fs, ix.i);
+    op->ino = w.ino;
+    if (!is_reg(ix.i) || !(ix.i->i_mode & 0111)) {
+        x2_iput(&ix);
+        return -EACCES;
+    }
+    if (size > EXEC_MAX || size == 0) {
+        x2_iput(&ix);
+        return -ENOEXEC;
+    }
+    struct image *m = image_find(fs, w.ino, ix.i, size);
+    if (m) {
+        kfree(op->image);
+        op->image = m->data;
+        op->image_cached = true;
+        op->size = size;
+        op->done = size;
+        x2_iput(&ix);
+        return 0;
+    }
+    if (!op->image || op->size != size) {
+        kfree(op->image);
+        op->image = kmalloc(size);
+        op->size = size;
+        op->done = 0;
+        if (!op->image) {
+            x2_iput(&ix);
+            return -ENOMEM;
+        }
+    }
+    while (op->done < size) {
+        uint64_t lblk = op->done / fs->bsize;
+        uint32_t n = (uint32_t)MIN(fs->bsize, size - op->done), p;
+        struct buf *b;
+        if ((r = x2_bmap(c, &ix, lblk, false, &p)))
+            break;
+        if (!p) {
+            memset(op->image + op->done, 0, n);
+        } else if ((r = x2_block(c, p, &b))) {
+            if (r == -EMISS) {          /* read the rest ahead, then wait for this one */
+                uint64_t miss = c->miss;
+                for (uint64_t k = 1; k <= 32 && (lblk + k) * fs->bsize < size; k++) {
+                    uint32_t q;
+                    if (x2_bmap(c, &ix, lblk + k, false, &q) || !q)
+                        break;
+                    bc_readahead(fs->dev, q, fs->bsize);
+                }
+                c->miss = miss;
+                c->miss_size = 0;
+            }
+            break;
+        } else {
+            memcpy(op->image + op->done, b->data, n);
+            bc_put(b);
+        }
+        op->done += n;
+    }
+    if (!r) {
+        op->st.st_mtime = ix.i->i_mtime;
+        op->st.st_ctime = ix.i->i_ctime;
+    }
+    x2_iput(&ix);
+    return r;
+}
+
+void x2_exec_image_put(struct x2op *op)
+{
+    struct image *m = kzalloc(sizeof *m);
+    if (!m)
+        return;                         /* the image stays with op (leaked) */
+    strlcpy(m->path, op->path, sizeof m->path);
+    m->fs = op->fs;
+    m->ino = op->ino;
+    m->mtime = (uint32_t)op->st.st_mtime;
+    m->ctime = (uint32_t)op->st.st_ctime;
+    m->size = op->size;
+    m->data = op->image;
+    spin_lock(&images_lock);
+    m->next = images;
+    images = m;
+    spin_unlock(&images_lock);
+}
+
+int x2_exec_image(const char *path, const uint8_t **data, size_t *size)
+{
+    spin_lock(&images_lock);
+    for (struct image *m = images; m; m = m->next)
+        if (!strcmp(m->path, path)) {
+            *data = m->data;
+            *size = m->size;
+            spin_unlock(&images_lock);
+            return 0;
+        }
+    spin_unlock(&images_lock);
+    return -ENOENT;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+long x2_attempt(struct x2c *c, void *arg)
+{
+    struct x2op *op = arg;
+    switch (op->kind) {
+    case X2_OPEN: return do_open(c, op);
+    case X2_STAT: case X2_FSTAT: case X2_ACCESS: return do_stat(c, op);
+    case X2_MKDIR: return do_mkdir(c, op);
+    case X2_UNLINK: case X2_RMDIR: return do_unlink(c, op);
+    case X2_RENAME: return do_rename(c, op);
+    case X2_LINK: return do_link(c, op);
+    case X2_SYMLINK: return do_symlink(c, op);
+    case X2_READLINK: return do_readlink(c, op);
+    case X2_TRUNCATE: case X2_FTRUNCATE: case X2_CHMOD: case X2_FCHMOD:
+    case X2_UTIMES: case X2_FUTIMES:
+        return do_setattr(c, op);
+    case X2_STATFS: return do_statfs(c, op);
+    case X2_GETDENTS: return do_getdents(c, op);
+    case X2_EXEC: return do_exec(c, op);
+    case X2_EVICT: op->truncating = true; return free_inode_phase(c, op);
+    }
+    return -EINVAL;
+}
+
+bool x2_excl(const struct x2op *op)
+{
+    if (op->kind == X2_OPEN)            /* only creating or truncating changes anything */
+        return op->flags & (O_CREAT | O_TRUNC);
+    switch (op->kind) {
+    case X2_STAT: case X2_FSTAT: case X2_ACCESS: case X2_READLINK: case X2_STATFS:
+    case X2_GETDENTS: case X2_EXEC:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* ---- eviction of an inode unlinked while open: a task of its own ------------------ */
+
+struct evict {
+    struct future base;
+    struct x2op op;
+    struct x2run run;
+};
+
+static enum poll evict_poll(struct future *base, struct cx *cx)
+{
+    struct evict *e = (struct evict *)base;
+    ASYNC_BEGIN(e);
+    x2run_init(&e->run, e->op.fs, true, x2_attempt, &e->op);
+    AWAIT(e, future_poll(&e->run.base, cx));
+    if (e->run.result)
+        printk("ext2: freeing inode %u: error %ld\n", e->op.ino, e->run.result);
+    ASYNC_END(e);
+}
+
+static const struct future_ops evict_ops = { evict_poll, NULL, "ext2_evict" };
+
+void x2_evict_spawn(struct ext2_fs *fs, uint32_t ino)
+{
+    struct task *t;
+    struct evict *e = task_alloc(sizeof *e, "ext2_evict", &t);
+    if (!e)
+        return;                         /* a leak e2fsck repairs */
+    memset(e, 0, sizeof *e);
+    future_init(&e->base, &evict_ops);
+    e->op.kind = X2_EVICT;
+    e->op.fs = fs;
+    e->op.ino = ino;
+    task_start(t, TASK_NO_HART, false);
+}
