@@ -172,14 +172,36 @@ def test_unknown_command_and_garbage_line(boot):
     assert "ok" in run(m, "echo ok")
 
 
-def test_threads_unmapping_on_many_harts_see_fresh_zero_pages(boot):
+@pytest.mark.parametrize("mode", ["fixed", "dontneed", "vm"])
+def test_freed_frames_are_not_written_through_stale_tlb_entries(boot, mode):
+    # writer threads (vm: CLONE_VM processes) store into a region on other
+    # harts while the main thread replaces it (MAP_FIXED) or drops it
+    # (MADV_DONTNEED) and maps fresh pages: those must read as zero, on 4
+    # harts, every round
     m = shell(boot, smp=4)
     run(m, "forkloop 5")
     before = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
-    out = run(m, "tlbstress 4 200", timeout=180)
-    assert "tlbstress: 4 threads x 200 rounds ok" in out, out
+    out = run(m, "tlbstress %s 300" % mode, timeout=180)
+    assert "tlbstress: %s 300 rounds ok" % mode in out, out
     after = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
     assert abs(int(before) - int(after)) <= 8, (before, after)   # glibc's thread caches aside
+
+
+@pytest.mark.parametrize("who", ["main", "thread"])
+def test_execve_in_a_threaded_process_ends_the_other_threads(boot, who):
+    # one thread blocks in read on a pipe while another execs `sleep 2`; a
+    # child then writes the pipe: the reader must be gone (its read
+    # cancelled), the new image the only thread with the same pid, and the
+    # console must still answer
+    m = shell(boot, smp=4)
+    out = run(m, "execthreads %s" % who, timeout=60)
+    if "execthreads:" not in out:
+        m.child.expect(r"execthreads: [^\r\n]*", timeout=30)
+        out += m.child.match.group(0)
+    assert re.search(r"execthreads: pid \d+ runs sleep with 1 thread\(s\)", out), out
+    assert "FAIL" not in out, out
+    assert "ok" in run(m, "echo ok")
+    assert "PID" in run(m, "ps")
 
 
 def test_pinned_processes_run_only_on_their_hart(boot):

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -868,6 +869,393 @@ static int t_exit_in_flight(void)
     return 0;
 }
 
+
+/* ---- issue checks: each fails on the kernel before its fix -------------------- */
+
+/* READ on a bad fd -> NOP -> LINK_TIMEOUT: the chain breaks before the NOP
+ * starts, and still every SQE gets its completion (Linux: the LINK_TIMEOUT
+ * says -ECANCELED too), at once, not when the timeout would have fired. */
+static int t_link_timeout_cancelled_before_start(void)
+{
+    struct uring *r = ring(8);
+    char buf[8];
+    struct __kernel_timespec ts = ts_ms(1000);
+    sqe(r, IORING_OP_READ, 63, (uint64_t)buf, sizeof buf, 1)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_NOP, -1, 0, 0, 2)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&ts, 1, 3);
+    REQUIRE(uring_enter(r, 3, 2, IORING_ENTER_GETEVENTS) == 3, "enter");
+    REQUIRE(collect(r, 2) == 0, "stray");
+    /* the third is posted with the other two; give it well past the
+     * timeout's own second, in case it only came from there */
+    for (int i = 0; i < 300 && !uring_cq_ready(r); i++)
+        sleep_ms(10);
+    REQUIRE(uring_cq_ready(r) == 1, "%u completions after the first two, not 1", uring_cq_ready(r));
+    REQUIRE(collect(r, 1) == 0, "stray");
+    REQUIRE(res_of[1] == -EBADF && res_of[2] == -ECANCELED && res_of[3] == -ECANCELED,
+            "read %ld, nop %ld, link timeout %ld", (long)res_of[1], (long)res_of[2], (long)res_of[3]);
+    sleep_ms(10);
+    REQUIRE(uring_cq_ready(r) == 0, "extra completions");
+    return 0;
+}
+
+/* READ -> READ -> LINK_TIMEOUT 600 ms; the data comes at 900 ms.  The
+ * timeout guards the second READ from when it starts (when the first one
+ * finishes), as on Linux: it has not expired when its READ finds data. */
+static int t_link_timeout_clock_starts_with_op(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, 0);
+    char a[1], b[1];
+    struct __kernel_timespec ts = ts_ms(600);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)a, 1, 1)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)b, 1, 2)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&ts, 1, 3);
+    REQUIRE(uring_enter(r, 3, 0, 0) == 3, "enter");
+    sleep_ms(900);
+    REQUIRE(uring_cq_ready(r) == 0, "%u completions before any data", uring_cq_ready(r));
+    REQUIRE(write(p[1], "xy", 2) == 2, "write");
+    REQUIRE(collect(r, 3) == 0, "stray");
+    REQUIRE(res_of[1] == 1 && res_of[2] == 1 && res_of[3] == -ECANCELED,
+            "read %ld, read %ld, link timeout %ld (-ETIME: its clock ran before its op started)",
+            (long)res_of[1], (long)res_of[2], (long)res_of[3]);
+    REQUIRE(a[0] == 'x' && b[0] == 'y', "contents");
+    return 0;
+}
+
+/* MSG_RING from `from` to `to`; returns the sender's result. */
+static long msg(struct uring *from, struct uring *to, uint64_t ud, uint32_t val)
+{
+    struct io_uring_sqe *s = sqe(from, IORING_OP_MSG_RING, to->fd, 0, val, 0xabc);
+    s->off = ud;
+    if (uring_enter(from, 1, 1, IORING_ENTER_GETEVENTS) != 1)
+        return -1000;
+    struct io_uring_cqe c;
+    if (uring_wait(from, &c) < 0 || c.user_data != 0xabc)
+        return -1001;
+    return c.res;
+}
+
+/* Send until the first -EOVERFLOW (at most `max`); how many got through. */
+static int msg_until_full(struct uring *from, struct uring *to, uint64_t ud0, int max, long *last)
+{
+    int ok = 0;
+    for (; ok < max; ok++) {
+        *last = msg(from, to, ud0 + ok, (uint32_t)(ud0 + ok));
+        if (*last != 0)
+            break;
+    }
+    return ok;
+}
+
+/* Reap everything in r: the user_data must run ud0, ud0+1, ... n of them. */
+static int reap_in_order(struct uring *r, uint64_t ud0, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct io_uring_cqe c;
+        if (uring_wait(r, &c) < 0 || c.user_data != ud0 + i || c.res != (int32_t)(ud0 + i))
+            return i;
+    }
+    return n;
+}
+
+/*
+ * Issue 13.1: MSG_RING into a ring nobody reaps.  A full ring keeps at most
+ * cq_entries messages waiting, and a sender at most its own cq_entries in
+ * all rings; past either the sender gets -EOVERFLOW.  Nothing is lost: what
+ * was accepted arrives in order when the target reaps, and the kernel's
+ * objects do not grow with the number of messages sent.
+ */
+static int t_msg_ring_overflow_bounded(void)
+{
+    struct uring *a = ring(1), *b = ring(1), *c = ring(1), *big = ring(64);
+    REQUIRE(a->cq_entries == 2 && b->cq_entries == 2 && c->cq_entries == 2, "cq sizes");
+    long pages0, objs0, pages1, objs1, last = 0;
+    REQUIRE(mem_free(&pages0, &objs0) == 0, "/proc/mem");
+    /* a big sender into b (one entry): 2 in its CQ, 2 waiting, then refused */
+    int ok = msg_until_full(big, b, 100, 20000, &last);
+    REQUIRE(last == -EOVERFLOW, "after %d messages into a full ring: %ld, not -EOVERFLOW", ok, last);
+    REQUIRE(ok == 4, "%d messages accepted by a ring of 2 CQEs (2 + 2 waiting expected)", ok);
+    for (int i = 0; i < 1000; i++)      /* refused, and still refused: nothing piles up */
+        REQUIRE(msg(big, b, 9999, 0) == -EOVERFLOW, "message %d into the full ring", i);
+    REQUIRE(mem_free(&pages1, &objs1) == 0, "/proc/mem");
+    REQUIRE(objs1 - objs0 < 16, "kmalloc objects %ld -> %ld after 1004 messages", objs0, objs1);
+    int p[2];
+    mkpipe(p, 0);                       /* other things still get memory */
+    /* the sender's own bound: a (2 CQEs) may keep 2 messages waiting in all */
+    ok = msg_until_full(a, c, 200, 100, &last);
+    REQUIRE(ok == 4 && last == -EOVERFLOW, "a into c: %d accepted, then %ld", ok, last);
+    struct uring *d = ring(1);
+    ok = msg_until_full(a, d, 300, 100, &last);
+    REQUIRE(ok == 2 && last == -EOVERFLOW, "a into d with 2 messages waiting in c: %d accepted, then %ld", ok,
+            last);
+    /* reaping gives it all, in order, and gives the charges back */
+    REQUIRE(reap_in_order(b, 100, 4) == 4, "b did not get messages 100..103 in order");
+    REQUIRE(reap_in_order(c, 200, 4) == 4, "c did not get messages 200..203 in order");
+    REQUIRE(reap_in_order(d, 300, 2) == 2, "d did not get messages 300..301 in order");
+    sleep_ms(10);
+    REQUIRE(!uring_cq_ready(b) && !uring_cq_ready(c) && !uring_cq_ready(d), "extra messages");
+    REQUIRE(*b->cq_overflow == 0, "b dropped %u", *b->cq_overflow);
+    ok = msg_until_full(a, d, 400, 100, &last);
+    REQUIRE(ok == 4 && last == -EOVERFLOW, "a into d after reaping: %d accepted, then %ld", ok, last);
+    REQUIRE(reap_in_order(d, 400, 4) == 4, "d did not get messages 400..403 in order");
+    return 0;
+}
+
+/* Flip an SQE's opcode between READ and TIMEOUT as fast as possible. */
+static _Atomic int flipping;
+static void *flip_opcode(void *arg)
+{
+    volatile uint8_t *op = arg;
+    for (unsigned i = 1; atomic_load_explicit(&flipping, memory_order_relaxed); i++) {
+        *op = IORING_OP_READ;
+        *op = IORING_OP_TIMEOUT;
+        /* now and then let the submitter have this hart: a thread whose
+         * ring publishes no priority hint runs below one that spins */
+        if (i % 1024 == 0)
+            u_nanosleep(0, 20000);
+    }
+    return NULL;
+}
+
+/*
+ * Issue 8.5: the kernel reads each SQE once.  While another thread flips
+ * one SQE's opcode between READ (fd -1: -EBADF at once) and TIMEOUT (100 s),
+ * every submission must behave as one of the two: a READ, or a TIMEOUT
+ * still pending until cancelled.  Reading the opcode twice made some
+ * "TIMEOUT"s skip their set-up and end at once with -ETIME.
+ */
+static int t_sqe_read_once(void)
+{
+    struct uring *r = ring(8);
+    static struct __kernel_timespec ts = { .tv_sec = 100 };
+    struct io_uring_sqe *s0 = &r->sqes[0], *s1 = &r->sqes[1];
+    memset(s0, 0, sizeof *s0);
+    s0->opcode = IORING_OP_TIMEOUT;
+    s0->fd = -1;
+    s0->addr = (uint64_t)&ts;
+    s0->len = 1;
+    pthread_t th;
+    atomic_store(&flipping, 1);
+    REQUIRE(pthread_create(&th, NULL, flip_opcode, &s0->opcode) == 0, "pthread_create");
+    int reads = 0, timeouts = 0, bad = 0;
+    long bad_res = 0;
+    for (uint64_t i = 1; i <= 10000; i++) {
+        s0->user_data = i;
+        r->sq_array[r->tail++ & r->sq_mask] = 0;
+        long e = uring_enter(r, 1, 0, 0);
+        if (e != 1) {
+            bad_res = e;
+            bad++;
+            break;
+        }
+        memset(s1, 0, sizeof *s1);
+        s1->opcode = IORING_OP_ASYNC_CANCEL;
+        s1->addr = i;
+        s1->user_data = 0;
+        r->sq_array[r->tail++ & r->sq_mask] = 1;
+        if (uring_enter(r, 1, 2, IORING_ENTER_GETEVENTS) != 1) {
+            bad++;
+            break;
+        }
+        for (int k = 0; k < 2; k++) {
+            struct io_uring_cqe c;
+            if (uring_wait(r, &c) < 0)
+                break;
+            if (c.user_data == 0)
+                continue;               /* the cancel's own */
+            if (c.res == -EBADF)
+                reads++;
+            else if (c.res == -ECANCELED)
+                timeouts++;
+            else if (!bad++)
+                bad_res = c.res;
+        }
+    }
+    atomic_store(&flipping, 0);
+    pthread_join(th, NULL);
+    printf("uring_test: flipped SQE ran as %d READs and %d TIMEOUTs\n", reads, timeouts);
+    REQUIRE(!bad, "%d submissions were neither a READ nor a pending TIMEOUT (e.g. %ld)", bad, bad_res);
+    REQUIRE(reads + timeouts == 10000, "%d completions of 10000", reads + timeouts);
+    return 0;
+}
+
+/* POLL_ADD for POLLIN|POLLOUT on a full pipe's write end: room made by a
+ * reader must end it (it used to wait on the input side only, woken by
+ * every write and never by room). */
+static int t_poll_add_both_sides(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, O_NONBLOCK);
+    static char fill[4096];
+    int n = 0;
+    while (write(p[1], fill, sizeof fill) > 0 || write(p[1], fill, 1) > 0)
+        n++;
+    REQUIRE(n > 0, "pipe never filled");
+    sqe(r, IORING_OP_POLL_ADD, p[1], 0, 0, 1)->poll32_events = POLLIN | POLLOUT;
+    REQUIRE(uring_enter(r, 1, 0, 0) == 1, "enter");
+    sleep_ms(20);
+    REQUIRE(uring_cq_ready(r) == 0, "POLLOUT on a full pipe completed");
+    char c;
+    REQUIRE(read(p[0], &c, 1) == 1, "read");
+    for (int i = 0; i < 300 && !uring_cq_ready(r); i++)
+        sleep_ms(10);
+    REQUIRE(uring_cq_ready(r) == 1, "no completion after the reader made room");
+    REQUIRE(collect(r, 1) == 0 && res_of[1] == POLLOUT, "poll result %ld", (long)res_of[1]);
+    return 0;
+}
+
+/* Issue 13.4 (the io_uring part): TIMEOUTs and LINK_TIMEOUTs too long to
+ * count in ticks last for ever, not wrap round to nearly nothing. */
+static int t_huge_timeouts_do_not_wrap(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, 0);
+    char buf[4];
+    static struct __kernel_timespec huge[2] = { { 1844674407371LL, 0 }, { INT64_MAX, 999999999 } };
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&huge[0], 1, 1);
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&huge[1], 1, 2);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, 1, 3)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&huge[0], 1, 4);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, 1, 5)->flags = IOSQE_IO_LINK;
+    sqe(r, IORING_OP_LINK_TIMEOUT, -1, (uint64_t)&huge[1], 1, 6);
+    REQUIRE(uring_enter(r, 6, 0, 0) == 6, "enter");
+    sleep_ms(300);
+    REQUIRE(uring_cq_ready(r) == 0, "%u of them ended within 300 ms", uring_cq_ready(r));
+    static const int target[] = { 1, 2, 3, 5 };
+    for (int i = 0; i < 4; i++)
+        sqe(r, IORING_OP_ASYNC_CANCEL, -1, target[i], 0, 10 + i);
+    REQUIRE(uring_enter(r, 4, 0, 0) == 4, "enter");
+    REQUIRE(collect(r, 10) == 0, "stray");
+    REQUIRE(res_of[1] == -ECANCELED && res_of[2] == -ECANCELED, "TIMEOUTs: %ld %ld", (long)res_of[1],
+            (long)res_of[2]);
+    REQUIRE(res_of[3] == -ECANCELED && res_of[4] == -ECANCELED, "READ + LINK_TIMEOUT: %ld %ld",
+            (long)res_of[3], (long)res_of[4]);
+    REQUIRE(res_of[5] == -ECANCELED && res_of[6] == -ECANCELED, "READ + LINK_TIMEOUT: %ld %ld",
+            (long)res_of[5], (long)res_of[6]);
+    return 0;
+}
+
+/* uring_op tasks in /proc/tasks, or -1. */
+static int uring_ops_live(void)
+{
+    static char buf[64 * 1024];
+    int fd = open("/proc/tasks", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    buf[n] = 0;
+    int count = 0;
+    for (char *p = buf; (p = strstr(p, " uring_op ")); p++)
+        count++;
+    return count;
+}
+
+/*
+ * As on Linux, execve ends the io_uring operations the old image started,
+ * even when the ring's fd stays open across it: a child submits a READ
+ * that cannot complete, then execs `sleep 30`; the READ must be gone while
+ * the new image still runs.
+ */
+static int t_exec_cancels_operations(void)
+{
+    int before = uring_ops_live();
+    REQUIRE(before >= 0, "/proc/tasks");
+    int go[2];
+    REQUIRE(pipe(go) == 0, "pipe");
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        struct uring r;
+        int p[2];
+        static char buf[8];
+        if (uring_open(&r, 4, NULL) < 0 || pipe(p) < 0)
+            _exit(2);
+        struct io_uring_sqe *s = uring_sqe(&r);
+        s->opcode = IORING_OP_READ, s->fd = p[0], s->addr = (uint64_t)buf, s->len = 1;
+        if (uring_enter(&r, 1, 0, 0) != 1)
+            _exit(3);
+        if (write(go[1], "s", 1) != 1)
+            _exit(4);
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        _exit(5);
+    }
+    close(go[1]);
+    char c;
+    REQUIRE(read(go[0], &c, 1) == 1, "child failed before exec");
+    close(go[0]);
+    int live = -1;
+    for (int i = 0; i < 1000; i++) {    /* up to 10 s of the child's 30 */
+        live = uring_ops_live();
+        if (live <= before)
+            break;
+        sleep_ms(10);
+    }
+    int st;
+    bool running = waitpid(pid, &st, WNOHANG) == 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    REQUIRE(running, "the child was not in its new image any more");
+    REQUIRE(live <= before, "%d uring_op tasks while the new image runs (%d before)", live, before);
+    return 0;
+}
+
+/* Watch fd `watch`: count the moments it is open. */
+static _Atomic int watching, seen_open;
+static int watched_fd;
+static void *watch_fd(void *arg)
+{
+    (void)arg;
+    while (atomic_load_explicit(&watching, memory_order_relaxed))
+        if (fcntl(watched_fd, F_GETFD) >= 0)
+            atomic_fetch_add(&seen_open, 1);
+    return NULL;
+}
+
+/*
+ * Issue 13 (examine): pipe2 and io_uring_setup whose results cannot be
+ * copied out fail with -EFAULT without ever installing a descriptor, so
+ * they cannot close one another thread opened meanwhile under the same
+ * number.  A second thread watches the lowest free fd all along.
+ */
+static int t_failed_copyout_installs_nothing(void)
+{
+    int probe = dup(0);
+    REQUIRE(probe >= 0, "dup");
+    close(probe);
+    watched_fd = probe;                 /* what pipe2 and io_uring_setup would take */
+    char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(ro != MAP_FAILED, "mmap");
+    pthread_t th;
+    atomic_store(&seen_open, 0);
+    atomic_store(&watching, 1);
+    REQUIRE(pthread_create(&th, NULL, watch_fd, NULL) == 0, "pthread_create");
+    int bad = 0;
+    long e = 0;
+    for (int i = 0; i < 3000 && !bad; i++) {
+        e = u_syscall2(__NR_pipe2, ro, 0);
+        bad += e != -EFAULT;
+        if (i % 8 == 0) {
+            e = uring_setup_raw(2, (struct io_uring_params *)ro);      /* zeros: readable, not writable */
+            bad += e != -EFAULT;
+        }
+    }
+    atomic_store(&watching, 0);
+    pthread_join(th, NULL);
+    munmap(ro, 4096);
+    REQUIRE(!bad, "a call with an unwritable result said %ld, not -EFAULT", e);
+    REQUIRE(fcntl(probe, F_GETFD) < 0, "fd %d left open", probe);
+    REQUIRE(atomic_load(&seen_open) == 0, "another thread saw fd %d open %d times", probe,
+            atomic_load(&seen_open));
+    return 0;
+}
+
 /* ---- driver ------------------------------------------------------------------- */
 
 static const struct check {
@@ -895,6 +1283,14 @@ static const struct check {
     { "corrupt_cq", t_corrupt_cq },
     { "ebusy", t_ebusy },
     { "exit_in_flight", t_exit_in_flight },
+    { "link_timeout_cancelled_before_start", t_link_timeout_cancelled_before_start },
+    { "link_timeout_clock_starts_with_op", t_link_timeout_clock_starts_with_op },
+    { "msg_ring_overflow_bounded", t_msg_ring_overflow_bounded },
+    { "sqe_read_once", t_sqe_read_once },
+    { "failed_copyout_installs_nothing", t_failed_copyout_installs_nothing },
+    { "poll_add_both_sides", t_poll_add_both_sides },
+    { "huge_timeouts_do_not_wrap", t_huge_timeouts_do_not_wrap },
+    { "exec_cancels_operations", t_exec_cancels_operations },
 };
 
 static void hold(void)

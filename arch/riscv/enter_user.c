@@ -42,6 +42,11 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     (void)cx;
     struct hart *h = this_hart();
     struct mm *mm = th->proc->mm;
+    /* Interrupts stay masked from here to sret: an IPI (a shootdown's)
+     * or the slice timer arriving once user_mm says "running mm" must
+     * stay pending and trap us out of user mode, not be taken and
+     * consumed in kernel mode on the way in. */
+    arch_irq_disable();
     /* say which mm runs here before looking at its generation: a
      * shootdown either sees us here or we see its new generation */
     atomic_store(&h->user_mm, mm);

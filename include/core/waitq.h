@@ -10,11 +10,19 @@
 #include "core/spinlock.h"
 
 
-/* One registration of one future's task on one wait queue. */
+/*
+ * One registration of one future's task on one wait queue.
+ *
+ * `linked` is written only under the queue's lock and is the last thing a
+ * waker writes to the waiter (a release store, after it has woken the
+ * task).  So once an unregister sees it false (an acquire load, no lock),
+ * no waker touches the waiter or its task any more, and the future that
+ * owns them may finish and be freed at once.
+ */
 struct waiter {
     struct task *task;
     struct waiter *next, *prev;
-    bool linked;
+    _Atomic bool linked;
 };
 
 struct waitq {

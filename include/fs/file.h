@@ -138,6 +138,12 @@ void fdtable_put(struct fdtable *t);
 /* Lowest free fd >= min: fd, -EMFILE (none below the soft limit) or
  * -ENOMEM.  Takes over the caller's reference on success only. */
 int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec);
+/* Install n files at the n lowest free fds, but only if publish(arg, fds)
+ * (called under the table's lock, e.g. to copy the numbers out) returns
+ * 0: no other thread ever sees an fd whose number could not be told.
+ * 0, -EMFILE or publish's error; the caller keeps its references on error. */
+int fd_install_published(struct fdtable *t, struct file **f, int n, bool cloexec, int *fds,
+                         int (*publish)(void *arg, const int *fds), void *arg);
 /* The file at fd with a new reference, or NULL (EBADF). */
 struct file *fd_get(struct fdtable *t, int fd);
 int fd_close(struct fdtable *t, int fd);                 /* 0 / -EBADF */

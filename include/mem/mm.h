@@ -41,6 +41,7 @@ struct vma {
     uint64_t file_len;
     const struct vma_shared_ops *sops;  /* VMA_SHARED: file is the pages' kernel VA */
     void *obj;
+    uint64_t dead_gen;          /* on mm->deferred_vmas: the generation that removed it */
     struct vma *next;           /* sorted by start */
 };
 
@@ -50,7 +51,9 @@ struct vma {
 
 struct mm {
     struct spinlock lock;       /* vmas and page table */
-    _Atomic int refs;           /* threads sharing it (CLONE_VM) */
+    _Atomic int refs;           /* each thread running it (of any process:
+                                 * CLONE_VM), each in-flight operation
+                                 * using its memory (io_uring), creators */
     uint64_t *pt;               /* root page table, kernel VA */
     struct vma *vmas;
     uint64_t brk_start, brk;
@@ -58,6 +61,8 @@ struct mm {
     size_t user_pages;          /* pages mapped (for ps / leak checks) */
     struct page *deferred;      /* unmapped pages other harts may still reach
                                  * through stale TLB entries (shootdown.c) */
+    struct vma *deferred_vmas;  /* removed shared regions (rings), likewise:
+                                 * their pages' owner is put only after */
     _Atomic uint64_t gen;       /* bumped when a mapping is removed or
                                  * narrowed: enter_user reloads satp and
                                  * flushes the TLB when it changed */
@@ -96,11 +101,22 @@ int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len); /* 0 / -
 /* A NUL-terminated string of at most max-1 bytes: length, -EFAULT or -ENAMETOOLONG. */
 long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max);
 
-/* Multi-threaded address spaces: pages unmapped while another hart may
- * run this mm in user mode are not freed at once but kept, stamped with
- * the generation that removed them, until a TLB shootdown (src/mem/shootdown.c)
- * has seen every such hart trap; then mm_free_deferred frees them. */
+/*
+ * Stale translations.  A frame is never reused while any hart may still
+ * hold a translation to it.  Whenever a mapping is removed or narrowed
+ * (munmap, MAP_FIXED over a mapping, mprotect, MADV_DONTNEED, brk shrink,
+ * a ring unmapped, COW of a shared page), mm->gen is bumped and then the
+ * harts are looked at: if no other hart runs this mm in user mode, the
+ * frames (and ring mappings' references) are released at once - a hart
+ * that enters it later sees the new gen and flushes first.  Otherwise they
+ * are kept, stamped with that generation, until a TLB shootdown
+ * (src/mem/shootdown.c) has seen every such hart trap; then
+ * mm_free_deferred frees them.  This holds whoever shares the mm: threads,
+ * CLONE_VM processes, or both; it never depends on counting sharers.
+ */
 void mm_free_deferred(struct mm *mm, uint64_t upto_gen);
+/* Does a hart other than this one run mm in user mode right now? */
+bool mm_running_elsewhere(struct mm *mm);
 
 /* ---- arch/riscv/pagetable.c: the page-table primitives mm.c uses ---- */
 uint64_t *pt_create(void);                      /* user half empty, kernel half shared */

@@ -46,6 +46,9 @@ struct proc {
     char name[PROC_NAME];
     int nthreads;                       /* live threads */
     struct thread *threads;             /* under proc_lock */
+    struct waitq threads_left;          /* execve waits here for the others to go */
+    struct thread *execing;             /* that execve's thread (under proc_lock):
+                                         * a thread cloned meanwhile ends at once */
     _Atomic int killed;                 /* signal number that ends it, 0 if none */
     bool did_exec;                      /* setpgid on a child: EACCES after execve */
     struct waitq stopq;                 /* threads waiting for SIGCONT */
@@ -60,6 +63,13 @@ struct proc {
     uint64_t start_time;
 };
 
+/* A new program image, built before the old one goes (exec.c). */
+struct exec_image {
+    struct mm *mm;                      /* one reference */
+    uint64_t entry, sp;
+    char name[PROC_NAME];
+};
+
 struct fscall;
 struct poll_set;
 
@@ -69,6 +79,7 @@ struct syscall_wait {
     struct thread *th;
     long result;
     int kind;                           /* which union member below */
+    bool holds_mm;                      /* took a reference to its thread's mm */
     uint8_t restart;                    /* enum sc_restart: if a signal interrupts it */
     uint64_t urem;                      /* nanosleep: where the time left goes */
     union {
@@ -85,6 +96,7 @@ struct syscall_wait {
         struct { struct file_io io; int fd; int16_t i, cnt; bool write; uint64_t iov; long total; int64_t pos; } vec;
         struct { struct enter_wait wait; struct file *f; long submitted; } uring;
         struct shootdown shootdown;
+        struct { struct waiter w; } exec;       /* execve: the others are going */
         struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
         struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
         struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
@@ -135,8 +147,23 @@ struct proc *proc_find(int pid);                   /* under proc_lock */
 struct proc *proc_all(void);                       /* the list of every process, under proc_lock */
 int proc_count(void);
 
-/* exec.c: replace p's image.  0 or -errno (the old image is intact on error). */
+/*
+ * exec.c.  execve in two steps: exec_prepare builds the new image from
+ * path and the caller's argv/envp (0 or -errno; the old image is intact on
+ * error); exec_commit replaces th's process image with it - only once th
+ * is the process's only thread (exec_end_other_threads).
+ */
+int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+                 struct exec_image *img);
+void exec_commit(struct thread *th, struct exec_image *img);
+void exec_image_drop(struct exec_image *img);
+void exec_abandon(struct thread *th, struct exec_image *img);  /* a cancelled wait; img may be NULL */
 int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
+/* Make every other thread of th's process leave (their pending system
+ * calls are cancelled).  1: th is alone already; 0: the others are going
+ * (await proc->threads_left until nthreads == 1); -EAGAIN: th itself is
+ * being ended (another exec or an exit got there first). */
+int exec_end_other_threads(struct thread *th);
 int exec_init(const char *path);                   /* start pid 1 */
 int exec_spawn(const char *path);                  /* a parentless process: pid */
 int exec_spawn_argv(const char *path, int argc, const char *const argv[]);

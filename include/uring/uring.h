@@ -15,7 +15,18 @@
  * Trust: the rings are user-writable.  The kernel keeps its own copies
  * of the SQ head and CQ tail, reads the user's SQ tail and CQ head once
  * per use, bounds every index by the ring mask, and treats a CQ head that
- * makes no sense as "full".
+ * makes no sense as "full".  Each SQ array slot and each SQE is read
+ * once, into a kernel copy, and only the copy is used from then on.
+ *
+ * Overflow is bounded: a ring's own completions by back-pressure (-EBUSY
+ * while ops in flight plus overflow records reach 4 x cq_entries); the
+ * records MSG_RING leaves in a full ring by the target's cq_entries and by
+ * the sender's charge (at most its own cq_entries outstanding anywhere).
+ * Past either bound the sender's MSG_RING completes with -EOVERFLOW.
+ *
+ * Ownership: every operation belongs to the process that submitted it;
+ * when that process ends or execs (uring_cancel_owner) or the ring's file goes,
+ * the operation is cancelled, completes and frees what it holds.
  *
  * Pollux extension (include/uring/uring_abi.h): with IORING_FEAT_POLLUX_PRIO
  * in the features, sq_off.resv1 is the offset of a 32-bit word in the
@@ -37,6 +48,7 @@
 
 struct uring_op;
 struct uring_cqe_rec;
+struct uring_charge;
 struct mm;
 
 struct uring {
@@ -53,6 +65,9 @@ struct uring {
     struct waitq cq_wait;       /* io_uring_enter waiting for completions */
     struct uring_cqe_rec *overflow_head, *overflow_tail;   /* CQEs waiting for room */
     uint32_t noverflow;
+    uint32_t nmsg;              /* of those, MSG_RING's: at most cq_entries */
+    struct uring_charge *charge;/* records this ring's MSG_RINGs hold anywhere */
+    struct uring *all_next, *all_prev;  /* every ring (uring_cancel_owner) */
     struct uring_op *inflight;  /* submitted, not yet completed */
     uint32_t ninflight;
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
@@ -60,6 +75,7 @@ struct uring {
     struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
     struct mm *mm;              /* the submitter's, while it submits */
     struct fdtable *files;      /* (ditto) */
+    const void *owner;          /* (ditto): its process */
 };
 
 /* One submission, as a task's root future. */
@@ -71,6 +87,7 @@ struct uring_op {
     struct io_uring_sqe sqe;            /* copied at submission: stable */
     struct task *task;
     struct mm *mm;                      /* the submitter's: the buffers' address space */
+    const void *owner;                  /* the submitter's process (an identity only) */
     struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
     struct uring_op *inflight_next, *inflight_prev;
     _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */
@@ -79,6 +96,7 @@ struct uring_op {
     struct file *f;
     bool has_link_timeout;
     uint64_t lt_user_data;
+    uint64_t lt_rel;                    /* its length in ticks: the clock starts with the op */
     uint64_t lt_deadline;
     bool lt_fired;                      /* the LINK_TIMEOUT expired first */
     uint64_t timeout_target;            /* TIMEOUT: completions to wait for */
@@ -88,8 +106,11 @@ struct uring_op {
     union {
         struct file_io io;              /* READ, WRITE, READV, WRITEV (one iovec at a time) */
         struct {
-            struct waiter w;            /* POLL_ADD, TIMEOUT (with a count) */
-            struct sleep sleep;         /* TIMEOUT: its deadline, from submission on */
+            struct waiter w;            /* POLL_ADD (input side), TIMEOUT (with a count) */
+            union {
+                struct waiter w_out;    /* POLL_ADD: output side */
+                struct sleep sleep;     /* TIMEOUT: its deadline, from submission on */
+            };
         };
         struct bc_sync *sync;           /* FSYNC of an ext2 file (kmalloc'd) */
     };
@@ -105,9 +126,16 @@ struct enter_wait {
     struct waiter w;
 };
 
-long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files);
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
-                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait);
+/* The new ring's fd, or -errno.  *ring (if not NULL and the call succeeds)
+ * gets a reference to the ring, taken before the fd exists. */
+long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files,
+                 struct uring **ring);
+/* owner: the submitting process (an identity for uring_cancel_owner). */
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+                 uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
+                 bool *must_wait);
+/* A process is gone: cancel every operation it submitted, in every ring. */
+void uring_cancel_owner(const void *owner);
 long uring_mmap(struct uring *r, struct mm *mm, uint64_t len, uint64_t off, int prot);
 void uring_release(struct uring *r);            /* the file's last reference */
 void uring_put(struct uring *r);
@@ -116,12 +144,15 @@ unsigned uring_prio_hint(struct uring *r);
 
 /* src/uring/uring_ops.c */
 extern const struct future_ops uring_op_ops;
-/* MSG_RING: post (off, len) as a completion on the ring at sqe->fd. */
-int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe);
-int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe);
+/* MSG_RING from ring `from`: post (off, len) as a completion on the ring
+ * file f (or the one at sqe->fd); 0, -EBADF, -EBADFD or -EOVERFLOW. */
+int32_t uring_msg_ring(struct uring *from, struct file *f, const struct io_uring_sqe *sqe);
+int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struct io_uring_sqe *sqe);
 
 /* src/uring/uring.c */
 void uring_op_complete(struct uring_op *op, int32_t res);
 /* Post a completion (held in order if the CQ ring is full); false if it
  * was dropped: ring closed, or no memory for the overflow record. */
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res);
+/* MSG_RING's post into r, charged to `charge`: 0 or -EOVERFLOW. */
+int uring_post_msg(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge);

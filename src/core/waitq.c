@@ -1,9 +1,16 @@
 /*
- * future.c - wait queues (include/core/waitq.h).
+ * waitq.c - wait queues (include/core/waitq.h).
  *
  * A wait queue lives inside the object waited on (a pipe, the console,
  * a task's completion).  A waiter lives inside the future that waits, so
  * registering allocates nothing and cancel can always unlink it.
+ *
+ * Invariant: a waker wakes a waiter's task *before* it marks the waiter
+ * unlinked, both under the queue's lock.  A waiter that reads as linked
+ * makes waitq_unregister take that lock and so wait for the waker; one
+ * that reads as unlinked is no longer touched by anyone.  (Marking it
+ * unlinked first would let its owner unregister at once, finish, and be
+ * freed while the waker still used the task pointer.)
  */
 #include "core/future.h"
 #include "lib/klib.h"
@@ -18,13 +25,13 @@ void waitq_register(struct waitq *q, struct waiter *w, struct cx *cx)
 {
     spin_lock(&q->lock);
     w->task = cx->task;
-    if (!w->linked) {
+    if (!atomic_load_explicit(&w->linked, memory_order_relaxed)) {
         w->prev = NULL;
         w->next = q->head;
         if (q->head)
             q->head->prev = w;
         q->head = w;
-        w->linked = true;
+        atomic_store_explicit(&w->linked, true, memory_order_relaxed);
     }
     spin_unlock(&q->lock);
     /* The caller checks its condition next; the waker stores the
@@ -32,6 +39,7 @@ void waitq_register(struct waitq *q, struct waiter *w, struct cx *cx)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* The last write to w: after it, its owner may free it (see the top). */
 static void unlink_locked(struct waitq *q, struct waiter *w)
 {
     if (w->prev)
@@ -41,15 +49,17 @@ static void unlink_locked(struct waitq *q, struct waiter *w)
     if (w->next)
         w->next->prev = w->prev;
     w->next = w->prev = NULL;
-    w->linked = false;
+    atomic_store_explicit(&w->linked, false, memory_order_release);
 }
 
 void waitq_unregister(struct waitq *q, struct waiter *w)
 {
-    if (!w->linked)             /* cheap common case; re-checked below */
+    /* cheap common case (a waker unlinked it and is done with it);
+     * re-checked below under the lock */
+    if (!atomic_load_explicit(&w->linked, memory_order_acquire))
         return;
     spin_lock(&q->lock);
-    if (w->linked)
+    if (atomic_load_explicit(&w->linked, memory_order_relaxed))
         unlink_locked(q, w);
     spin_unlock(&q->lock);
 }
@@ -62,8 +72,8 @@ void waitq_wake_all(struct waitq *q)
     spin_lock(&q->lock);
     while (q->head) {
         struct waiter *w = q->head;
+        task_wake(w->task);     /* while w still reads as linked */
         unlink_locked(q, w);
-        task_wake(w->task);
     }
     spin_unlock(&q->lock);
 }
@@ -76,8 +86,8 @@ bool waitq_wake_one(struct waitq *q)
     for (; w; w = w->next)      /* registration pushes at the head */
         oldest = w;
     if (oldest) {
+        task_wake(oldest->task);    /* while it still reads as linked */
         unlink_locked(q, oldest);
-        task_wake(oldest->task);
         woke = true;
     }
     spin_unlock(&q->lock);

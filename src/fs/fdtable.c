@@ -161,6 +161,35 @@ int fd_install(struct fdtable *t, struct file *f, int min, bool cloexec)
     }
 }
 
+int fd_install_published(struct fdtable *t, struct file **f, int n, bool cloexec, int *fds,
+                         int (*publish)(void *arg, const int *fds), void *arg)
+{
+    for (;;) {
+        int k = 0;
+        spin_lock(&t->lock);
+        unsigned end = MIN(t->cap, t->limit), i;
+        for (i = 0; i < end && k < n; i++)
+            if (!t->fd[i])
+                fds[k++] = (int)i;
+        if (k == n) {
+            int r = publish(arg, fds);
+            if (r == 0)
+                for (k = 0; k < n; k++) {
+                    t->fd[fds[k]] = f[k];
+                    set_cloexec(t, (unsigned)fds[k], cloexec);
+                }
+            spin_unlock(&t->lock);
+            return r;
+        }
+        bool full = i >= t->limit;
+        spin_unlock(&t->lock);
+        if (full)
+            return -EMFILE;
+        if (grow(t, i) < 0)     /* every slot below cap is taken */
+            return -ENOMEM;
+    }
+}
+
 struct file *fd_get(struct fdtable *t, int fd)
 {
     struct file *f = NULL;

@@ -15,6 +15,24 @@
 
 /* ---- read / write -------------------------------------------------------- */
 
+/* A read or write holds a reference to its file from its start, and to
+ * the address space of its buffer once it waits (until then the calling
+ * thread's own reference covers it), until it is READY or cancelled. */
+static void io_hold(struct syscall_wait *sc, struct file_io *io)
+{
+    mm_get(io->mm);
+    sc->holds_mm = true;
+}
+
+static void io_release(struct syscall_wait *sc, struct file_io *io)
+{
+    file_put(io->f);
+    if (sc->holds_mm) {
+        sc->holds_mm = false;
+        mm_put(io->mm);
+    }
+}
+
 static enum poll io_poll(struct future *base, struct cx *cx)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
@@ -23,7 +41,7 @@ static enum poll io_poll(struct future *base, struct cx *cx)
     sc->result = sc->io.result;
     if (sc->result == -EPIPE)
         signal_send_thread(sc->th, SIGPIPE);    /* and the write still fails with EPIPE */
-    file_put(sc->io.f);
+    io_release(sc, &sc->io);
     base->resume = RESUME_DONE;
     return READY;
 }
@@ -33,7 +51,7 @@ static void io_cancel(struct future *base)
 {
     struct syscall_wait *sc = (struct syscall_wait *)base;
     future_cancel(&sc->io.base);
-    file_put(sc->io.f);
+    io_release(sc, &sc->io);
     if (sc->io.done > 0)
         sc->result = sc->io.done;
 }
@@ -87,6 +105,7 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
     struct cx cx = { .task = th->task };
     if (io_poll(&th->sc.base, &cx) == READY)
         return th->sc.result;
+    io_hold(&th->sc, &th->sc.io);
     return SYSCALL_WAIT;
 }
 
@@ -140,6 +159,7 @@ static bool vec_next(struct syscall_wait *sc)
             file_read_init(&sc->vec.io, f, th->proc->mm, iov[0], iov[1]);
         if (sc->vec.pos >= 0)
             sc->vec.io.pos = sc->vec.pos + sc->vec.total;
+        io_hold(sc, &sc->vec.io);
         return true;
     }
     sc->result = sc->vec.total;
@@ -152,7 +172,7 @@ static enum poll vec_poll(struct future *base, struct cx *cx)
     ASYNC_BEGIN(sc);
     while (vec_next(sc)) {
         AWAIT(sc, future_poll(&sc->vec.io.base, cx));
-        file_put(sc->vec.io.f);
+        io_release(sc, &sc->vec.io);
         if (sc->vec.io.result < 0) {
             sc->result = sc->vec.total ? sc->vec.total : sc->vec.io.result;
             break;
@@ -171,7 +191,7 @@ static void vec_cancel(struct future *base)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (sc->base.resume != 0) {         /* an iovec's io is in flight */
         future_cancel(&sc->vec.io.base);
-        file_put(sc->vec.io.f);
+        io_release(sc, &sc->vec.io);
         if (sc->vec.total + (long)sc->vec.io.done > 0)
             sc->result = sc->vec.total + sc->vec.io.done;    /* bytes done so far */
     }
@@ -290,37 +310,37 @@ SYS(fcntl)
     return r;
 }
 
+/* pipe2 tells the fds before they exist (fd_install_published): once
+ * installed, another thread may close one and reuse its number, so a
+ * failed copy-out can no longer take them back by number. */
+struct fds_out { struct mm *mm; uint64_t uaddr; };
+
+static int copyout_fds(void *arg, const int *fds)
+{
+    struct fds_out *o = arg;
+    return copyout(o->mm, o->uaddr, fds, 2 * sizeof *fds) ? -EFAULT : 0;
+}
+
 SYS(pipe2)
 {
     if (a[1] & ~(uint64_t)(O_CLOEXEC | O_NONBLOCK))
         return -EINVAL;
-    struct file *rd, *wr;
-    int r = pipe_create(&rd, &wr);
+    struct file *f[2];
+    int r = pipe_create(&f[0], &f[1]);
     if (r < 0)
         return r;
     if (a[1] & O_NONBLOCK) {
-        rd->flags |= O_NONBLOCK;
-        wr->flags |= O_NONBLOCK;
+        f[0]->flags |= O_NONBLOCK;
+        f[1]->flags |= O_NONBLOCK;
     }
-    bool cloexec = a[1] & O_CLOEXEC;
-    int fds[2] = { fd_install(th->proc->files, rd, 0, cloexec), -1 };
-    if (fds[0] < 0) {
-        file_put(rd);
-        file_put(wr);
-        return fds[0];
+    int fds[2];
+    struct fds_out o = { th->proc->mm, a[0] };
+    r = fd_install_published(th->proc->files, f, 2, a[1] & O_CLOEXEC, fds, copyout_fds, &o);
+    if (r < 0) {
+        file_put(f[0]);
+        file_put(f[1]);
     }
-    fds[1] = fd_install(th->proc->files, wr, 0, cloexec);
-    if (fds[1] < 0) {
-        fd_close(th->proc->files, fds[0]);
-        file_put(wr);
-        return fds[1];
-    }
-    if (copyout(th->proc->mm, a[0], fds, sizeof fds)) {
-        fd_close(th->proc->files, fds[0]);
-        fd_close(th->proc->files, fds[1]);
-        return -EFAULT;
-    }
-    return 0;
+    return r;
 }
 
 SYS(getcwd)

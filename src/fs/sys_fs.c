@@ -261,7 +261,8 @@ static long open_fallback(struct thread *th, struct fscall *fc)
 
 static long open_finish(struct thread *th, struct fscall *fc, long r)
 {
-    if (r)
+    /* not on ext2: r is the fallback's answer, an fd (0 too) or -errno */
+    if (r || !fc->op.fs)
         return r;
     if ((fc->flags & O_DIRECTORY) && fc->op.ftype != S_IFDIR)
         return -ENOTDIR;

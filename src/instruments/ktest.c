@@ -519,6 +519,11 @@ static enum poll t_files_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* ---- 8. wakes racing cancels (src/instruments/ktest_waitq.c) ---------------- */
+
+enum poll ktest_waitq_poll(struct future *base, struct cx *cx);
+struct t_waitq_room { struct ktest k; char room[512 - sizeof(struct ktest)]; };
+
 /* ---- the runner ---------------------------------------------------------- */
 
 struct ktest_case {
@@ -541,6 +546,7 @@ static const struct ktest_case cases[] = {
     CASE("alloc_exhaustion_recovery", t_alloc, t_alloc_poll, 30000),
     CASE("address_spaces", ktest, t_mm_poll, 30000),
     CASE("files_and_pipes", ktest, t_files_poll, 30000),
+    CASE("waitq_wake_vs_cancel", t_waitq_room, ktest_waitq_poll, 30000),
     CASE("disk_32_requests_in_flight", t_blk_size, ktest_blk_poll, 30000),
 };
 

@@ -9,6 +9,7 @@
  * alone, as the other allocator tests do.
  */
 #include "csr.h"
+#include "core/hart.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
@@ -41,6 +42,79 @@ static size_t vma_count(struct mm *mm)
     for (struct vma *v = mm->vmas; v; v = v->next)
         n++;
     return n;
+}
+
+/* A stand-in for a ring: counts the references its mappings hold. */
+static int shared_refs;
+static void shared_get(void *obj) { (void)obj; shared_refs++; }
+static void shared_put(void *obj) { (void)obj; shared_refs--; }
+static const struct vma_shared_ops shared_ops = { shared_get, shared_put };
+
+static bool deferred_holds(struct mm *mm, uint64_t pa)
+{
+    for (struct page *pg = mm->deferred; pg; pg = pg->next)
+        if (pg == page_of(pa_to_va(pa)))
+            return true;
+    return false;
+}
+
+/*
+ * While another hart runs mm in user mode (pretended: its user_mm is set;
+ * no user process exists during ktest), nothing that munmap, MAP_FIXED,
+ * MADV_DONTNEED, brk or a ring unmap takes away may be freed: it waits for
+ * the shootdown (here: mm_free_deferred once the hart has "left").  With
+ * no other hart in it, everything is freed at once.
+ */
+static const char *stale_translations(struct mm *mm)
+{
+    const char *fail = NULL;
+    uint8_t *ring = NULL;
+    unsigned other = (this_hart()->index + 1) % nharts;
+    bool pretend = nharts > 1;
+    long r = mm_mmap(mm, 0, 4 * P, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    uint64_t c = (uint64_t)r, pa[4];
+    CHECK(r > 0, "stale: mmap");
+    for (int i = 0; i < 4; i++) {
+        CHECK(copyout(mm, c + i * P, "T", 2) == 0, "stale: touch");
+        pa[i] = pt_lookup(mm->pt, c + i * P, NULL);
+    }
+    CHECK(mm_brk(mm, mm->brk + 2 * P) > 0 && copyout(mm, mm->brk - P, "H", 2) == 0,
+          "stale: brk grow");
+    uint64_t heap_pa = pt_lookup(mm->pt, mm->brk - P, NULL);
+    ring = page_alloc();
+    CHECK(ring, "stale: no page");
+    r = mm_map_shared(mm, va_to_pa(ring), P, PROT_READ | PROT_WRITE, &shared_ops, NULL);
+    CHECK(r > 0 && shared_refs == 1, "stale: map shared");
+    uint64_t ring_va = (uint64_t)r;
+
+    if (pretend)
+        atomic_store(&harts[other].user_mm, mm);
+    CHECK(mm_munmap(mm, c, P) == 0, "stale: munmap");
+    CHECK(mm_mmap(mm, c + P, P, PROT_READ | PROT_WRITE, ANON | MAP_FIXED, -1, 0) == (long)(c + P),
+          "stale: MAP_FIXED");
+    CHECK(mm_dontneed(mm, c + 2 * P, P) == 0, "stale: dontneed");
+    CHECK(mm_brk(mm, mm->brk - 2 * P) > 0, "stale: brk shrink");
+    CHECK(mm_munmap(mm, ring_va, P) == 0, "stale: ring unmap");
+    if (pretend) {
+        CHECK(deferred_holds(mm, pa[0]), "munmap freed a frame another hart may still reach");
+        CHECK(deferred_holds(mm, pa[1]), "MAP_FIXED freed a frame another hart may still reach");
+        CHECK(deferred_holds(mm, pa[2]), "dontneed freed a frame another hart may still reach");
+        CHECK(deferred_holds(mm, heap_pa), "brk freed a frame another hart may still reach");
+        CHECK(shared_refs == 1, "ring unmap let go of the ring while another hart may reach it");
+        atomic_store(&harts[other].user_mm, NULL);      /* it trapped: the shootdown is over */
+        mm_free_deferred(mm, atomic_load(&mm->gen));
+    }
+    CHECK(!mm->deferred && !mm->deferred_vmas && shared_refs == 0,
+          "unmapped memory kept after every hart let go");
+    /* nobody else in it: freed at once */
+    CHECK(mm_munmap(mm, c + 3 * P, P) == 0 && !mm->deferred, "munmap kept a frame for nobody");
+    CHECK(mm_munmap(mm, c, 4 * P) == 0, "stale: munmap all");
+out:
+    if (pretend)
+        atomic_store(&harts[other].user_mm, NULL);
+    if (ring)
+        page_free(ring);
+    return fail;
 }
 
 static uint8_t peek(struct mm *mm, uint64_t va, int *err)
@@ -348,6 +422,9 @@ const char *ktest_mm(void)
     mm_get(mm);
     mm_put(mm);
     CHECK(peek(mm, DATA_VA + 5, &err) == 'W', "mm_put freed a referenced mm");
+
+    /* ---- stale translations ---- */
+    CHECK((fail = stale_translations(mm)) == NULL, fail);
 
 out:
     if (child)

@@ -31,11 +31,15 @@
  *
  * TLBs.  When a mapping is removed, replaced or narrowed, mm->gen is
  * bumped and this hart flushes; other harts flush when they next enter
- * this address space (enter_user compares gen).  A newly valid or
- * widened PTE needs no flush: a stale TLB entry only causes a spurious
- * fault, which mm_fault recognises (the page is already there) and
- * answers with a local flush.
+ * this address space (enter_user compares gen).  What was unmapped - owned
+ * frames, and the references of removed shared (ring) regions - is
+ * *retired*: released at once if no other hart runs this mm in user mode,
+ * else kept on mm->deferred / mm->deferred_vmas until a shootdown has
+ * seen those harts trap (see mm.h).  A newly valid or widened PTE needs no
+ * flush: a stale TLB entry only causes a spurious fault, which mm_fault
+ * recognises (the page is already there) and answers with a local flush.
  */
+#include "core/hart.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
@@ -77,6 +81,73 @@ static void bump_gen(struct mm *mm)
 {
     atomic_fetch_add(&mm->gen, 1);
     pt_flush();
+}
+
+bool mm_running_elsewhere(struct mm *mm)
+{
+    /* Pairs with enter_user's store of user_mm, fence, load of gen: either
+     * we see the hart here, or it sees the gen we bumped before this. */
+    atomic_thread_fence(memory_order_seq_cst);
+    struct hart *self = this_hart();
+    for (unsigned i = 0; i < nharts; i++)
+        if (&harts[i] != self && atomic_load(&harts[i].user_mm) == mm)
+            return true;
+    return false;
+}
+
+/* What one operation took out of the address space. */
+struct retired {
+    struct page *pages;         /* owned frames, linked through page->next */
+    struct vma *vmas;           /* removed VMA_SHARED regions (hold a reference) */
+};
+
+static void release_retired(struct page *pages, struct vma *vmas)
+{
+    while (pages) {
+        struct page *next = pages->next;
+        pages->next = NULL;
+        pages->slab_free = NULL;
+        page_free(page_addr(pages));
+        pages = next;
+    }
+    while (vmas) {
+        struct vma *next = vmas->next;
+        vmas->sops->put(vmas->obj);
+        kfree(vmas);
+        vmas = next;
+    }
+}
+
+/*
+ * Called with mm->lock held once the PTEs are gone (or narrowed): bump the
+ * generation, then free what was unmapped if no other hart can hold a
+ * translation to it, else keep it for the shootdown the caller starts.
+ */
+static void retire(struct mm *mm, struct retired *r)
+{
+    uint64_t gen = atomic_fetch_add(&mm->gen, 1) + 1;
+    pt_flush();
+    if (!r->pages && !r->vmas)
+        return;
+    if (!mm_running_elsewhere(mm)) {
+        release_retired(r->pages, r->vmas);
+        return;
+    }
+    /* the list lives in the page descriptors, out of any stale TLB's reach */
+    while (r->pages) {
+        struct page *pg = r->pages;
+        r->pages = pg->next;
+        pg->slab_free = (void *)(uintptr_t)gen;
+        pg->next = mm->deferred;
+        mm->deferred = pg;
+    }
+    while (r->vmas) {
+        struct vma *v = r->vmas;
+        r->vmas = v->next;
+        v->dead_gen = gen;
+        v->next = mm->deferred_vmas;
+        mm->deferred_vmas = v;
+    }
 }
 
 static struct vma *vma_find(struct mm *mm, uint64_t va)
@@ -203,9 +274,10 @@ static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
     }
 }
 
-/* Unmap every page in [start, end) (owned ones are freed).  Returns
- * whether any PTE was removed. */
-static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared)
+/* Unmap every page in [start, end); owned ones go on r->pages (never
+ * freed here: see retire).  Returns whether any PTE was removed. */
+static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared,
+                        struct retired *r)
 {
     bool any = false;
     for (uint64_t va = pt_next(mm->pt, start, end); va < end;
@@ -217,42 +289,41 @@ static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared
         if (owned(pa) && !shared) {
             mm->user_pages--;
             struct page *pg = page_of(pa_to_va(pa));
-            if (atomic_load(&mm->refs) > 1 && pg) {
-                /* another thread may be running on another hart: keep
-                 * the page until the shootdown (the list lives in the
-                 * page descriptor, out of any stale TLB's reach) */
-                pg->slab_free = (void *)(uintptr_t)(atomic_load(&mm->gen) + 1);
-                pg->next = mm->deferred;
-                mm->deferred = pg;
-            } else {
-                page_free(pa_to_va(pa));
-            }
+            pg->next = r->pages;
+            r->pages = pg;
         }
     }
     return any;
 }
 
 /* Remove all regions and pages in [start, end) (page aligned); the
- * splits must have spares.  Bumps gen if a page was unmapped. */
+ * splits must have spares.  If a page was unmapped, bumps gen and retires
+ * what went. */
 static void unmap_range(struct mm *mm, uint64_t start, uint64_t end, struct spares *s)
 {
     split_at(mm, start, s);
     split_at(mm, end, s);
     bool any = false;
+    struct retired r = { NULL, NULL };
     for (struct vma **pp = &mm->vmas; *pp && (*pp)->start < end;) {
         struct vma *v = *pp;
         if (v->start >= start && v->end <= end) {
             *pp = v->next;
-            any |= unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
-            if (v->kind == VMA_SHARED)
-                v->sops->put(v->obj);
-            kfree(v);
+            any |= unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, &r);
+            if (v->kind == VMA_SHARED) {
+                /* its pages' owner (a ring) may free them at the put:
+                 * not before the harts have let go of them */
+                v->next = r.vmas;
+                r.vmas = v;
+            } else {
+                kfree(v);
+            }
         } else {
             pp = &v->next;
         }
     }
-    if (any)
-        bump_gen(mm);
+    if (any || r.vmas)
+        retire(mm, &r);
 }
 
 /* May file page va of v be mapped straight from the file (zero copy)?
@@ -358,15 +429,22 @@ void mm_put(struct mm *mm)
 {
     if (!mm || atomic_fetch_sub(&mm->refs, 1) != 1)
         return;
-    /* the last reference: nobody else can reach mm any more */
+    /* The last reference: no thread runs it, so no hart is in user mode
+     * in it, and a hart that ran it reloads satp and flushes before it
+     * next enters user mode.  Everything can go at once. */
+    struct retired r = { NULL, NULL };
     while (mm->vmas) {
         struct vma *v = mm->vmas;
         mm->vmas = v->next;
-        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED);
-        if (v->kind == VMA_SHARED)
-            v->sops->put(v->obj);
-        kfree(v);
+        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, &r);
+        if (v->kind == VMA_SHARED) {
+            v->next = r.vmas;
+            r.vmas = v;
+        } else {
+            kfree(v);
+        }
     }
+    release_retired(r.pages, r.vmas);
     mm_free_deferred(mm, UINT64_MAX);
     pt_destroy(mm->pt);
     kfree(mm);
@@ -678,13 +756,14 @@ long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len)
         return -EINVAL;
     uint64_t end = addr + len;
     bool any = false;
+    struct retired r = { NULL, NULL };
     spin_lock(&mm->lock);
     for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
         if (v->end > addr)
             any |= unmap_pages(mm, MAX(v->start, addr), MIN(v->end, end),
-                               v->kind == VMA_SHARED);
+                               v->kind == VMA_SHARED, &r);
     if (any)
-        bump_gen(mm);
+        retire(mm, &r);
     spin_unlock(&mm->lock);
     return 0;
 }
@@ -833,6 +912,7 @@ long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
 void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
 {
     struct page *keep = NULL, *done = NULL;
+    struct vma *vkeep = NULL, *vdone = NULL;
     spin_lock(&mm->lock);
     while (mm->deferred) {
         struct page *pg = mm->deferred;
@@ -846,12 +926,18 @@ void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
         }
     }
     mm->deferred = keep;
-    spin_unlock(&mm->lock);
-    while (done) {
-        struct page *next = done->next;
-        done->next = NULL;
-        done->slab_free = NULL;
-        page_free(page_addr(done));
-        done = next;
+    while (mm->deferred_vmas) {
+        struct vma *v = mm->deferred_vmas;
+        mm->deferred_vmas = v->next;
+        if (v->dead_gen <= upto_gen) {
+            v->next = vdone;
+            vdone = v;
+        } else {
+            v->next = vkeep;
+            vkeep = v;
+        }
     }
+    mm->deferred_vmas = vkeep;
+    spin_unlock(&mm->lock);
+    release_retired(done, vdone);
 }

@@ -1,5 +1,8 @@
 /*
  * shootdown.c - TLB shootdowns (see include/mem/shootdown.h).
+ *
+ * A pending shootdown holds a reference to its mm (dropped when it
+ * completes or is cancelled), so the mm outlives it whoever exits.
  */
 #include "arch.h"
 #include "core/executor.h"
@@ -31,6 +34,7 @@ static enum poll shootdown_poll(struct future *base, struct cx *cx)
     ASYNC_BEGIN(sd);
     AWAIT_COND(sd, cx, &acks, &sd->w, acked(sd));
     mm_free_deferred(sd->mm, sd->gen);
+    mm_put(sd->mm);
     ASYNC_END(sd);
 }
 
@@ -39,6 +43,7 @@ static void shootdown_cancel(struct future *base)
     struct shootdown *sd = (struct shootdown *)base;
     waitq_unregister(&acks, &sd->w);
     /* the pages stay deferred: mm_put or the next shootdown frees them */
+    mm_put(sd->mm);
 }
 
 static const struct future_ops shootdown_ops = { shootdown_poll, shootdown_cancel, "tlb_shootdown" };
@@ -61,7 +66,9 @@ bool shootdown_start(struct shootdown *sd, struct mm *mm)
     }
     if (!sd->pending) {
         mm_free_deferred(mm, sd->gen);
+        sd->base.resume = RESUME_DONE;
         return false;
     }
+    mm_get(mm);
     return true;
 }

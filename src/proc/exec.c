@@ -3,6 +3,11 @@
  * address space, build its stack (argc, argv, envp, auxv) and point the
  * thread at its entry.
  *
+ * In a multi-threaded process the other threads are ended first (each
+ * one's pending system call is cancelled, releasing what it holds; see
+ * SYS(execve)), and only then is the image built and the address space
+ * replaced: the new image runs as the only thread, with the process's pid.
+ *
  * Every field of the ELF file is untrusted: a malformed file gives
  * -ENOEXEC and leaves the caller's old image intact.  Program text is
  * mapped straight from the initrd (its pages are 4 KiB aligned there).
@@ -10,6 +15,7 @@
 #include "fs/vfs.h"
 #include "fs/ext2_ops.h"
 #include "arch.h"
+#include "core/executor.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
@@ -211,7 +217,8 @@ static long build_stack(struct mm *mm, struct args *a, const struct elf64_ehdr *
     return r ? -ENOMEM : (long)sp;
 }
 
-static int exec_args(struct thread *th, const char *path, struct args *a)
+/* Build the image of `path` with arguments a. */
+static int exec_args(const char *path, struct args *a, struct exec_image *img)
 {
     const uint8_t *data;
     size_t size;
@@ -237,28 +244,107 @@ static int exec_args(struct thread *th, const char *path, struct args *a)
         mm_put(mm);
         return sp;
     }
-    /* the point of no return: the new image replaces the old */
-    struct proc *p = th->proc;
-    struct mm *old = p->mm;
-    p->mm = mm;
-    if (old) {
-        user_mm_forget(old);
-        mm_put(old);
-    }
     const char *base = path;
     for (const char *c = path; *c; c++)
         if (*c == '/')
             base = c + 1;
-    strlcpy(p->name, base, sizeof p->name);
+    img->mm = mm;
+    img->entry = e->entry;
+    img->sp = (uint64_t)sp;
+    strlcpy(img->name, base, sizeof img->name);
+    return 0;
+}
+
+void exec_image_drop(struct exec_image *img)
+{
+    mm_put(img->mm);
+    img->mm = NULL;
+}
+
+void exec_abandon(struct thread *th, struct exec_image *img)
+{
+    spin_lock(&proc_lock);
+    if (th->proc->execing == th)
+        th->proc->execing = NULL;
+    spin_unlock(&proc_lock);
+    if (img)
+        exec_image_drop(img);
+}
+
+/* execve's last step (fs_execve): build and commit; the caller is the
+ * process's only thread (sys_proc.c ended the others first). */
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+{
+    struct exec_image img;
+    int r = exec_prepare(th, path, uargv, uenvp, &img);
+    if (r == 0)
+        exec_commit(th, &img);
+    return r;
+}
+
+/* The point of no return: the new image replaces the old.  th is the
+ * only thread of its process. */
+void exec_commit(struct thread *th, struct exec_image *img)
+{
+    struct proc *p = th->proc;
+    struct mm *old = p->mm;
+    if (p->execing) {                   /* only th sets it: no race to read it */
+        spin_lock(&proc_lock);
+        p->execing = NULL;
+        spin_unlock(&proc_lock);
+    }
+    p->mm = img->mm;                    /* the process's reference */
+    mm_get(img->mm);                    /* the thread's (th is the only one) */
+    img->mm = NULL;
+    if (old) {
+        user_mm_forget(old);
+        mm_put(old);                    /* the thread's */
+        mm_put(old);                    /* the process's */
+    }
+    uring_cancel_owner(p);      /* as Linux: the old image's io_uring operations end */
+    /* the leader may have been another thread: the survivor takes the pid;
+     * the old image's CLONE_CHILD_CLEARTID word is gone with it */
+    th->tid = p->pid;
+    th->clear_child_tid = 0;
+    strlcpy(p->name, img->name, sizeof p->name);
     if (p->files)
         fd_close_on_exec(p->files);
     if (th->fp)
         user_fp_release(th);
-    user_set_entry(th, e->entry, sp);
+    user_set_entry(th, img->entry, img->sp);
+}
+
+int exec_end_other_threads(struct thread *th)
+{
+    struct proc *p = th->proc;
+    spin_lock(&proc_lock);
+    if (th->exiting || atomic_load(&p->killed)) {
+        spin_unlock(&proc_lock);
+        return -EAGAIN;
+    }
+    if (p->nthreads == 1) {
+        spin_unlock(&proc_lock);
+        return 1;
+    }
+    bool elsewhere = false;
+    p->execing = th;
+    for (struct thread *o = p->threads; o; o = o->sibling) {
+        if (o == th)
+            continue;
+        o->exiting = true;              /* its loop ends; a pending call is cancelled */
+        task_wake(o->task);
+        elsewhere |= o->task->hart != this_hart()->index;
+    }
+    spin_unlock(&proc_lock);
+    if (elsewhere)                      /* one may be in user mode there: make it trap */
+        for (unsigned i = 0; i < nharts; i++)
+            if (&harts[i] != this_hart())
+                arch_send_ipi(i);
     return 0;
 }
 
-int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+                 struct exec_image *img)
 {
     struct args a = { 0 };
     a.buf = kmalloc(ARG_BYTES);
@@ -268,7 +354,7 @@ int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenv
     if (r == 0)
         r = args_copyin(&a, th->proc->mm, uenvp, &a.envc);
     if (r == 0)
-        r = exec_args(th, path, &a);
+        r = exec_args(path, &a, img);
     kfree(a.buf);
     return r;
 }
@@ -305,11 +391,13 @@ int exec_spawn_argv(const char *path, int argc, const char *const argv[])
     if (r == 0)
         r = args_add(&a, "HOME=/", 6);
     a.envc = 2;
+    struct exec_image img;
     if (r == 0)
-        r = exec_args(th, path, &a);
+        r = exec_args(path, &a, &img);
     kfree(a.buf);
     if (r < 0)
         return r;
+    exec_commit(th, &img);
     if (p->pid == 1)
         atomic_store(&console_fg_pgrp, p->pgid);
     thread_start(th);

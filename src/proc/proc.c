@@ -36,6 +36,7 @@ struct proc *proc_alloc(struct proc *parent)
     p->nice_rlim[0] = parent ? parent->nice_rlim[0] : 20;
     p->nice_rlim[1] = parent ? parent->nice_rlim[1] : 20;
     waitq_init(&p->child_exit, "proc.child_exit");
+    waitq_init(&p->threads_left, "proc.threads_left");
     waitq_init(&p->stopq, "proc.stopq");
     p->start_time = arch_time();
     strlcpy(p->cwd, parent ? parent->cwd : "/", sizeof p->cwd);
@@ -113,6 +114,7 @@ static void free_proc(struct proc *p)
 /* The last thread of p has exited (thread.c). */
 void proc_became_zombie(struct proc *p)
 {
+    uring_cancel_owner(p);      /* its io_uring operations end with it */
     if (p->files) {
         fdtable_put(p->files);
         p->files = NULL;

@@ -136,8 +136,50 @@ SYS(clone)
     return tid;
 }
 
+/* ---- execve: end the other threads, then load (fs_execve) ------------ */
+
+static bool alone(struct proc *p)
+{
+    spin_lock(&proc_lock);
+    bool one = p->nthreads == 1;
+    spin_unlock(&proc_lock);
+    return one;
+}
+
+/* Wait until the other threads are gone, then restart the ecall: the
+ * execve runs again with this thread alone (nobody can clone meanwhile). */
+static enum poll exec_wait_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    ASYNC_BEGIN(sc);
+    AWAIT_COND(sc, cx, &sc->th->proc->threads_left, &sc->exec.w, alone(sc->th->proc));
+    exec_abandon(sc->th, NULL);         /* clears proc->execing */
+    sc->th->tf.sepc -= 4;               /* back to the ecall; a0 is kept */
+    ASYNC_END(sc);
+}
+
+static void exec_wait_cancel(struct future *base)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    waitq_unregister(&sc->th->proc->threads_left, &sc->exec.w);
+    exec_abandon(sc->th, NULL);
+}
+
+static const struct future_ops exec_wait_ops = { exec_wait_poll, exec_wait_cancel, "execve" };
+
 SYS(execve)
 {
+    /* Other threads end first (their pending calls are cancelled); once
+     * they are gone the call starts again from the ecall, alone. */
+    int r = exec_end_other_threads(th);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        sc_wait_init(th, &exec_wait_ops);
+        th->sc.exec.w.linked = false;
+        th->sc.result = (long)a[0];     /* a0 stays the path: the call restarts */
+        return SYSCALL_WAIT;
+    }
     return fs_execve(th, a[0], a[1], a[2]);     /* may read the program from a disk */
 }
 

@@ -85,4 +85,5 @@ void sc_wait_init(struct thread *th, const struct future_ops *ops)
     th->sc.th = th;
     th->sc.restart = SC_RESTART_SYS;
     th->sc.result = 0;
+    th->sc.holds_mm = false;
 }

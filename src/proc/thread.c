@@ -156,9 +156,12 @@ struct thread *thread_alloc(struct proc *p)
     task->owner = th;
     task->name = p->name;
     th->proc = p;
+    if (p->mm)                  /* each thread holds proc->mm (exec moves it) */
+        mm_get(p->mm);          /* (none yet for a process exec gives its first image) */
     thread_update_prio(th);     /* under the process's ceiling from the start */
     th->tid = p->nthreads == 0 ? p->pid : id_alloc();
     spin_lock(&proc_lock);
+    th->exiting = p->execing != NULL;   /* an execve is ending the others */
     th->sibling = p->threads;
     p->threads = th;
     p->nthreads++;
@@ -176,6 +179,7 @@ void proc_became_zombie(struct proc *p);    /* proc.c */
 static void thread_exit(struct thread *th)
 {
     struct proc *p = th->proc;
+    struct mm *mm = p->mm;      /* ours: stable while we live (exec waits for us) */
     if (th->clear_child_tid && !atomic_load(&p->killed)) {
         uint32_t zero = 0;
         if (copyout(p->mm, th->clear_child_tid, &zero, sizeof zero) == 0)
@@ -196,7 +200,11 @@ static void thread_exit(struct thread *th)
     bool last = --p->nthreads == 0;
     if (last && atomic_load(&p->killed) == 0)
         p->exit_code = th->exit_status;     /* the last exit() gives the status */
+    if (!last)      /* an execve may wait for us (under the lock: p stays) */
+        waitq_wake_all(&p->threads_left);
     spin_unlock(&proc_lock);
+    /* our system call was cancelled or finished: nothing uses mm now */
+    mm_put(mm);
     if (last)
         proc_became_zombie(p);
 }

@@ -10,15 +10,15 @@
 
 SYS(io_uring_setup)
 {
-    long fd = uring_setup((uint32_t)a[0], th->proc->mm, a[1], th->proc->files);
-    if (fd >= 0 && !th->prio_ring) {
-        struct file *f = fd_get(th->proc->files, (int)fd);
-        if (f) {
-            th->prio_ring = f->uring;       /* the runtime's hint for this thread */
-            atomic_fetch_add(&f->uring->refs, 1);
-            file_put(f);
-        }
-    }
+    /* The first ring a thread sets up carries its priority hint.  The
+     * reference is taken before the fd exists: by the time we could look
+     * the fd up, another thread may have closed it and opened something
+     * else under that number. */
+    struct uring *ring = NULL;
+    long fd = uring_setup((uint32_t)a[0], th->proc->mm, a[1], th->proc->files,
+                          th->prio_ring ? NULL : &ring);
+    if (fd >= 0 && ring)
+        th->prio_ring = ring;
     return fd;
 }
 
@@ -53,8 +53,8 @@ SYS(io_uring_enter)
     }
     bool must_wait;
     sc_wait_init(th, &enter_ops);
-    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, (uint32_t)a[1], (uint32_t)a[2], (uint32_t)a[3],
-                         &th->sc.uring.wait, &must_wait);
+    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, th->proc, (uint32_t)a[1], (uint32_t)a[2],
+                         (uint32_t)a[3], &th->sc.uring.wait, &must_wait);
     if (r < 0 || !must_wait) {
         file_put(f);
         return r;

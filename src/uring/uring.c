@@ -19,14 +19,22 @@
  *
  * Lifetime: refs counts the file, each mapping of the ring memory and
  * each operation in flight; the memory is freed at zero.  Closing the
- * file (process exit included) cancels every operation in flight.  The
- * address space is held by the ring until the file is closed, and by each
- * operation in flight (the mappings hold the ring: a ring holding the
- * address space for good would be a cycle).
+ * file cancels every operation in flight, and so does the end of the
+ * process that submitted it (uring_cancel_owner): an operation may hold
+ * the ring's own file (a linked op naming the ring's fd, or a ring's fd
+ * in another ring's op), so waiting for the file alone could wait for
+ * ever.  Each operation in flight holds the submitter's address space
+ * (the mappings hold the ring: a ring holding the address space for good
+ * would be a cycle).
  *
  * Completions that find the CQ ring full wait, in order, as small
  * records on the overflow list; while the list and the operations in
  * flight reach 4 x cq_entries, io_uring_enter submits nothing (-EBUSY).
+ * MSG_RING's records are bounded apart (uring_post_msg).
+ *
+ * Shared memory: every value the kernel takes from the rings (SQ tail,
+ * an SQ array slot, an SQE, the CQ head) is read once per use into a
+ * kernel copy, then checked and used from the copy only (sqe_take).
  */
 #include "arch.h"
 #include "lib/errno.h"
@@ -51,7 +59,58 @@ struct uring_cqe_rec {
     struct uring_cqe_rec *next;
     uint64_t user_data;
     int32_t res;
+    struct uring_charge *charge;        /* MSG_RING's: the sender's, else NULL */
 };
+
+/*
+ * What one ring's MSG_RINGs hold in full rings (its own included): at
+ * most `limit` records (its cq_entries), so a sender can keep no more
+ * undelivered messages than it could itself hold completions.  The ring
+ * holds a reference and so does each record, which may outlive the
+ * sender.
+ */
+struct uring_charge {
+    _Atomic int refs;
+    _Atomic uint32_t used;
+    uint32_t limit;
+};
+
+static void charge_put(struct uring_charge *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        kfree(c);
+}
+
+/* Take one record's worth of c: false past its limit. */
+static bool charge_take(struct uring_charge *c)
+{
+    uint32_t u = atomic_load(&c->used);
+    do {
+        if (u >= c->limit)
+            return false;
+    } while (!atomic_compare_exchange_weak(&c->used, &u, u + 1));
+    atomic_fetch_add(&c->refs, 1);
+    return true;
+}
+
+static void charge_give_back(struct uring_charge *c)
+{
+    atomic_fetch_sub(&c->used, 1);
+    charge_put(c);
+}
+
+/* A record off every list: free it and give its charge back. */
+static void rec_free(struct uring_cqe_rec *rec)
+{
+    if (rec->charge)
+        charge_give_back(rec->charge);
+    kfree(rec);
+}
+
+/* Every ring, so that a process's end finds its operations wherever they
+ * are.  Lock order: all_rings_lock, then a ring's lock. */
+static struct spinlock all_rings_lock = SPINLOCK_INIT("uring.all");
+static struct uring *all_rings;
 
 static unsigned order_for(size_t bytes)
 {
@@ -69,7 +128,8 @@ static uint32_t round_pow2(uint32_t n)
     return p;
 }
 
-long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files)
+long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files,
+                 struct uring **ring)
 {
     struct io_uring_params p;
     if (copyin(mm, &p, uparams, sizeof p))
@@ -103,12 +163,16 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     r->sqes_order = order_for(sq * sizeof(struct io_uring_sqe));
     r->mem = page_alloc_order(r->mem_order);
     r->sqes = page_alloc_order(r->sqes_order);
-    if (!r->mem || !r->sqes) {
+    r->charge = kzalloc(sizeof *r->charge);
+    if (!r->mem || !r->sqes || !r->charge) {
         if (r->mem) page_free_order(r->mem, r->mem_order);
         if (r->sqes) page_free_order(r->sqes, r->sqes_order);
+        kfree(r->charge);
         kfree(r);
         return -ENOMEM;
     }
+    atomic_store(&r->charge->refs, 1);
+    r->charge->limit = cq;
     atomic_store(&r->refs, 1);
     spin_init(&r->lock, "uring");
     spin_init(&r->submit_lock, "uring.submit");
@@ -134,6 +198,12 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     *RING_U32(r, p.sq_off.ring_entries) = sq;
     *RING_U32(r, p.cq_off.ring_mask) = cq - 1;
     *RING_U32(r, p.cq_off.ring_entries) = cq;
+    spin_lock(&all_rings_lock);
+    r->all_next = all_rings;
+    if (all_rings)
+        all_rings->all_prev = r;
+    all_rings = r;
+    spin_unlock(&all_rings_lock);
 
     struct file *f = file_alloc(FT_URING, 2 /* O_RDWR */);
     if (!f) {
@@ -141,15 +211,24 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
         return -ENOMEM;
     }
     f->uring = r;
+    /* Tell the user first, then install, as Linux does: once the fd is in
+     * the table another thread may close it and reuse its number, so it
+     * is never taken back by number. */
+    if (copyout(mm, uparams, &p, sizeof p)) {
+        file_put(f);
+        return -EFAULT;
+    }
+    if (ring)
+        atomic_fetch_add(&r->refs, 1);
     int fd = fd_install(files, f, 0, false);
     if (fd < 0) {
+        if (ring)
+            uring_put(r);
         file_put(f);
         return fd;
     }
-    if (copyout(mm, uparams, &p, sizeof p)) {
-        fd_close(files, fd);
-        return -EFAULT;
-    }
+    if (ring)
+        *ring = r;
     return fd;
 }
 
@@ -157,8 +236,17 @@ void uring_put(struct uring *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
+    spin_lock(&all_rings_lock);
+    if (r->all_prev)
+        r->all_prev->all_next = r->all_next;
+    else
+        all_rings = r->all_next;
+    if (r->all_next)
+        r->all_next->all_prev = r->all_prev;
+    spin_unlock(&all_rings_lock);
     page_free_order(r->mem, r->mem_order);
     page_free_order(r->sqes, r->sqes_order);
+    charge_put(r->charge);
     kfree(r);
 }
 
@@ -177,7 +265,7 @@ void uring_release(struct uring *r)
     r->dead = true;
     struct uring_cqe_rec *ov = r->overflow_head;
     r->overflow_head = r->overflow_tail = NULL;
-    r->noverflow = 0;
+    r->noverflow = r->nmsg = 0;
     for (struct uring_op *op = r->inflight; op; op = op->inflight_next) {
         atomic_store(&op->cancel_req, true);
         /* a link not started yet is cancelled by its predecessor's
@@ -188,7 +276,7 @@ void uring_release(struct uring *r)
     spin_unlock(&r->lock);
     while (ov) {                /* completions nobody will read */
         struct uring_cqe_rec *next = ov->next;
-        kfree(ov);
+        rec_free(ov);
         ov = next;
     }
     waitq_wake_all(&r->cq_wait);
@@ -283,6 +371,8 @@ static void flush_overflow_locked(struct uring *r, struct uring_cqe_rec **done)
         if (!r->overflow_head)
             r->overflow_tail = NULL;
         r->noverflow--;
+        if (rec->charge)
+            r->nmsg--;
         cq_write_locked(r, rec->user_data, rec->res);
         rec->next = *done;
         *done = rec;
@@ -299,15 +389,21 @@ static void flush_overflow(struct uring *r)
     spin_unlock(&r->lock);
     while (done) {
         struct uring_cqe_rec *next = done->next;
-        kfree(done);
+        rec_free(done);
         done = next;
     }
 }
 
-/* Write a completion, or queue it behind the ones already waiting.  No
- * wake-up: the caller wakes cq_wait.  false: dropped (ring closed, or no
- * memory for a record: then counted in the CQ ring's overflow field). */
-static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res)
+/*
+ * Write a completion, or queue it behind the ones already waiting.  No
+ * wake-up: the caller wakes cq_wait.  With charge NULL (the ring's own
+ * completions, bounded by back-pressure) only a closed ring or no memory
+ * for a record drops it (then counted in the CQ ring's overflow field):
+ * false.  With a charge (MSG_RING) a record is queued only while the ring
+ * holds fewer than cq_entries of them and the charge allows one more;
+ * else nothing is queued and the sender hears -EOVERFLOW: false.
+ */
+static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
 {
     struct uring_cqe_rec *rec = NULL;
     bool ok = false;
@@ -318,6 +414,8 @@ static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res)
             ok = true;
             break;
         }
+        if (charge && r->nmsg >= r->cq_entries)
+            break;                      /* the target holds enough messages */
         if (rec) {
             rec->next = NULL;
             rec->user_data = user_data;
@@ -328,31 +426,50 @@ static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res)
                 r->overflow_head = rec;
             r->overflow_tail = rec;
             r->noverflow++;
+            if (rec->charge)
+                r->nmsg++;
             set_overflow_flag_locked(r, true);
             rec = NULL;
             ok = true;
             break;
         }
         spin_unlock(&r->lock);          /* full: allocate a record, look again */
+        if (charge && !charge_take(charge)) {
+            spin_lock(&r->lock);
+            break;                      /* the sender holds enough */
+        }
         rec = kmalloc(sizeof *rec);
+        if (rec)
+            rec->charge = charge;
+        else if (charge)
+            charge_give_back(charge);
         spin_lock(&r->lock);
         if (!rec) {
-            if (!r->dead)
+            if (!r->dead && !charge)
                 atomic_fetch_add(RING_U32(r, r->p.cq_off.overflow), 1);
             break;
         }
     }
     spin_unlock(&r->lock);
-    kfree(rec);                         /* not needed after all */
+    if (rec)                            /* not needed after all */
+        rec_free(rec);
     trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
     return ok;
 }
 
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res)
 {
-    bool ok = post_nowake(r, user_data, res);
+    bool ok = post_nowake(r, user_data, res, NULL);
     waitq_wake_all(&r->cq_wait);
     return ok;
+}
+
+int uring_post_msg(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
+{
+    if (!post_nowake(r, user_data, res, charge))
+        return -EOVERFLOW;
+    waitq_wake_all(&r->cq_wait);
+    return 0;
 }
 
 static void inflight_del_locked(struct uring *r, struct uring_op *op)
@@ -369,9 +486,13 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
 
 /* Start an op's task.  `started` says whether its task may be woken
  * (ASYNC_CANCEL, ring teardown): set under the lock together with the
- * start, so no waker can slip in between and queue it first. */
+ * start, so no waker can slip in between and queue it first.  A linked
+ * timeout's clock starts here, when the op it guards starts (Linux arms
+ * it when the request is issued), not when it was submitted. */
 static void start_op(struct uring *r, struct uring_op *op)
 {
+    if (op->has_link_timeout)
+        op->lt_deadline = deadline_after(op->lt_rel);
     spin_lock(&r->lock);
     op->started = true;
     task_start(op->task, TASK_NO_HART, false);
@@ -402,7 +523,10 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         }
         struct uring_op *after = next->link_next;
         next->link_next = NULL;
+        /* every SQE gets its completion: the op's, and its LINK_TIMEOUT's */
         uring_post(r, next->sqe.user_data, -ECANCELED);
+        if (next->has_link_timeout)
+            uring_post(r, next->lt_user_data, -ECANCELED);
         spin_lock(&r->lock);
         inflight_del_locked(r, next);
         spin_unlock(&r->lock);
@@ -425,19 +549,51 @@ static uint32_t cq_ready(struct uring *r)
     return n > r->cq_entries ? 0 : n;
 }
 
-/* Take the next SQE; NULL when the user's tail says there is none.  A
- * bad index is dropped and counted, as Linux does. */
-static const struct io_uring_sqe *next_sqe(struct uring *r, uint32_t tail)
+/*
+ * Reading the shared SQ ring.  The user may change any of it at any time,
+ * so each SQ array slot and each SQE word is loaded exactly once (an
+ * atomic or volatile load: the compiler may not load it again instead of
+ * keeping the value), and everything after works on that copy.
+ */
+_Static_assert(offsetof(struct io_uring_sqe, opcode) == 0 && offsetof(struct io_uring_sqe, flags) == 1 &&
+               offsetof(struct io_uring_sqe, user_data) == 32 && sizeof(struct io_uring_sqe) == 64,
+               "SQE layout: 8 words, opcode and flags in word 0, user_data word 4");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "opcode is the low byte of word 0");
+
+static inline uint32_t sq_slot(struct uring *r, uint32_t head)
 {
-    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    return atomic_load_explicit(&RING_U32(r, SQ_ARRAY_OFF)[head & (r->sq_entries - 1)], memory_order_relaxed);
+}
+
+#define LINKED (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)
+
+/* Word 0 holds opcode, flags, ioprio, fd: is it an unlinked NOP? */
+static inline bool word0_is_lone_nop(uint64_t w0)
+{
+    return (uint8_t)w0 == IORING_OP_NOP && !((uint8_t)(w0 >> 8) & LINKED);
+}
+
+/* Take the next SQE into *out (the kernel's copy); false when the user's
+ * tail says there is none.  A bad index is dropped and counted, as Linux
+ * does. */
+static bool sqe_take(struct uring *r, uint32_t tail, struct io_uring_sqe *out)
+{
     while (r->sq_head != tail) {
-        uint32_t idx = atomic_load_explicit(&array[r->sq_head & (r->sq_entries - 1)], memory_order_relaxed);
+        uint32_t idx = sq_slot(r, r->sq_head);
         r->sq_head++;
-        if (idx < r->sq_entries)
-            return &r->sqes[idx];
+        if (idx < r->sq_entries) {
+            /* volatile, word by word: a plain struct copy lets the compiler
+             * load a field from the ring again instead of from the copy */
+            const volatile uint64_t *in = (const volatile uint64_t *)&r->sqes[idx];
+            uint64_t *o = (uint64_t *)out;  /* (built with -fno-strict-aliasing) */
+#pragma GCC unroll 8
+            for (unsigned i = 0; i < 8; i++)
+                o[i] = in[i];
+            return true;
+        }
         atomic_fetch_add(RING_U32(r, r->p.sq_off.dropped), 1);
     }
-    return NULL;
+    return false;
 }
 
 static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
@@ -450,19 +606,20 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
     future_init(&op->base, &uring_op_ops);
     op->ring = r;
     op->task = t;
-    memcpy(&op->sqe, sqe, sizeof *sqe);     /* the user may reuse the slot at once */
+    op->sqe = *sqe;                     /* (already the kernel's copy) */
     atomic_fetch_add(&r->refs, 1);
     /* The op keeps the submitter's address space (its buffers) and the
      * files its fds name, resolved now as Linux does; it holds no file
-     * table, so an exiting process's table closes the ring and that
-     * cancels the op (no reference cycle). */
+     * table.  It belongs to the submitting process, whose end cancels it
+     * (uring_cancel_owner), as does the ring's. */
     op->mm = r->mm;
+    op->owner = r->owner;
     mm_get(op->mm);
-    uint8_t opc = sqe->opcode;
+    uint8_t opc = op->sqe.opcode;
     if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
         opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING ||
         opc == IORING_OP_FSYNC)
-        op->f = fd_get(r->files, sqe->fd);      /* NULL: the op says -EBADF */
+        op->f = fd_get(r->files, op->sqe.fd);   /* NULL: the op says -EBADF */
     spin_lock(&r->lock);
     op->inflight_next = r->inflight;
     if (r->inflight)
@@ -476,55 +633,47 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
 /*
  * The fast path for NOPs: a run of unlinked NOP SQEs completes here under
  * one lock, each CQE written as any other and the CQ tail published once.
- * It stops at anything else, at a full CQ ring (the general path then
- * queues overflow records) and when tracing (the general path traces).
- * Returns how many SQEs it took.
+ * Of each entry it reads the SQ slot, word 0 (opcode, flags) and
+ * user_data, each once.  It stops, consuming nothing more, at anything
+ * else (the general path then takes that entry afresh, whole), at a full
+ * CQ ring (the general path queues overflow records) and when tracing
+ * (the general path traces).  Returns how many SQEs it took.
  */
 static uint32_t nop_run(struct uring *r, uint32_t tail, uint32_t max)
 {
-    _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
+    /* Locals, not r's fields (the CQE stores could alias *r), and 64-bit
+     * index arithmetic (no zero-extensions): this loop is the NOP figure. */
+    const volatile uint64_t *words = (const volatile uint64_t *)r->sqes;     /* 8 per SQE */
+    const _Atomic uint32_t *array = RING_U32(r, SQ_ARRAY_OFF);
     struct io_uring_cqe *cqes = (void *)((char *)r->mem + r->p.cq_off.cqes);
-    uint32_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
-    uint32_t head = r->sq_head, n = 0;
+    uint64_t smask = r->sq_entries - 1, cmask = r->cq_entries - 1;
+    uint64_t head = r->sq_head, avail = MIN(tail - r->sq_head, max);
+    if (!avail)
+        return 0;
+    uint64_t idx = atomic_load_explicit(&array[head & smask], memory_order_relaxed);
+    if (idx > smask || !word0_is_lone_nop(words[8 * idx]))
+        return 0;               /* a bad index (sqe_take drops and counts it) or not a NOP */
     spin_lock(&r->lock);
-    uint32_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
-    uint32_t ctail = r->cq_tail;
-    if (room > max)
-        room = max;
-    while (n < room && head != tail) {
-        uint32_t idx = atomic_load_explicit(&array[head & smask], memory_order_relaxed);
-        if (idx > smask)
-            break;              /* a bad index: next_sqe drops and counts it */
-        const struct io_uring_sqe *sqe = &r->sqes[idx];
-        if (sqe->opcode != IORING_OP_NOP || (sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)))
-            break;
-        struct io_uring_cqe *c = &cqes[ctail & cmask];
-        c->user_data = sqe->user_data;
+    uint64_t room = !r->dead && !r->overflow_head ? cq_room_locked(r) : 0;
+    uint64_t ctail = r->cq_tail, n = 0;
+    room = MIN(room, avail);
+    while (n < room) {
+        struct io_uring_cqe *c = &cqes[(ctail + n) & cmask];
+        c->user_data = words[8 * idx + 4];
         c->res = 0;
         c->flags = 0;
-        ctail++;
-        head++;
-        n++;
+        if (++n == room)
+            break;
+        idx = atomic_load_explicit(&array[(head + n) & smask], memory_order_relaxed);
+        if (idx > smask || !word0_is_lone_nop(words[8 * idx]))
+            break;
     }
-    r->sq_head = head;
-    r->cq_tail = ctail;
+    r->sq_head = (uint32_t)(head + n);
+    r->cq_tail = (uint32_t)(ctail + n);
     r->posted += n;
     cq_publish_locked(r);
     spin_unlock(&r->lock);
-    return n;
-}
-
-/* Is the next SQE an unlinked NOP?  (A peek: nothing consumed.) */
-static bool next_is_nop(struct uring *r, uint32_t tail)
-{
-    if (r->sq_head == tail)
-        return false;
-    uint32_t idx = atomic_load_explicit(&RING_U32(r, SQ_ARRAY_OFF)[r->sq_head & (r->sq_entries - 1)],
-                                        memory_order_relaxed);
-    if (idx >= r->sq_entries)
-        return false;
-    const struct io_uring_sqe *sqe = &r->sqes[idx];
-    return sqe->opcode == IORING_OP_NOP && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+    return (uint32_t)n;
 }
 
 /*
@@ -580,8 +729,9 @@ static long submit(struct uring *r, uint32_t n)
     long done = 0;
     bool posted = false;
     struct uring_op *chain_head = NULL, *chain_tail = NULL;
+    struct io_uring_sqe sqe;            /* the kernel's copy of the entry at hand */
     while ((uint32_t)done < n) {
-        if (!chain_tail && !trace_on && next_is_nop(r, tail)) {
+        if (!chain_tail && !trace_on) {
             uint32_t k = nop_run(r, tail, n - (uint32_t)done);
             if (k) {
                 done += k;
@@ -591,44 +741,44 @@ static long submit(struct uring *r, uint32_t n)
         }
         if (busy(r))
             break;              /* back-pressure: the user must reap first */
-        const struct io_uring_sqe *sqe = next_sqe(r, tail);
-        if (!sqe)
+        if (!sqe_take(r, tail, &sqe))
             break;
         done++;
-        uint8_t opc = sqe->opcode;
-        uint64_t ud = sqe->user_data;
-        trace_event(TR_URING_SUBMIT, (uint32_t)ud, opc);
-        bool alone = !chain_tail && !(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK));
+        uint8_t opc = sqe.opcode;
+        trace_event(TR_URING_SUBMIT, (uint32_t)sqe.user_data, opc);
+        bool alone = !chain_tail && !(sqe.flags & LINKED);
         if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
             /* never waits: completes here (a NOP gets here when the CQ
              * ring is full, or when tracing) */
-            post_nowake(r, ud, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r->files, sqe));
+            post_nowake(r, sqe.user_data, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->files, &sqe),
+                        NULL);
             posted = true;
             continue;
         }
         if (opc == IORING_OP_LINK_TIMEOUT) {
-            /* attaches to the previous linked op */
+            /* attaches to the previous linked op; its clock starts when
+             * that op starts (start_op) */
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
             uint64_t ticks;
-            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe->addr, sizeof ts) ||
+            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe.addr, sizeof ts) ||
                 ticks_of_timespec(ts, &ticks) < 0) {
-                post_nowake(r, sqe->user_data, -EINVAL);
+                post_nowake(r, sqe.user_data, -EINVAL, NULL);
                 posted = true;
                 continue;
             }
             prev->has_link_timeout = true;
-            prev->lt_user_data = sqe->user_data;
-            prev->lt_deadline = deadline_after(ticks);
-            if (!(sqe->flags & IOSQE_IO_LINK)) {
+            prev->lt_user_data = sqe.user_data;
+            prev->lt_rel = ticks;
+            if (!(sqe.flags & IOSQE_IO_LINK)) {
                 start_op(r, chain_head);
                 chain_head = chain_tail = NULL;
             }
             continue;
         }
-        struct uring_op *op = op_new(r, sqe);
+        struct uring_op *op = op_new(r, &sqe);
         if (!op) {
-            post_nowake(r, sqe->user_data, -ENOMEM);
+            post_nowake(r, sqe.user_data, -ENOMEM, NULL);
             posted = true;
             continue;
         }
@@ -639,7 +789,7 @@ static long submit(struct uring *r, uint32_t n)
         else
             chain_head = op;
         chain_tail = op;
-        if (!(sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) {
+        if (!(sqe.flags & LINKED)) {
             start_op(r, chain_head);
             chain_head = chain_tail = NULL;
         }
@@ -687,8 +837,9 @@ static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_ca
  * completes when min_complete completions are there; *must_wait says
  * whether the caller has to await it.
  */
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t to_submit,
-                 uint32_t min_complete, uint32_t flags, struct enter_wait *e, bool *must_wait)
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+                 uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
+                 bool *must_wait)
 {
     *must_wait = false;
     long submitted = 0;
@@ -699,9 +850,11 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t
         spin_lock(&r->submit_lock);
         r->mm = mm;
         r->files = files;
+        r->owner = owner;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
         r->mm = NULL;
         r->files = NULL;
+        r->owner = NULL;
         spin_unlock(&r->submit_lock);
         if (submitted < 0)
             return submitted;
@@ -714,4 +867,30 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, uint32_t
     e->w.linked = false;
     *must_wait = !enough(e);    /* then the caller awaits e */
     return submitted;
+}
+
+/* ---- the end of a process ------------------------------------------------------ */
+
+/*
+ * Cancel every operation `owner` submitted, in every ring: the process is
+ * gone, and its operations may hold the very files (rings) whose release
+ * would otherwise cancel them.  A started op is woken to see cancel_req;
+ * one not started yet (behind a link) is cancelled by its predecessor,
+ * which is the owner's too.  Each then completes and frees what it holds.
+ */
+void uring_cancel_owner(const void *owner)
+{
+    spin_lock(&all_rings_lock);
+    for (struct uring *r = all_rings; r; r = r->all_next) {
+        spin_lock(&r->lock);
+        for (struct uring_op *op = r->inflight; op; op = op->inflight_next) {
+            if (op->owner != owner || atomic_load(&op->cancel_req))
+                continue;
+            atomic_store(&op->cancel_req, true);
+            if (op->started)
+                task_wake(op->task);
+        }
+        spin_unlock(&r->lock);
+    }
+    spin_unlock(&all_rings_lock);
 }

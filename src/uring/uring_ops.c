@@ -20,6 +20,34 @@
 #define POLLIN 0x1
 #define POLLOUT 0x4
 
+/*
+ * POLL_ADD waits on the queue of each side it asks about: input readiness
+ * is announced on one queue, output readiness on another (a pipe's
+ * readers and writers), so POLLIN|POLLOUT needs both.  Asking for
+ * neither waits on the input side (only a cancel ends it, as on Linux).
+ */
+static struct waitq *poll_in_q(struct uring_op *op)
+{
+    bool in = op->sqe.poll32_events & POLLIN, out = op->sqe.poll32_events & POLLOUT;
+    return in || !out ? file_poll_queue(op->f, false) : NULL;
+}
+
+static struct waitq *poll_out_q(struct uring_op *op)
+{
+    return op->sqe.poll32_events & POLLOUT ? file_poll_queue(op->f, true) : NULL;
+}
+
+static void poll_unregister(struct uring_op *op)
+{
+    if (!op->f)
+        return;
+    struct waitq *qi = poll_in_q(op), *qo = poll_out_q(op);
+    if (qi)
+        waitq_unregister(qi, &op->w);
+    if (qo)
+        waitq_unregister(qo, &op->w_out);
+}
+
 /* Release whatever the opcode's inner future holds. */
 static void op_cancel_inner(struct uring_op *op)
 {
@@ -30,8 +58,7 @@ static void op_cancel_inner(struct uring_op *op)
         future_cancel(&op->io.base);
         break;
     case IORING_OP_POLL_ADD:
-        if (op->f && file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)))
-            waitq_unregister(file_poll_queue(op->f, op->sqe.poll32_events & POLLOUT && !(op->sqe.poll32_events & POLLIN)), &op->w);
+        poll_unregister(op);
         break;
     case IORING_OP_FSYNC:
         if (op->sync) {
@@ -91,20 +118,21 @@ static int32_t async_cancel(struct uring_op *op)
     return res;
 }
 
-/* MSG_RING: post (off, len) as (user_data, res) in the ring file f. */
-int32_t uring_msg_ring(struct file *f, const struct io_uring_sqe *sqe)
+/* MSG_RING: post (off, len) as (user_data, res) in the ring file f,
+ * charged to the sending ring (see uring_post_msg for the bounds). */
+int32_t uring_msg_ring(struct uring *from, struct file *f, const struct io_uring_sqe *sqe)
 {
     if (!f)
         return -EBADF;
     if (f->type != FT_URING)
         return -EBADFD;
-    return uring_post(f->uring, sqe->off, (int32_t)sqe->len) ? 0 : -EOVERFLOW;
+    return uring_post_msg(f->uring, sqe->off, (int32_t)sqe->len, from->charge);
 }
 
-int32_t uring_msg_ring_fd(struct fdtable *files, const struct io_uring_sqe *sqe)
+int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struct io_uring_sqe *sqe)
 {
     struct file *f = fd_get(files, sqe->fd);
-    int32_t res = uring_msg_ring(f, sqe);
+    int32_t res = uring_msg_ring(from, f, sqe);
     if (f)
         file_put(f);
     return res;
@@ -189,11 +217,21 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
     } else if (opc == IORING_OP_POLL_ADD) {
         if (!op->f) {
             op->res = -EBADF;
-        } else if (!file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN))) {
+        } else if (!poll_in_q(op) && !poll_out_q(op)) {
             poll_events(op);    /* never waits: report what it is now */
         } else {
-            AWAIT_COND(op, cx, file_poll_queue(op->f, (op->sqe.poll32_events & POLLOUT) && !(op->sqe.poll32_events & POLLIN)),
-                       &op->w, poll_events(op) != 0);
+            /* AWAIT_COND on up to two queues: register on both before
+             * the last check */
+            while (!poll_events(op)) {
+                if (poll_in_q(op))
+                    waitq_register(poll_in_q(op), &op->w, cx);
+                if (poll_out_q(op))
+                    waitq_register(poll_out_q(op), &op->w_out, cx);
+                if (poll_events(op))
+                    break;
+                SUSPEND(op);
+            }
+            poll_unregister(op);
         }
     } else if (opc == IORING_OP_FSYNC) {
         /* an ext2 file: write its disk's dirty blocks and flush; the
@@ -218,7 +256,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
             }
         }
     } else if (opc == IORING_OP_MSG_RING) {
-        op->res = uring_msg_ring(op->f, &op->sqe);
+        op->res = uring_msg_ring(op->ring, op->f, &op->sqe);
     } else {
         op->res = -EINVAL;      /* an opcode we do not offer */
     }

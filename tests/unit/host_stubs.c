@@ -10,13 +10,14 @@
 #include "core/spinlock.h"
 #include "lib/klib.h"
 
-void spin_init(struct spinlock *l, const char *name)
+/* Weak, so a test that needs to watch contention can bring its own. */
+__attribute__((weak)) void spin_init(struct spinlock *l, const char *name)
 {
     atomic_store(&l->locked, 0);
     l->name = name;
 }
 
-void spin_lock(struct spinlock *l)
+__attribute__((weak)) void spin_lock(struct spinlock *l)
 {
     unsigned long spins = 0;
     while (atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)) {
@@ -28,7 +29,7 @@ void spin_lock(struct spinlock *l)
     }
 }
 
-void spin_unlock(struct spinlock *l)
+__attribute__((weak)) void spin_unlock(struct spinlock *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
