@@ -43,7 +43,10 @@ The kernel's figures (src/instruments/bench.c), always present:
                         (the unit says bytes; the name is historical)
 User-space figures (user/bench_*.c), when the initrd has the programs:
 null_syscall, thread_yield, pipe_pingpong, fork_exit_wait, fork_exec_wait,
-uring_*, coro_* ... each "instructions" per operation.
+uring_*, coro_* ... each "instructions" per operation, and
+  kbytes_per_process    bytes (all pages: user, page tables, kernel) one
+                        forked child blocked in read() on a pipe costs
+                        (user/bench_procmem.c; the unit says bytes)
 """
 import argparse
 import json

@@ -40,7 +40,7 @@ import bench   # noqa: E402  (ci/bench.py)
 import qemu    # noqa: E402  (ci/qemu.py)
 
 INIT_PROGS = ["bench_syscall", "bench_yield", "bench_pipe", "bench_fork", "bench_exec",
-              "bench_uring", "coro10k", "nop"]
+              "bench_uring", "bench_procmem", "coro10k", "nop"]
 LINUX_APPEND = "console=ttyS0 quiet"
 
 

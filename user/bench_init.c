@@ -20,7 +20,7 @@
 
 static const char *const programs[] = {
 	"bench_syscall", "bench_yield", "bench_pipe", "bench_fork", "bench_exec",
-	"bench_uring", "coro10k",
+	"bench_uring", "bench_procmem", "coro10k",
 };
 
 int main(void)

@@ -16,7 +16,7 @@
 
 static const char *const programs[] = {
     "/bin/bench_syscall", "/bin/bench_yield", "/bin/bench_pipe",
-    "/bin/bench_fork", "/bin/bench_exec", "/bin/bench_uring",
+    "/bin/bench_fork", "/bin/bench_exec", "/bin/bench_uring", "/bin/bench_procmem",
     "/bin/bench_fs",            /* needs the bench disk (vda): skipped without one */
 };
 
