@@ -195,7 +195,7 @@ static int t_links(void)
 
 static int t_getdents_inodes(void)
 {
-	char name[32];
+	char name[300];
 	CHECK(mkdir("many", 0755) == 0, "mkdir");
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof name, "many/file%03d", i);

@@ -42,7 +42,11 @@ static int rm(const char *path)
 			}
 			for (int i = 0; i < n; i++) {
 				char child[512];
-				snprintf(child, sizeof child, "%s/%s", path, names[i]);
+				if (snprintf(child, sizeof child, "%s/%s", path, names[i]) >= (int)sizeof child) {
+					fprintf(stderr, "rm: %s/%s: path too long\n", path, names[i]);
+					status = 1;
+					continue;
+				}
 				status |= rm(child);
 			}
 			if (n < 16 || status)

@@ -332,11 +332,10 @@ static void poll_task(struct hart *h, struct task *t)
 }
 
 /* chaos: maybe not steal at all, else look at the others from a random one */
-static CHAOS_COLD bool steal_chaos(struct hart *self)
+/* Take and poll the first task that may run here from another hart's
+ * queue, trying the harts from index `first` on. */
+static bool steal_from(struct hart *self, unsigned first)
 {
-    if (chaos_one_in(self, 4))
-        return false;
-    unsigned first = chaos_rand(self, nharts);
     for (unsigned k = first; k < first + nharts; k++) {
         struct hart *v = &harts[k % nharts];
         if (v == self || atomic_load(&v->runq.len) == 0)
@@ -351,24 +350,20 @@ static CHAOS_COLD bool steal_chaos(struct hart *self)
     return false;
 }
 
+static CHAOS_COLD bool steal_chaos(struct hart *self)
+{
+    if (chaos_one_in(self, 4))
+        return false;
+    return steal_from(self, chaos_rand(self, nharts));
+}
+
 static bool steal(struct hart *self)
 {
     if (!sched.steal)
         return false;
     if (__builtin_expect(chaos_on, 0))
         return steal_chaos(self);
-    for (unsigned k = 1; k < nharts; k++) {
-        struct hart *v = &harts[(self->index + k) % nharts];
-        if (atomic_load(&v->runq.len) == 0)
-            continue;
-        struct task *t = runq_pop_for(&v->runq, self->index);
-        if (t) {
-            self->steals++;
-            poll_task(self, t);
-            return true;
-        }
-    }
-    return false;
+    return steal_from(self, self->index + 1);
 }
 
 static void idle(struct hart *h)

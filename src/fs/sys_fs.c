@@ -480,35 +480,25 @@ SYS(unlinkat)
     return fscall_start(th, fc);
 }
 
-SYS(renameat2)
+/* A call that names two paths: (a[0], a[1]) and (a[2], a[3]). */
+static long two_path_call(struct thread *th, int kind, uint64_t a[6], int flags)
 {
     long err;
-    struct fscall *fc = path_call(th, X2_RENAME, (int)a[0], a[1], &err);
+    struct fscall *fc = path_call(th, kind, (int)a[0], a[1], &err);
     if (!fc)
         return err;
     if ((err = set_path(th, fc, (int)a[2], a[3], 2))) {
         fscall_free(fc);
         return err;
     }
-    fc->op.flags = (int)a[4];
+    fc->op.flags = flags;
     fc->fallback = remove_fallback;
     return fscall_start(th, fc);
 }
 
-SYS(linkat)
-{
-    long err;
-    struct fscall *fc = path_call(th, X2_LINK, (int)a[0], a[1], &err);
-    if (!fc)
-        return err;
-    if ((err = set_path(th, fc, (int)a[2], a[3], 2))) {
-        fscall_free(fc);
-        return err;
-    }
-    fc->op.flags = (int)a[4] & AT_SYMLINK_FOLLOW;
-    fc->fallback = remove_fallback;
-    return fscall_start(th, fc);
-}
+SYS(renameat2) { return two_path_call(th, X2_RENAME, a, (int)a[4]); }
+
+SYS(linkat) { return two_path_call(th, X2_LINK, a, (int)a[4] & AT_SYMLINK_FOLLOW); }
 
 SYS(symlinkat)
 {
