@@ -61,7 +61,9 @@ COMMA := ,
 # The root disk (virtio-blk, modern interface): / is ext2 on it.
 DISK_ARGS = -global virtio-mmio.force-legacy=false \
 	-drive file=$(ROOTFS),if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0 \
-	$(if $(DISK2),-drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1)
+	$(if $(DISK2),$(DISK2_ARGS))
+# (a separate variable: the commas of -drive would split the $(if ...))
+DISK2_ARGS = -drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1
 
 .PHONY: all kernel kernel-poison run test bench bench-linux bench-plot gdb trace chaos clean deps unit fresh-check rootfs
 
