@@ -7,7 +7,7 @@ set -u
 PKGS="make gcc gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross linux-libc-dev-riscv64-cross
       qemu-system-misc opensbi gdb-multiarch python3 python3-pytest python3-pexpect
-      python3-matplotlib e2fsprogs $*"
+      python3-matplotlib e2fsprogs cpio $*"
 
 missing=""
 for p in $PKGS; do

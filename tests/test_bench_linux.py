@@ -16,7 +16,6 @@ import bench_linux   # noqa: E402
 STRIP = os.path.join(BUILD, "user", "strip")
 
 
-@pytest.mark.skipif(not shutil.which("cpio"), reason="needs GNU cpio to read the archive")
 def test_linux_initramfs_holds_init_console_and_the_benchmarks(tmp_path):
     out = tmp_path / "initramfs.cpio"
     bench_linux.make_initramfs(STRIP, os.path.join(STRIP, "bench_init"), str(out))
