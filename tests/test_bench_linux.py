@@ -2,7 +2,6 @@
 (ci/bench_linux.py) and its table.  The Linux boot itself is not part of
 make test (it needs a kernel build of many minutes)."""
 import os
-import shutil
 import subprocess
 import sys
 
