@@ -59,7 +59,8 @@ WORKLOAD_ALL = [
     ("badcalls", r"badcalls: all \d+ ok"),
     ("threads 8", r"threads: counter=\d+ ok"),
     ("fault null", r"killed: .*sepc="),
-    ("tlbstress 4 50", r"tlbstress: 4 threads x 50 rounds ok"),
+    ("tlbstress fixed 50", r"tlbstress: fixed 50 rounds ok"),
+    ("tlbstress dontneed 50", r"tlbstress: dontneed 50 rounds ok"),
     ("coro10k", r"coro10k: 10000 ok, 0 bad"),
     ("aecho", r"aecho: 64 coroutines, 1024 messages ok"),
     # that a coroutine moves to the idle worker is a timing property chaos
