@@ -44,6 +44,20 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* Take t (after prev, NULL if first) off level p of q.  Under q->lock. */
+static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t)
+{
+    if (prev)
+        prev->next = t->next;
+    else
+        q->head[p] = t->next;
+    if (q->tail[p] == t)
+        q->tail[p] = prev;
+    if (!q->head[p])
+        q->mask &= ~(1u << p);
+    atomic_fetch_sub(&q->len, 1);
+}
+
 /* chaos: a task among the first few of a level that is usually the
  * highest non-empty one, sometimes any non-empty one.  Under q->lock.
  * (A task whose hart mask excludes this hart is passed on by poll_task.) */
@@ -62,15 +76,7 @@ static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
         prev = t;
         t = t->next;
     }
-    if (prev)
-        prev->next = t->next;
-    else
-        q->head[p] = t->next;
-    if (q->tail[p] == t)
-        q->tail[p] = prev;
-    if (!q->head[p])
-        q->mask &= ~(1u << p);
-    atomic_fetch_sub(&q->len, 1);
+    runq_unlink(q, p, prev, t);
     return t;
 }
 
@@ -109,15 +115,7 @@ static struct task *runq_pop_for(struct runq *q, unsigned i)
             prev = t;
         if (!t)
             continue;
-        if (prev)
-            prev->next = t->next;
-        else
-            q->head[p] = t->next;
-        if (q->tail[p] == t)
-            q->tail[p] = prev;
-        if (!q->head[p])
-            q->mask &= ~(1u << p);
-        atomic_fetch_sub(&q->len, 1);
+        runq_unlink(q, p, prev, t);
     }
     spin_unlock(&q->lock);
     return t;
