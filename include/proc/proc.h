@@ -168,9 +168,11 @@ int exec_init(const char *path);                   /* start pid 1 */
 int exec_spawn(const char *path);                  /* a parentless process: pid */
 int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
 
-/* syscall.c: serve the ecall in th->tf.  Returns PENDING with th->sc
- * initialised when the call must wait; READY with tf.a0 set otherwise. */
-enum poll syscall_start(struct thread *th);
+/* syscall.c: serve the ecall in th->tf.  SC_DONE: tf.a0 is set.  SC_WAIT:
+ * th->sc is initialised, to be awaited.  SC_WAITING: th->sc was polled,
+ * PENDING, and its waker registered: await it after the next wake. */
+enum sc_start { SC_DONE, SC_WAIT, SC_WAITING };
+enum sc_start syscall_start(struct thread *th);
 void syscall_finish(struct thread *th, long result);
 
 /* futex.c */

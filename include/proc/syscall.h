@@ -3,7 +3,10 @@
  *
  * A handler returns its result, or SYSCALL_WAIT after initialising the
  * thread's syscall future (th->sc), which the thread then awaits: the
- * same future that would serve the call asynchronously.
+ * same future that would serve the call asynchronously.  A handler that
+ * has polled th->sc itself, and got PENDING (so its waker is registered),
+ * returns SYSCALL_WAITING instead: the thread then polls it only after a
+ * wake, not once more at once for nothing.
  */
 #pragma once
 #include <limits.h>
@@ -11,6 +14,7 @@
 #include "proc/proc.h"
 
 #define SYSCALL_WAIT LONG_MIN
+#define SYSCALL_WAITING (LONG_MIN + 1)
 
 /* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
 uint64_t time_ticks_of_clock(int clock_realtime);

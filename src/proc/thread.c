@@ -106,7 +106,13 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
         } else if (t.kind == UT_SYSCALL) {
             arch_irq_enable();
             user_skip_ecall(th);
-            if (syscall_start(th) == PENDING) {
+            enum sc_start s = syscall_start(th);
+            if (s != SC_DONE) {
+                /* A call that has polled its future already waits for a
+                 * wake (a signal or a kill wakes us too) before the next
+                 * poll: polling it again now would only find it PENDING. */
+                if (s == SC_WAITING)
+                    SUSPEND(th);
                 AWAIT(th, await_syscall(th, cx));
                 if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart)
                     syscall_finish(th, th->sc.result);
