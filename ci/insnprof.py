@@ -100,7 +100,7 @@ def annotate(func, elf, objdump, counts, base, per):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--prog", required=True, help="e.g. /bin/bench_pipe")
+    ap.add_argument("--prog", required=True, help="e.g. /bin/bench_pipe, /bin/bench_uring,switch")
     ap.add_argument("--per", type=float, default=1.0, help="divide by this many operations")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--smp", type=int, default=1)
@@ -114,7 +114,7 @@ def main(argv=None):
     kernel = os.path.join(a.build, "pollux.elf")
     initrd = os.path.join(a.build, "initrd.cpio")
     plugin = os.path.join(a.build, "insnprof.so")
-    user = os.path.join(a.build, "user", "bin", os.path.basename(a.prog))
+    user = os.path.join(a.build, "user", "bin", os.path.basename(a.prog.split(",")[0]))
     tables = [(1 << 63, 1 << 64, "", symbols(kernel, a.nm))]
     if os.path.exists(user):
         tables.append((0, 1 << 38, "u:", symbols(user, a.nm)))
