@@ -12,7 +12,13 @@
  * Floating point: a thread starts with sstatus.FS = Off.  Its first FP
  * instruction traps as illegal; we give it an FP save area and retry.
  * From then on its FP registers are saved at a trap only if it dirtied
- * them, and restored only if this hart's FP registers hold someone else's.
+ * them, and restored only if this hart's FP registers hold someone else's
+ * - at entry while it used FP lately (fp_eager: it dirtied them within
+ * its last FP_EAGER traps), else lazily: it enters with FS = Off, and
+ * its next FP instruction traps and brings them back (a thread that did
+ * FP once, e.g. in glibc's start-up, does not pay ~35 instructions at
+ * every switch for it).  th->fp holds its FP state whenever it is in the
+ * kernel.
  */
 #include "arch.h"
 #include "csr.h"
@@ -30,6 +36,7 @@
 #include "user_trap.h"
 
 #define SLICE_MS 10
+#define FP_EAGER 16     /* traps after its last FP write that a thread gets its FP state at entry */
 
 void fp_save(uint64_t *area);       /* fp.S */
 void fp_restore(const uint64_t *area);
@@ -58,22 +65,29 @@ enum poll enter_user(struct thread *th, struct cx *cx)
         loaded[h->index].gen = gen;
     }
 
-    uint64_t fs = SSTATUS_FS_OFF;
+    uint64_t fs = SSTATUS_FS_OFF;      /* (a lazy entry: FP traps, see the top) */
     if (th->fp) {
-        if (h->fp_owner != th || th->fp_hart != h->index) {
+        if (h->fp_owner == th && th->fp_hart == h->index) {
+            fs = SSTATUS_FS_CLEAN;
+        } else if (th->fp_eager) {
             csr_set(sstatus, SSTATUS_FS_INITIAL);
             fp_restore(th->fp);
             h->fp_owner = th;
             th->fp_hart = h->index;
+            fs = SSTATUS_FS_CLEAN;
         }
-        fs = SSTATUS_FS_CLEAN;
     }
 
     uint64_t now = arch_time();
     if (loaded[h->index].slice_owner != th || now >= h->slice_end) {
         loaded[h->index].slice_owner = th;
         h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : time_ms(SLICE_MS));
-        timer_rearm();
+        /* A timer armed for no later than the new slice's end re-arms for
+         * it when it fires (timer_rearm looks at slice_end); so a switch
+         * between threads, which starts a later slice, costs no re-arm.
+         * (timer_armed is this hart's, and interrupts are masked.) */
+        if (h->slice_end < h->timer_armed)
+            timer_rearm();
     }
     th->entered = now;
 
@@ -90,6 +104,9 @@ enum poll enter_user(struct thread *th, struct cx *cx)
         fp_save(th->fp);
         h->fp_owner = th;
         th->fp_hart = h->index;
+        th->fp_eager = FP_EAGER;
+    } else if (th->fp_eager) {
+        th->fp_eager--;
     }
     csr_clear(sstatus, SSTATUS_FS);
     th->proc->utime += arch_time() - th->entered;
@@ -117,7 +134,9 @@ void user_trap_decode(struct thread *th, struct user_trap *t)
     case EXC_STORE_PAGE:
         t->kind = UT_PAGE_FAULT; t->access = PROT_WRITE; return;
     case EXC_ILLEGAL:
-        if (!th->fp) {
+        /* no FP state yet, or a lazy entry (FS Off): maybe an FP
+         * instruction; if it traps again with FS on, it is illegal */
+        if (!th->fp || (th->tf.sstatus & SSTATUS_FS) == SSTATUS_FS_OFF) {
             t->kind = UT_FP_FIRST_USE;
             return;
         }
@@ -146,13 +165,17 @@ bool user_slice_expired(void)
     return arch_time() >= this_hart()->slice_end;
 }
 
-/* First FP use: give the thread its save area (zeroed registers). */
+/* FP use with FS Off: give the thread its save area (zeroed registers)
+ * the first time; either way it enters with its FP state loaded next. */
 int user_fp_enable(struct thread *th)
 {
-    th->fp = kzalloc(33 * sizeof(uint64_t));
-    if (!th->fp)
-        return -ENOMEM;
-    th->fp_hart = TASK_NO_HART;
+    if (!th->fp) {
+        th->fp = kzalloc(33 * sizeof(uint64_t));
+        if (!th->fp)
+            return -ENOMEM;
+        th->fp_hart = TASK_NO_HART;
+    }
+    th->fp_eager = FP_EAGER;
     return 0;
 }
 

@@ -115,10 +115,12 @@ struct thread {
     uint64_t cause;                     /* the trap enter_user returned */
     uint64_t *fp;                       /* FP registers + fcsr, once the thread used FP */
     uint16_t fp_hart;                   /* hart whose FP registers hold ours */
+    uint8_t fp_eager;                   /* traps left that get FP loaded at entry (enter_user.c) */
     bool exiting;
     uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
     bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
     bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
+    bool yield_after;                   /* sched_yield: give way before user mode again */
     _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
     int exit_status;                    /* exit(): the status if this thread is the last */
     uint64_t sig_blocked, saved_mask;

@@ -44,6 +44,22 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* The highest non-empty level of a runq mask: a table, because the
+ * kernel is built without Zbb and __builtin_clz is a libgcc call of
+ * ~22 instructions, paid at every pop. */
+_Static_assert(PRIO_LEVELS <= 8, "top_level's table covers 8 levels");
+static const uint8_t top_level_of[256] = {
+#define T4(n) n, n, n, n
+#define T16(n) T4(n), T4(n), T4(n), T4(n)
+#define T64(n) T16(n), T16(n), T16(n), T16(n)
+    0, 0, 1, 1, T4(2), T4(3), T4(3), T16(4), T16(5), T16(5), T64(6), T64(7), T64(7),
+#undef T64
+#undef T16
+#undef T4
+};
+
+static inline int top_level(uint32_t mask) { return top_level_of[mask & 0xff]; }
+
 /* Take t (after prev, NULL if first) off level p of q.  Under q->lock. */
 static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t)
 {
@@ -64,7 +80,7 @@ static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t
 static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
 {
     struct hart *h = this_hart();
-    int p = 31 - __builtin_clz(q->mask);
+    int p = top_level(q->mask);
     if (chaos_one_in(h, 4)) {
         uint32_t m = q->mask;
         for (unsigned k = chaos_rand(h, __builtin_popcount(m)); k; k--)
@@ -88,7 +104,7 @@ static struct task *runq_pop(struct runq *q)
     if (__builtin_expect(chaos_on, 0) && q->mask) {
         t = runq_pop_chaos(q);
     } else if (q->mask) {
-        int p = 31 - __builtin_clz(q->mask);
+        int p = top_level(q->mask);
         t = q->head[p];
         q->head[p] = t->next;
         if (!q->head[p]) {
@@ -108,7 +124,7 @@ static struct task *runq_pop_for(struct runq *q, unsigned i)
     spin_lock(&q->lock);
     struct task *t = NULL;
     for (uint32_t m = q->mask; m && !t; ) {
-        int p = 31 - __builtin_clz(m);
+        int p = top_level(m);
         m &= ~(1u << p);
         struct task *prev = NULL;
         for (t = q->head[p]; t && !task_may_run_on(t, i); t = t->next)

@@ -132,11 +132,14 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             arch_irq_enable();
             fault(th, t.signal, user_trap_name(th));
         }
-        /* The time slice is over (its timer may have fired in user mode
-         * or during a system call), or a task of higher priority is
-         * waiting here: let the others run. */
-        if (user_slice_expired() || runq_has_higher(this_hart(), th->task->prio))
+        /* sched_yield asked for it, the time slice is over (its timer may
+         * have fired in user mode or during a system call), or a task of
+         * higher priority is waiting here: let the others run. */
+        if (th->yield_after || user_slice_expired() ||
+            runq_has_higher(this_hart(), th->task->prio)) {
+            th->yield_after = false;
             YIELD(th, cx);
+        }
     }
     thread_exit(th);
     ASYNC_END(th);
