@@ -72,7 +72,7 @@ def by_function(counts, tables):
     return funcs
 
 
-def annotate(func, elf, objdump, counts, base, per):
+def annotate(func, elf, objdump, counts, base, per, lines=False):
     """Print `func`'s disassembly with each instruction's executions per operation."""
     out = subprocess.run([objdump, "-d", "--no-show-raw-insn", elf], capture_output=True,
                          text=True).stdout
@@ -94,6 +94,17 @@ def annotate(func, elf, objdump, counts, base, per):
             if a in index:
                 for i in range(index[a], min(index[a] + n, len(insns))):
                     runs[i] += sign * r
+    if lines:
+        # by source line (the innermost inlined function's), heaviest first
+        hot = [(a, r) for (a, _), r in zip(insns, runs) if r]
+        out = subprocess.run([objdump.replace("objdump", "addr2line"), "-e", elf] +
+                             ["%x" % a for a, _ in hot], capture_output=True, text=True).stdout
+        byline = collections.Counter()
+        for (a, r), where in zip(hot, out.splitlines()):
+            byline[where.replace(ROOT + "/", "")] += r
+        for where, r in byline.most_common():
+            print("%8.2f  %s" % (r / per, where))
+        return
     for (a, text), r in zip(insns, runs):
         print("%8.2f  %x  %s" % (r / per, a, text))
 
@@ -109,6 +120,7 @@ def main(argv=None):
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--nm", default="riscv64-unknown-elf-nm")
     ap.add_argument("--annotate", default="", help="a function: its instructions, counted")
+    ap.add_argument("--lines", action="store_true", help="with --annotate: by source line")
     ap.add_argument("--opensbi", default=qemu.OPENSBI)
     a = ap.parse_args(argv)
     kernel = os.path.join(a.build, "pollux.elf")
@@ -129,7 +141,7 @@ def main(argv=None):
     if a.annotate:
         elf = user if a.annotate.startswith("u:") else kernel
         annotate(a.annotate[2:] if a.annotate.startswith("u:") else a.annotate, elf,
-                 a.nm.replace("nm", "objdump"), with_prog, base, a.per)
+                 a.nm.replace("nm", "objdump"), with_prog, base, a.per, a.lines)
         return
     f1, f0 = by_function(with_prog, tables), by_function(base, tables)
     diff = {k: f1[k] - f0.get(k, 0) for k in f1}

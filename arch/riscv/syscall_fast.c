@@ -35,6 +35,7 @@
 
 /* Called from trapvec.S for an ecall from user mode with a7 in 172..178
  * (a range check there keeps the other calls from paying for this one). */
+__attribute__((optimize("omit-frame-pointer")))     /* a leaf: see spin_lock */
 bool syscall_fast(struct trapframe *tf)
 {
     uint64_t nr = tf->x[REG_A7];
