@@ -49,6 +49,7 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     (void)cx;
     struct hart *h = this_hart();
     struct mm *mm = th->proc->mm;
+    __typeof__(loaded[0]) *ld = &loaded[h->index];     /* once: fences below reload h->index */
     /* Interrupts stay masked from here to sret: an IPI (a shootdown's)
      * or the slice timer arriving once user_mm says "running mm" must
      * stay pending and trap us out of user mode, not be taken and
@@ -59,10 +60,10 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     atomic_store(&h->user_mm, mm);
     atomic_thread_fence(memory_order_seq_cst);
     uint64_t gen = atomic_load(&mm->gen);
-    if (loaded[h->index].mm != mm || loaded[h->index].gen != gen) {
+    if (ld->mm != mm || ld->gen != gen) {
         mm_activate(mm);
-        loaded[h->index].mm = mm;
-        loaded[h->index].gen = gen;
+        ld->mm = mm;
+        ld->gen = gen;
     }
 
     uint64_t fs = SSTATUS_FS_OFF;      /* (a lazy entry: FP traps, see the top) */
@@ -79,8 +80,8 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     }
 
     uint64_t now = arch_time();
-    if (loaded[h->index].slice_owner != th || now >= h->slice_end) {
-        loaded[h->index].slice_owner = th;
+    if (ld->slice_owner != th || now >= h->slice_end) {
+        ld->slice_owner = th;
         h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : time_ms(SLICE_MS));
         /* A timer armed for no later than the new slice's end re-arms for
          * it when it fires (timer_rearm looks at slice_end); so a switch
@@ -119,6 +120,10 @@ void user_trap_decode(struct thread *th, struct user_trap *t)
     t->addr = th->tf.stval;
     t->pc = th->tf.sepc;
     t->access = 0;
+    if (c == EXC_ECALL_U) {     /* the common case first */
+        t->kind = UT_SYSCALL;
+        return;
+    }
     if (c & SCAUSE_INTR) {
         t->kind = UT_INTERRUPT;
         return;

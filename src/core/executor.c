@@ -172,6 +172,25 @@ static void kick_idle_hart(struct hart *self)
             return;
 }
 
+/* After a push on h: wake h if it sleeps or preempt its user thread
+ * (another hart), or let an idle hart steal (ours, with work to share).
+ * Out of line: a push on our own hart with nobody to kick skips it. */
+static __attribute__((noinline)) void push_notify(struct hart *self, struct hart *h,
+                                                  struct task *t)
+{
+    /* the push, then the idle flags */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (h != self) {
+        if (atomic_load(&h->idle))
+            wake_idle(self, h->index);
+        else if (sched.priority && atomic_load(&h->user_mm) &&
+                 t->prio > atomic_load(&h->current_prio))
+            arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
+    } else {
+        kick_idle_hart(self);
+    }
+}
+
 void runq_push(struct hart *h, struct task *t)
 {
     struct runq *q = &h->runq;
@@ -187,17 +206,9 @@ void runq_push(struct hart *h, struct task *t)
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
     spin_unlock(&q->lock);
 
-    atomic_thread_fence(memory_order_seq_cst);
     struct hart *self = this_hart();
-    if (h != self) {
-        if (atomic_load(&h->idle))
-            wake_idle(self, h->index);
-        else if (sched.priority && atomic_load(&h->user_mm) &&
-                 t->prio > atomic_load(&h->current_prio))
-            arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal && !t->hart_mask) {
-        kick_idle_hart(self);
-    }
+    if (h != self || (len > 1 && sched.steal && !t->hart_mask && nharts > 1))
+        push_notify(self, h, t);
 }
 
 /* Where a woken (or requeued) task goes: the hart that polled it last
@@ -321,7 +332,8 @@ static void poll_task(struct hart *h, struct task *t)
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
-    atomic_store(&h->current_prio, t->prio);
+    /* a hint for runq_push on other harts (whether to preempt us) */
+    atomic_store_explicit(&h->current_prio, t->prio, memory_order_relaxed);
     h->polls++;
     t->polls++;
     trace_event(TR_POLL_BEGIN, t->id, (uint64_t)t->name);
