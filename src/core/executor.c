@@ -323,11 +323,14 @@ static CHAOS_COLD void poll_end_chaos(struct hart *h, struct task *t)
     task_put(t);
 }
 
-static void poll_task(struct hart *h, struct task *t)
+/* Poll t.  Returns t if it was woken during the poll and goes back on
+ * this hart's queue: the caller pushes it (executor_run together with its
+ * next pop, under one lock); NULL otherwise. */
+static struct task *poll_task(struct hart *h, struct task *t)
 {
     if (!task_may_run_on(t, h->index)) {
         runq_push(hart_for(t, h), t);   /* its mask changed while it was queued */
-        return;
+        return NULL;
     }
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
@@ -345,16 +348,50 @@ static void poll_task(struct hart *h, struct task *t)
     h->current = NULL;
     if (r == READY) {
         task_finish(t);
-        return;
+        return NULL;
     }
     if (__builtin_expect(chaos_on, 0)) {
         poll_end_chaos(h, t);
-        return;
+        return NULL;
     }
     uint32_t s = TASK_RUNNING;
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
-        return;                 /* (4) waits for a wake */
-    requeue(h, t);
+        return NULL;            /* (4) waits for a wake */
+    /* (6) woken during the poll (a yield, or a wake from elsewhere) */
+    atomic_store(&t->state, TASK_QUEUED);
+    struct hart *to = wake_target(h, t);
+    if (to == h)
+        return t;
+    runq_push(to, t);
+    return NULL;
+}
+
+/* Put t (QUEUED, from poll_task) back on h's queue and take the first
+ * task there, under one lock: what runq_push and runq_pop would do. */
+static struct task *runq_push_pop(struct hart *h, struct task *t)
+{
+    struct runq *q = &h->runq;
+    int p = sched.priority ? t->prio % PRIO_LEVELS : 0;
+    t->next = NULL;
+    spin_lock(&q->lock);
+    if (q->tail[p])
+        q->tail[p]->next = t;
+    else
+        q->head[p] = t;
+    q->tail[p] = t;
+    q->mask |= 1u << p;
+    uint32_t len = atomic_load_explicit(&q->len, memory_order_relaxed) + 1;  /* with t */
+    int top = top_level(q->mask);
+    struct task *n = q->head[top];
+    q->head[top] = n->next;
+    if (!q->head[top]) {
+        q->tail[top] = NULL;
+        q->mask &= ~(1u << top);
+    }
+    spin_unlock(&q->lock);      /* (len itself did not change) */
+    if (len > 1 && sched.steal && !t->hart_mask && nharts > 1)
+        push_notify(h, h, t);   /* as runq_push: others may steal */
+    return n;
 }
 
 /* chaos: maybe not steal at all, else look at the others from a random one */
@@ -369,7 +406,8 @@ static bool steal_from(struct hart *self, unsigned first)
         struct task *t = runq_pop_for(&v->runq, self->index);
         if (t) {
             self->steals++;
-            poll_task(self, t);
+            if ((t = poll_task(self, t)) != NULL)
+                runq_push(self, t);
             return true;
         }
     }
@@ -421,7 +459,8 @@ bool executor_poll_one(void)
     struct task *t = runq_pop(&h->runq);
     if (!t)
         return false;
-    poll_task(h, t);
+    if ((t = poll_task(h, t)) != NULL)
+        runq_push(h, t);
     return true;
 }
 
@@ -441,8 +480,12 @@ void executor_run(void)
 {
     struct hart *h = this_hart();
     arch_irq_enable();
+    /* A task woken during its poll (poll_task returned it) goes back on
+     * the queue together with the next pop, as the last of the batch it
+     * joins: the order is that of a push after its poll. */
+    struct task *again = NULL;
     for (;;) {
-        uint32_t batch = atomic_load(&h->runq.len);
+        uint32_t batch = atomic_load(&h->runq.len) + (again != NULL);
         if (__builtin_expect(chaos_on, 0) && run_chaos(h, batch))
             continue;
         if (batch == 0) {
@@ -451,10 +494,11 @@ void executor_run(void)
             continue;
         }
         while (batch--) {
-            struct task *t = runq_pop(&h->runq);
+            struct task *t = again ? runq_push_pop(h, again) : runq_pop(&h->runq);
+            again = NULL;
             if (!t)
                 break;
-            poll_task(h, t);
+            again = poll_task(h, t);
         }
     }
 }
