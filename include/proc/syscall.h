@@ -19,6 +19,8 @@
 /* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
 uint64_t time_ticks_of_clock(int clock_realtime);
 
+/* a[] is the caller's saved argument registers (user_syscall_args):
+ * read it, never write it - a user's a1..a5 survive a system call. */
 typedef long (*syscall_fn)(struct thread *th, uint64_t a[6]);
 
 /* Start th->sc as a wait on `child` (embedded in th->sc); the result of

@@ -359,10 +359,11 @@ static struct task *poll_task(struct hart *h, struct task *t)
         return NULL;            /* (4) waits for a wake */
     /* (6) woken during the poll (a yield, or a wake from elsewhere) */
     atomic_store(&t->state, TASK_QUEUED);
-    struct hart *to = wake_target(h, t);
-    if (to == h)
+    /* wake_target(h, t), knowing that t->hart is h: h, unless its mask
+     * changed during the poll (sched_setaffinity) */
+    if (task_may_run_on(t, h->index))
         return t;
-    runq_push(to, t);
+    runq_push(hart_for(t, h), t);
     return NULL;
 }
 

@@ -51,8 +51,7 @@ static _Atomic uint64_t enosys_logged[(NR_MAX + 63) / 64 + 1];
 enum sc_start syscall_start(struct thread *th)
 {
     long nr;
-    uint64_t a[6];
-    user_syscall_args(th, &nr, a);
+    uint64_t *a = user_syscall_args(th, &nr);
     trace_event(TR_SYSCALL_BEGIN, nr, th->tid);
     long r;
     if (nr >= 0 && nr < NR_MAX && table[nr].fn) {
