@@ -82,7 +82,10 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     uint64_t now = arch_time();
     if (ld->slice_owner != th || now >= h->slice_end) {
         ld->slice_owner = th;
-        h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : time_ms(SLICE_MS));
+        static uint64_t slice_ticks;    /* time_ms(SLICE_MS), once: it divides */
+        if (!slice_ticks)
+            slice_ticks = time_ms(SLICE_MS);
+        h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : slice_ticks);
         /* A timer armed for no later than the new slice's end re-arms for
          * it when it fires (timer_rearm looks at slice_end); so a switch
          * between threads, which starts a later slice, costs no re-arm.

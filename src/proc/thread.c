@@ -82,11 +82,13 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
     struct user_trap t;
     ASYNC_BEGIN(th);
     for (;;) {
-        if (atomic_load(&th->proc->killed) || th->exiting)
+        /* Relaxed looks at killed and sigwork: whoever sets them wakes us
+         * after (or interrupts us in user mode), and we come back here. */
+        if (atomic_load_explicit(&th->proc->killed, memory_order_relaxed) || th->exiting)
             break;
         /* signals: handlers become frames on the user stack; a stopped
          * process waits here for SIGCONT */
-        if (atomic_load(&th->sigwork)) {    /* also set with sig_restart */
+        if (atomic_load_explicit(&th->sigwork, memory_order_relaxed)) {   /* also set with sig_restart */
             if (signal_deliver(th)) {
                 th->sc.stop.w.linked = false;
                 AWAIT_COND(th, cx, &th->proc->stopq, &th->sc.stop.w, !signal_stopped(th));
