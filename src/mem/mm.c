@@ -42,7 +42,12 @@
  * unmapped page (kept on mm->deferred_refs until a shootdown), and the
  * faulting thread does not return to user mode - where its writes to the
  * new copy could become visible to that thread - until the shootdown
- * has completed (mm_flush_owed, checked by the thread loop).
+ * has completed (mm_flush_owed, checked by the thread loop).  Not
+ * covered yet: a copy made by an io_uring operation's copyout, whose
+ * completion entry is posted without waiting for that shootdown; a thread
+ * polling the ring on another hart could read the old frame until it
+ * next traps.  Nothing pins user pages for in-flight I/O: every kernel
+ * access goes through copyin/copyout, one page at a time under the lock.
  *
  * Eager or lazy.  Everything that needs a page of its own - anonymous
  * memory, heap, stack, and file bytes that must be copied (writable data,
