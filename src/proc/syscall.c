@@ -56,10 +56,8 @@ enum sc_start syscall_start(struct thread *th)
     long r;
     if (nr >= 0 && nr < NR_MAX && table[nr].fn) {
         r = table[nr].fn(th, a);
-        if (r == SYSCALL_WAIT)
-            return SC_WAIT;
-        if (r == SYSCALL_WAITING)
-            return SC_WAITING;
+        if (__builtin_expect(r <= SYSCALL_WAITING, 0))     /* (the two lowest longs) */
+            return r == SYSCALL_WAIT ? SC_WAIT : SC_WAITING;
     } else {
         unsigned slot = nr >= 0 && nr < NR_MAX ? nr : NR_MAX;
         uint64_t bit = 1UL << (slot % 64);

@@ -23,7 +23,7 @@ struct thread *thread_current(void)
     return t ? t->owner : NULL;
 }
 
-static void thread_exit(struct thread *th);
+static void thread_exit(struct thread *th) __attribute__((cold, noinline));   /* (keeps its set-up off the loop) */
 
 /* A fault: the process's handler runs if it has one, else it dies. */
 static void fault(struct thread *th, int sig, const char *cause)
