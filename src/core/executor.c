@@ -494,7 +494,10 @@ void executor_run(void)
      * joins: the order is that of a push after its poll. */
     struct task *again = NULL;
     for (;;) {
-        uint32_t batch = atomic_load(&h->runq.len) + (again != NULL);
+        /* (relaxed: the batch's size is a hint; the pops are under the
+         * lock, and idle() looks again with a fence) */
+        uint32_t batch = atomic_load_explicit(&h->runq.len, memory_order_relaxed) +
+                         (again != NULL);
         if (__builtin_expect(chaos_on, 0) && run_chaos(h, batch))
             continue;
         if (batch == 0) {
