@@ -12,6 +12,7 @@
 #include "core/task.h"
 #include "fs/ext2_dir.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "fs/pipe.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
@@ -144,6 +145,7 @@ static long free_inode_phase(struct x2c *c, struct x2op *op)
     if (!fast) {
         x2_set_isize(c->fs, ix.i, 0);
         x2_idirty(c, &ix);
+        pc_truncate(c->fs, op->ino, 0);
         if ((r = x2_free_from(c, &ix, 0))) {
             x2_iput(&ix);
             return r;
@@ -218,6 +220,8 @@ static long truncate_inode(struct x2c *c, struct x2ino *ix, uint64_t size)
             bc_put(b);
         }
     }
+    if (size < old)
+        pc_truncate(fs, ix->ino, size);
     if (size != old) {
         x2_set_isize(fs, ix->i, size);
         ix->i->i_mtime = ix->i->i_ctime = x2_now();

@@ -15,6 +15,7 @@
 #include "arch.h"
 #include "dev/console.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "fs/pipe.h"
 #include "fs/vfs.h"
 #include "lib/errno.h"
@@ -43,6 +44,7 @@ struct fscall {
     int flags;
     struct ext2_mount mnt;
     struct bc_sync sync;
+    struct pc_flush pcf;                /* dirty mapped pages into their blocks first */
     struct ext2_fs *fsl[8];
     int nfs, i;
 };
@@ -128,6 +130,7 @@ static struct fscall *fscall_new(enum x2kind kind)
     if (fc) {
         fc->op.kind = kind;
         fc->run.base.resume = RESUME_DONE;
+        fc->pcf.base.resume = RESUME_DONE;
     }
     return fc;
 }
@@ -903,11 +906,19 @@ static enum poll sync_call_poll(struct future *base, struct cx *cx)
             if (fc->flags)
                 ext2_mark_clean(fc->fsl[fc->i], true);
         if (fc->nfs == 0 && !fc->u[1]) {
+            pc_flush_init(&fc->pcf, NULL, 0);
+            AWAIT(sc, future_poll(&fc->pcf.base, cx));
+            sc->result = fc->pcf.result;
             bc_sync_init(&fc->sync, NULL);
             AWAIT(sc, future_poll(&fc->sync.base, cx));
-            sc->result = fc->sync.result;
+            if (fc->sync.result)
+                sc->result = fc->sync.result;
         }
         for (fc->i = 0; fc->i < fc->nfs; fc->i++) {
+            pc_flush_init(&fc->pcf, fc->fsl[fc->i], 0);
+            AWAIT(sc, future_poll(&fc->pcf.base, cx));
+            if (fc->pcf.result)
+                sc->result = fc->pcf.result;
             bc_sync_init(&fc->sync, fc->fsl[fc->i]->dev);
             AWAIT(sc, future_poll(&fc->sync.base, cx));
             if (fc->sync.result)
@@ -934,6 +945,7 @@ static void sync_call_cancel(struct future *base)
     if (!sc->fsc)
         return;
     future_cancel(&sc->fsc->mnt.base);
+    future_cancel(&sc->fsc->pcf.base);
     future_cancel(&sc->fsc->sync.base);
     fscall_free(sc->fsc);
     sc->fsc = NULL;
