@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "fs/file.h"
+#include "fs/pagecache.h"
 #include "core/future.h"
 #include "mem/mm.h"
 #include "lib/outbuf.h"
@@ -100,6 +101,8 @@ struct syscall_wait {
         struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
         struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
         struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
+        struct pc_wait pgfault;                 /* a page fault awaits a file page's fill */
+        struct msync_call *msync;               /* msync (mem/sys_mem.c) */
         struct { uint64_t set, uinfo; struct sleep timeout; bool has_timeout; } sigwait;
     };
 };
@@ -119,6 +122,7 @@ struct thread {
     uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
     bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
     bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
+    bool copy_wait;                     /* sc.pgfault: a system call to restart once read */
     _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
     int exit_status;                    /* exit(): the status if this thread is the last */
     uint64_t sig_blocked, saved_mask;

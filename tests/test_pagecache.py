@@ -1,0 +1,43 @@
+"""The page cache and file mappings: mmap of ext2 files (MAP_SHARED written
+back, MAP_PRIVATE copied on write), faults that wait for the disk, and
+programs run from the disk sharing their pages.
+"""
+import re
+
+from test_storage import fsck, poweroff, root_copy, run, shell
+
+
+def test_shared_mapping_writes_reach_read_and_survive_a_reboot(boot, tmp_path):
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    assert "mmapfile: make ok" in run(m, "mmapfile make /tmp/mf")
+    assert "mmapfile: shared ok" in run(m, "mmapfile shared /tmp/mf")
+    assert "mmapfile: coherent ok" in run(m, "mmapfile coherent /tmp/mf")
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log
+    # a fresh boot: the cache is cold, so the mapping's faults wait for the disk
+    m = shell(boot, [img])
+    assert "mmapfile: check ok" in run(m, "mmapfile check /tmp/mf")
+    poweroff(m)
+
+
+def test_private_mapping_writes_stay_private(boot, tmp_path):
+    m = shell(boot, [root_copy(tmp_path)])
+    run(m, "mmapfile make /tmp/mf")
+    assert "mmapfile: private ok" in run(m, "mmapfile private /tmp/mf")
+
+
+def test_two_processes_share_a_shared_mapping(boot, tmp_path):
+    m = shell(boot, [root_copy(tmp_path)])
+    run(m, "mmapfile make /tmp/mf")
+    assert "mmapfile: two ok" in run(m, "mmapfile two /tmp/mf")
+
+
+def test_a_system_call_copying_into_an_unread_file_page_waits_for_it(boot, tmp_path):
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    run(m, "mmapfile make /tmp/mf")
+    poweroff(m)
+    m = shell(boot, [img])              # cold cache
+    assert "mmapfile: sysread ok" in run(m, "mmapfile sysread /tmp/mf")
