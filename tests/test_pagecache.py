@@ -41,3 +41,21 @@ def test_a_system_call_copying_into_an_unread_file_page_waits_for_it(boot, tmp_p
     poweroff(m)
     m = shell(boot, [img])              # cold cache
     assert "mmapfile: sysread ok" in run(m, "mmapfile sysread /tmp/mf")
+
+
+def pagecache_stats(m):
+    out = run(m, "cat /proc/mem")
+    g = re.search(r"pagecache: (\d+) pages, (\d+) mapped, (\d+) shared", out)
+    assert g, out
+    return [int(x) for x in g.groups()]
+
+
+def test_programs_from_the_disk_share_their_pages(boot, tmp_path):
+    m = shell(boot, [root_copy(tmp_path)])
+    _, _, shared0 = pagecache_stats(m)
+    run(m, "sleep 30 &")
+    run(m, "sleep 30 &")
+    pages, mapped, shared = pagecache_stats(m)
+    # the two sleeps map the same cache pages of /bin/sleep's text
+    assert shared >= shared0 + 10, (shared0, shared)
+    assert "hello" in run(m, "echo hello")

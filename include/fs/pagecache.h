@@ -86,6 +86,10 @@ struct pc_wait {
 };
 void pc_wait_init(struct pc_wait *w, struct pc_page *pg);
 
+/* The sops of a file region: its reference on the open file (fs/file.h). */
+struct vma_shared_ops;
+extern const struct vma_shared_ops pc_file_vma_ops;
+
 /* Mappings (mm.c, under the mm's lock).  shared: a MAP_SHARED region. */
 void pc_map_get(struct pc_page *pg, bool shared, bool writable);
 void pc_unmap_put(struct pc_page *pg, bool shared);

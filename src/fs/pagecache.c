@@ -22,11 +22,13 @@
 #include "core/task.h"
 #include "core/timer.h"
 #include "fs/ext2.h"
+#include "fs/file.h"
 #include "fs/pagecache.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "lib/printk.h"
 #include "mem/kmalloc.h"
+#include "mem/mm.h"
 #include "mem/page_alloc.h"
 
 #define NHASH 1024
@@ -336,6 +338,10 @@ void pc_wait_init(struct pc_wait *w, struct pc_page *pg)
 }
 
 /* ---- mappings ------------------------------------------------------------------ */
+
+static void vma_file_get(void *obj) { file_get(obj); }
+static void vma_file_put(void *obj) { file_put(obj); }
+const struct vma_shared_ops pc_file_vma_ops = { vma_file_get, vma_file_put };
 
 void pc_map_get(struct pc_page *pg, bool shared, bool writable)
 {

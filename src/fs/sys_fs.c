@@ -51,8 +51,7 @@ struct fscall {
 
 static void fscall_free(struct fscall *fc)
 {
-    if (fc->op.image && !fc->op.image_cached)
-        kfree(fc->op.image);
+    pc_put(fc->op.pg0);
     file_put(fc->f);
     kfree(fc);
 }
@@ -262,6 +261,24 @@ static long open_fallback(struct thread *th, struct fscall *fc)
     return r;
 }
 
+struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
+                         int flags)
+{
+    struct file *f = file_alloc(FT_EXT2, flags);
+    if (!f)
+        return NULL;
+    if (!x2_open_ref(fs, ino)) {
+        f->type = FT_CONSOLE;           /* nothing to release */
+        file_put(f);
+        return NULL;
+    }
+    f->x2.fs = fs;
+    f->x2.ino = ino;
+    f->x2.mode = ftype;
+    strlcpy(f->x2.path, path, sizeof f->x2.path);
+    return f;
+}
+
 static long open_finish(struct thread *th, struct fscall *fc, long r)
 {
     /* not on ext2: r is the fallback's answer, an fd (0 too) or -errno */
@@ -271,18 +288,9 @@ static long open_finish(struct thread *th, struct fscall *fc, long r)
         return -ENOTDIR;
     if (strlen(fc->op.path) >= sizeof ((struct file *)0)->x2.path)
         return -ENAMETOOLONG;
-    struct file *f = file_alloc(FT_EXT2, fc->op.flags);
+    struct file *f = x2_file_new(fc->op.fs, fc->op.ino, fc->op.ftype, fc->op.path, fc->op.flags);
     if (!f)
-        return -ENOMEM;
-    if (!x2_open_ref(fc->op.fs, fc->op.ino)) {
-        f->type = FT_CONSOLE;           /* nothing to release */
-        file_put(f);
         return -ENFILE;
-    }
-    f->x2.fs = fc->op.fs;
-    f->x2.ino = fc->op.ino;
-    f->x2.mode = fc->op.ftype;
-    strlcpy(f->x2.path, fc->op.path, sizeof f->x2.path);
     r = fd_install(th->proc->files, f, 0, fc->op.flags & O_CLOEXEC);
     if (r < 0)
         file_put(f);
@@ -838,9 +846,10 @@ SYS(fstatfs)
 /* ---- exec -------------------------------------------------------------------------------------- */
 
 /* exec_load, and what a successful exec does to signals (signal.c) */
-static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+                         const struct exec_file *xf)
 {
-    long r = exec_load(th, path, uargv, uenvp);
+    long r = exec_load(th, path, uargv, uenvp, xf);
     if (r == 0) {
         signal_exec(th->proc);
         th->proc->did_exec = true;
@@ -850,18 +859,22 @@ static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, ui
 
 static long exec_fallback(struct thread *th, struct fscall *fc)
 {
-    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1], NULL);
 }
 
+/* An ext2 program: mapped from the page cache through an open file of
+ * it, which its regions keep (and so the inode) as long as they live. */
 static long exec_finish(struct thread *th, struct fscall *fc, long r)
 {
     if (r || !fc->op.fs)
         return r;
-    if (!fc->op.image_cached) {
-        x2_exec_image_put(&fc->op);     /* the cache owns it from now on */
-        fc->op.image_cached = true;
-    }
-    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    struct file *f = x2_file_new(fc->op.fs, fc->op.ino, fc->op.ftype, fc->op.path, O_RDONLY);
+    if (!f)
+        return -ENOMEM;
+    struct exec_file xf = { f, fc->op.pg0, fc->op.size };
+    r = do_exec_load(th, fc->op.path, fc->u[0], fc->u[1], &xf);
+    file_put(f);
+    return r;
 }
 
 long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp)

@@ -59,13 +59,8 @@ SYS(brk)
 #define MAP_SHARED 0x01
 #define MAP_ANONYMOUS 0x20
 
-/* A file mapping's region holds a reference on the open file (and so on
- * its inode and file system). */
-static void vma_file_get(void *obj) { file_get(obj); }
-static void vma_file_put(void *obj) { file_put(obj); }
-static const struct vma_shared_ops file_vma_ops = { vma_file_get, vma_file_put };
-
-/* mmap of an ext2 regular file: through the page cache (mm_map_file). */
+/* mmap of an ext2 regular file: through the page cache (mm_map_file).
+ * The region holds a reference on the open file (so on its inode). */
 static long mmap_ext2(struct thread *th, struct file *f, uint64_t a[6])
 {
     int acc = f->flags & O_ACCMODE;
@@ -79,7 +74,7 @@ static long mmap_ext2(struct thread *th, struct file *f, uint64_t a[6])
     if (shared)
         pc_writeback_start();
     return mm_map_file(th->proc->mm, a[0], a[1], (uint32_t)a[2], (int)a[3], f->x2.fs,
-                       f->x2.ino, a[5] / 4096, a[1], &file_vma_ops, f);
+                       f->x2.ino, a[5] / 4096, a[1], &pc_file_vma_ops, f);
 }
 
 SYS(mmap)
