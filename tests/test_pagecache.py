@@ -19,6 +19,10 @@ def test_shared_mapping_writes_reach_read_and_survive_a_reboot(boot, tmp_path):
     # a fresh boot: the cache is cold, so the mapping's faults wait for the disk
     m = shell(boot, [img])
     assert "mmapfile: check ok" in run(m, "mmapfile check /tmp/mf")
+    # the faults on the cold file found no page: the thread's task waited
+    # (returned PENDING) for a fill task instead of holding the hart
+    g = re.search(r"pagecache faults: (\d+) fills started, (\d+) waits", run(m, "cat /proc/mem"))
+    assert g and int(g.group(1)) > 0 and int(g.group(2)) > 0, g
     poweroff(m)
 
 

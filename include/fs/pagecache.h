@@ -120,8 +120,23 @@ struct pc_flush {
 void pc_flush_init(struct pc_flush *f, struct ext2_fs *fs, uint32_t ino);
 void pc_writeback_start(void);      /* the periodic flush task */
 
+/* fsync of a file's data: its dirty pages (pc_flush of fs, ino; fs NULL:
+ * every file system), then the block cache's sync of that disk (of every
+ * disk).  result 0 or -errno. */
+struct pc_fsync {
+    struct future base;
+    struct ext2_fs *fs;
+    uint32_t ino;
+    struct pc_flush flush;
+    struct bc_sync sync;
+    int result;
+};
+void pc_fsync_init(struct pc_fsync *s, struct ext2_fs *fs, uint32_t ino);
+
 /* Free up to `pages` clean, unreferenced pages; returns how many. */
 unsigned long pc_shrink(unsigned long pages);
 
-struct pc_stats { uint64_t pages, mapped, shared, dirty, hits, fills, reclaimed; };
+/* fill_tasks: fills started for faults; waits: faults (or copies) whose
+ * thread suspended (its task returned PENDING) until a fill ended. */
+struct pc_stats { uint64_t pages, mapped, shared, dirty, hits, fills, reclaimed, fill_tasks, waits; };
 void pc_get_stats(struct pc_stats *out);

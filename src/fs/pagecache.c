@@ -289,6 +289,7 @@ void pc_fill_start(struct pc_page *pg)
     }
     pg->flags |= PC_FILLING;
     atomic_fetch_add(&pg->refs, 1);
+    stats.fill_tasks++;
     spin_unlock(&lock);
     struct task *task;
     struct fill_task *t = task_alloc(sizeof *t, "pc_fill", &task);
@@ -313,6 +314,11 @@ static enum poll wait_poll(struct future *base, struct cx *cx)
 {
     struct pc_wait *w = (struct pc_wait *)base;
     ASYNC_BEGIN(w);
+    if (!fill_over(w->pg)) {
+        spin_lock(&lock);
+        stats.waits++;
+        spin_unlock(&lock);
+    }
     AWAIT_COND(w, cx, &w->pg->wq, &w->w, fill_over(w->pg));
     spin_lock(&lock);
     w->result = w->pg->flags & PC_VALID ? 0 : w->pg->flags & PC_GONE ? -EAGAIN
@@ -552,6 +558,39 @@ void pc_flush_init(struct pc_flush *f, struct ext2_fs *fs, uint32_t ino)
     f->run.base.resume = RESUME_DONE;
     f->fs = fs;
     f->ino = ino;
+}
+
+static enum poll fsync_poll(struct future *base, struct cx *cx)
+{
+    struct pc_fsync *s = (struct pc_fsync *)base;
+    ASYNC_BEGIN(s);
+    pc_flush_init(&s->flush, s->fs, s->ino);
+    AWAIT(s, future_poll(&s->flush.base, cx));
+    s->result = s->flush.result;
+    bc_sync_init(&s->sync, s->fs ? s->fs->dev : NULL);
+    AWAIT(s, future_poll(&s->sync.base, cx));
+    if (!s->result)
+        s->result = s->sync.result;
+    ASYNC_END(s);
+}
+
+static void fsync_cancel(struct future *base)
+{
+    struct pc_fsync *s = (struct pc_fsync *)base;
+    future_cancel(&s->flush.base);
+    future_cancel(&s->sync.base);
+}
+
+static const struct future_ops fsync_ops = { fsync_poll, fsync_cancel, "pc_fsync" };
+
+void pc_fsync_init(struct pc_fsync *s, struct ext2_fs *fs, uint32_t ino)
+{
+    future_init(&s->base, &fsync_ops);
+    s->fs = fs;
+    s->ino = ino;
+    s->result = 0;
+    s->flush.base.resume = RESUME_DONE;
+    s->sync.base.resume = RESUME_DONE;
 }
 
 struct pc_writeback {

@@ -148,6 +148,7 @@ void report_mem(struct outbuf *o)
     pc_get_stats(&pc);
     outf(o, "pagecache: %lu pages, %lu mapped, %lu shared, %lu dirty, %lu fills, %lu reclaimed\n",
          pc.pages, pc.mapped, pc.shared, pc.dirty, pc.fills, pc.reclaimed);
+    outf(o, "pagecache faults: %lu fills started, %lu waits\n", pc.fill_tasks, pc.waits);
 }
 
 /* Print s with anything unprintable escaped, at most max characters. */

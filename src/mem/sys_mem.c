@@ -130,8 +130,7 @@ struct msync_call {
     struct ext2_fs *fs;         /* the one file system mapped (NULL: several) */
     uint32_t ino;               /* the one file (0: several) */
     int n;
-    struct pc_flush flush;
-    struct bc_sync sync;
+    struct pc_fsync fsync;
 };
 
 static void msync_note(struct ext2_fs *fs, uint32_t ino, void *arg)
@@ -153,13 +152,9 @@ static enum poll msync_poll(struct future *base, struct cx *cx)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     struct msync_call *m = sc->msync;
     ASYNC_BEGIN(sc);
-    pc_flush_init(&m->flush, m->fs, m->fs ? m->ino : 0);
-    AWAIT(sc, future_poll(&m->flush.base, cx));
-    sc->result = m->flush.result;
-    bc_sync_init(&m->sync, m->fs ? x2_fs_dev(m->fs) : NULL);
-    AWAIT(sc, future_poll(&m->sync.base, cx));
-    if (!sc->result)
-        sc->result = m->sync.result;
+    pc_fsync_init(&m->fsync, m->fs, m->fs ? m->ino : 0);
+    AWAIT(sc, future_poll(&m->fsync.base, cx));
+    sc->result = m->fsync.result;
     kfree(m);
     sc->msync = NULL;
     ASYNC_END(sc);
@@ -170,8 +165,7 @@ static void msync_cancel(struct future *base)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (!sc->msync)
         return;
-    future_cancel(&sc->msync->flush.base);
-    future_cancel(&sc->msync->sync.base);
+    future_cancel(&sc->msync->fsync.base);
     kfree(sc->msync);
     sc->msync = NULL;
 }
@@ -190,7 +184,7 @@ SYS(msync)
     struct msync_call *m = kzalloc(sizeof *m);
     if (!m)
         return -ENOMEM;
-    m->flush.base.resume = m->sync.base.resume = RESUME_DONE;
+    m->fsync.base.resume = RESUME_DONE;
     long r = mm_shared_files(th->proc->mm, a[0], a[1], msync_note, m);
     if (r || m->n == 0) {
         kfree(m);
