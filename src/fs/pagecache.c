@@ -39,7 +39,7 @@ static struct spinlock lock = SPINLOCK_INIT("pagecache");
 static struct pc_page *hash[NHASH];
 static struct pc_page lru = { .lru_prev = &lru, .lru_next = &lru };  /* head: most recent */
 static uint32_t ino_pages[NINO];
-static uint64_t npages, ndirty_hint, max_pages = UINT64_MAX;
+static uint64_t npages, ndirty, max_pages = UINT64_MAX;   /* ndirty: hashed DIRTY pages */
 static uint32_t flush_passes;
 static struct pc_stats stats;
 
@@ -83,6 +83,8 @@ static void unhash_locked(struct pc_page *pg)
     pg->lru_next = pg->lru_prev = pg;
     ino_pages[pg->ino % NINO]--;
     npages--;
+    if (pg->flags & PC_DIRTY)
+        ndirty--;
     pg->flags = (pg->flags & ~(PC_VALID | PC_DIRTY)) | PC_GONE;
 }
 
@@ -356,12 +358,9 @@ void pc_map_get(struct pc_page *pg, bool shared, bool writable)
     pg->maps++;
     if (shared)
         pg->smaps++;
-    if (writable) {
-        pg->flags |= PC_DIRTY;
-        pg->wseq++;
-        ndirty_hint++;
-    }
     spin_unlock(&lock);
+    if (writable)
+        pc_mark_dirty(pg);
 }
 
 void pc_unmap_put(struct pc_page *pg, bool shared)
@@ -377,9 +376,11 @@ void pc_unmap_put(struct pc_page *pg, bool shared)
 void pc_mark_dirty(struct pc_page *pg)
 {
     spin_lock(&lock);
-    pg->flags |= PC_DIRTY;
+    if (!(pg->flags & (PC_DIRTY | PC_GONE))) {
+        pg->flags |= PC_DIRTY;
+        ndirty++;
+    }
     pg->wseq++;
-    ndirty_hint++;
     spin_unlock(&lock);
 }
 
@@ -516,8 +517,12 @@ static enum poll flush_poll(struct future *base, struct cx *cx)
     ASYNC_BEGIN(f);
     spin_lock(&lock);
     f->pass = ++flush_passes;
+    if (!ndirty)
+        f->bucket = NHASH;              /* nothing to do (fsync's common case) */
+    else
+        f->bucket = 0;
     spin_unlock(&lock);
-    for (f->bucket = 0; f->bucket < NHASH;) {
+    while (f->bucket < NHASH) {
         f->pg = next_dirty(f, &seq);
         if (!f->pg) {
             f->bucket++;
@@ -531,8 +536,10 @@ static enum poll flush_poll(struct future *base, struct cx *cx)
         } else {
             /* clean unless a shared mapping may still write it, or wrote since */
             spin_lock(&lock);
-            if (f->pg->smaps == 0 && f->pg->wseq == f->seq)
+            if (f->pg->smaps == 0 && f->pg->wseq == f->seq && (f->pg->flags & PC_DIRTY)) {
                 f->pg->flags &= ~PC_DIRTY;
+                ndirty--;
+            }
             spin_unlock(&lock);
         }
         pc_put(f->pg);
@@ -606,7 +613,7 @@ static enum poll writeback_poll(struct future *base, struct cx *cx)
     for (;;) {
         sleep_init(&w->sl, time_ms(WRITEBACK_MS));
         AWAIT(w, future_poll(&w->sl.base, cx));
-        if (!__atomic_load_n(&ndirty_hint, __ATOMIC_RELAXED))
+        if (!__atomic_load_n(&ndirty, __ATOMIC_RELAXED))
             continue;
         pc_flush_init(&w->flush, NULL, 0);
         AWAIT(w, future_poll(&w->flush.base, cx));

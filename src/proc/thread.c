@@ -69,20 +69,18 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
  * A system call that failed with -EFAULT because a copy met a file page
  * that is not cached yet (this hart's copy_needs) is run again once the
  * page is read: th->sc.pgfault waits for it, a0 gets back the call's
- * first argument (a synchronous call overwrote it).  Anything else: false.
+ * first argument (a synchronous call overwrote it).  false: no such page.
+ * (A page left in the slot by a copy of another task only causes one
+ * harmless rerun of a call that failed with -EFAULT anyway.)
  * The calls that copy do so before they change anything they cannot
  * redo, or report the bytes done instead of -EFAULT.
  */
-static bool copy_restart(struct thread *th, long result, uint64_t a0)
+static bool copy_restart(struct thread *th, uint64_t a0)
 {
     struct pc_page *pg = this_hart()->copy_needs;
     this_hart()->copy_needs = NULL;
     if (!pg)
         return false;
-    if (result != -EFAULT) {
-        pc_put(pg);
-        return false;
-    }
     th->tf.x[REG_A0] = a0;
     th->copy_wait = true;
     pc_fill_start(pg);
@@ -147,15 +145,13 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             arch_irq_enable();
             user_skip_ecall(th);
             uint64_t a0 = th->tf.x[REG_A0];
-            pc_put(this_hart()->copy_needs);
-            this_hart()->copy_needs = NULL;
             if (syscall_start(th) == PENDING) {
                 AWAIT(th, await_syscall(th, cx));
                 if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart &&
-                    !copy_restart(th, th->sc.result, th->tf.x[REG_A0]))
+                    !(th->sc.result == -EFAULT && copy_restart(th, th->tf.x[REG_A0])))
                     syscall_finish(th, th->sc.result);
-            } else {
-                copy_restart(th, (long)th->tf.x[REG_A0], a0);
+            } else if ((long)th->tf.x[REG_A0] == -EFAULT) {
+                copy_restart(th, a0);
             }
             if (th->copy_wait) {
                 /* the call met a file page not cached: read it, then run
