@@ -129,7 +129,7 @@ struct pc_page *pc_get(struct ext2_fs *fs, uint32_t ino, uint64_t index)
 
     /* allocate outside the lock: the allocator may call pc_shrink */
     struct pc_page *n = kzalloc(sizeof *n);
-    uint8_t *data = n ? page_alloc() : NULL;
+    uint8_t *data = n ? page_alloc_nozero() : NULL;    /* a fill writes every byte */
     if (!data) {
         kfree(n);
         return NULL;
