@@ -90,6 +90,10 @@ static long write_attempt(struct x2c *c, struct x2io *x, struct file_io *io, str
         x->pos = x2_isize(fs, ix->i);
         x->pos_set = true;
     }
+    if (x->pos + io->len > x2_isize(fs, ix->i))
+        /* growing: cached bytes past the old end (a shared mapping's
+         * stores there) must read as zeros, as the disk's do */
+        pc_truncate(fs, ix->ino, x2_isize(fs, ix->i));
     while (io->done < io->len && io->done < x->chunk_end) {
         uint64_t pos = x->pos + io->done, size = x2_isize(fs, ix->i);
         uint64_t lblk = pos / fs->bsize;

@@ -220,8 +220,9 @@ static long truncate_inode(struct x2c *c, struct x2ino *ix, uint64_t size)
             bc_put(b);
         }
     }
-    if (size < old)
-        pc_truncate(fs, ix->ino, size);
+    /* the page cache: drop what lies past the new end; growing, what lies
+     * past the old one (a shared mapping may have stored there) */
+    pc_truncate(fs, ix->ino, MIN(size, old));
     if (size != old) {
         x2_set_isize(fs, ix->i, size);
         ix->i->i_mtime = ix->i->i_ctime = x2_now();
