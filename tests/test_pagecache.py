@@ -63,3 +63,16 @@ def test_programs_from_the_disk_share_their_pages(boot, tmp_path):
     # the two sleeps map the same cache pages of /bin/sleep's text
     assert shared >= shared0 + 10, (shared0, shared)
     assert "hello" in run(m, "echo hello")
+
+
+def test_cached_pages_give_way_when_a_program_needs_the_memory(boot, tmp_path):
+    # a 48 MiB file read back fills the page and block caches; a program
+    # that then wants most of memory gets it: the allocator asks the caches
+    # to give back clean pages before it fails (mapped ones stay)
+    m = shell(boot, [root_copy(tmp_path)], mem="128M")
+    run(m, "mmapfile make /tmp/mf")
+    assert "fswriters: 1 ok" in run(m, "fswriters 1 49152", timeout=300)
+    assert "memhog: ok" in run(m, "memhog 80", timeout=300)
+    g = re.search(r"pagecache: .* (\d+) reclaimed", run(m, "cat /proc/mem"))
+    assert g and int(g.group(1)) > 0, g
+    assert "mmapfile: shared ok" in run(m, "mmapfile shared /tmp/mf")
