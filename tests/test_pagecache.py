@@ -76,3 +76,14 @@ def test_cached_pages_give_way_when_a_program_needs_the_memory(boot, tmp_path):
     g = re.search(r"pagecache: .* (\d+) reclaimed", run(m, "cat /proc/mem"))
     assert g and int(g.group(1)) > 0, g
     assert "mmapfile: shared ok" in run(m, "mmapfile shared /tmp/mf")
+
+
+def test_one_hart_runs_another_process_while_a_fault_waits_for_the_disk(boot, tmp_path):
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    run(m, "mmapfile make /tmp/counter")
+    run(m, "mmapfile make /tmp/cold")
+    poweroff(m)
+    m = shell(boot, [img], smp=1)       # /tmp/cold is on the disk only now
+    out = run(m, "mmapfile overlap /tmp/counter /tmp/cold")
+    assert "mmapfile: overlap ok" in out, out

@@ -12,12 +12,18 @@
  *                  through a fresh mapping (faults read the disk) and read()
  *   sysread FILE   read() into a buffer that is itself a fresh mapping
  *                  of FILE (the system call's copy meets a page not cached)
+ *   overlap FILE COLD  a child counts in a shared mapping of FILE while we
+ *                  fault on COLD, a file whose pages are on the disk only:
+ *                  on one hart the count moves only if the fault let the
+ *                  hart run the child while it waited for the disk
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +174,31 @@ int main(int argc, char **argv)
 			return fail("write from the mapping");
 		close(src);
 		close(fd);
+	} else if (!strcmp(mode, "overlap") && argc == 4) {
+		volatile unsigned long *cnt = (volatile unsigned long *)map(path, MAP_SHARED, NULL);
+		int cfd = open(argv[3], O_RDONLY);
+		volatile char *cold = cfd < 0 ? MAP_FAILED : mmap(NULL, LEN, PROT_READ, MAP_PRIVATE, cfd, 0);
+		if (!cnt || cold == MAP_FAILED)
+			return fail("mmap");
+		cnt[0] = 0;
+		pid_t pid = fork();
+		if (pid == 0)
+			for (;;)
+				cnt[0]++;
+		if (pid < 0)
+			return fail("fork");
+		while (cnt[0] == 0)
+			sched_yield();
+		unsigned long c0 = cnt[0];
+		char c = cold[PG];             /* waits for the disk */
+		unsigned long c1 = cnt[0];
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (c != pattern(PG))
+			return fail("the cold page is wrong");
+		if (c1 == c0)
+			return fail("nothing ran while the fault waited");
+		printf("mmapfile: the child counted %lu while the fault waited\n", c1 - c0);
 	} else {
 		return fail("unknown mode");
 	}
