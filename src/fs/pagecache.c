@@ -246,6 +246,10 @@ struct fill_task {
     struct x2run run;
 };
 
+/* Runs under the file system's lock, shared: no write changes the file's
+ * blocks meanwhile (a write updates a cached page only once it is VALID,
+ * so the fill must not race one).  With per-inode locks it must take the
+ * inode's lock, shared, instead. */
 static long fill_task_attempt(struct x2c *c, void *arg)
 {
     struct pc_page *pg = arg;
@@ -459,7 +463,8 @@ void pc_forget(struct ext2_fs *fs)
 
 /* ---- write-back of dirty pages ---------------------------------------------------- */
 
-/* Copy f->pg into its blocks (allocating holes), under the fs lock. */
+/* Copy f->pg into its blocks (allocating holes), under the fs lock held
+ * exclusively (with per-inode locks: the inode's, exclusively). */
 static long flush_attempt(struct x2c *c, void *arg)
 {
     struct pc_flush *f = arg;

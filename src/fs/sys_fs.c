@@ -261,24 +261,6 @@ static long open_fallback(struct thread *th, struct fscall *fc)
     return r;
 }
 
-struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
-                         int flags)
-{
-    struct file *f = file_alloc(FT_EXT2, flags);
-    if (!f)
-        return NULL;
-    if (!x2_open_ref(fs, ino)) {
-        f->type = FT_CONSOLE;           /* nothing to release */
-        file_put(f);
-        return NULL;
-    }
-    f->x2.fs = fs;
-    f->x2.ino = ino;
-    f->x2.mode = ftype;
-    strlcpy(f->x2.path, path, sizeof f->x2.path);
-    return f;
-}
-
 static long open_finish(struct thread *th, struct fscall *fc, long r)
 {
     /* not on ext2: r is the fallback's answer, an fd (0 too) or -errno */
@@ -288,9 +270,18 @@ static long open_finish(struct thread *th, struct fscall *fc, long r)
         return -ENOTDIR;
     if (strlen(fc->op.path) >= sizeof ((struct file *)0)->x2.path)
         return -ENAMETOOLONG;
-    struct file *f = x2_file_new(fc->op.fs, fc->op.ino, fc->op.ftype, fc->op.path, fc->op.flags);
+    struct file *f = file_alloc(FT_EXT2, fc->op.flags);
     if (!f)
+        return -ENOMEM;
+    if (!x2_open_ref(fc->op.fs, fc->op.ino)) {
+        f->type = FT_CONSOLE;           /* nothing to release */
+        file_put(f);
         return -ENFILE;
+    }
+    f->x2.fs = fc->op.fs;
+    f->x2.ino = fc->op.ino;
+    f->x2.mode = fc->op.ftype;
+    strlcpy(f->x2.path, fc->op.path, sizeof f->x2.path);
     r = fd_install(th->proc->files, f, 0, fc->op.flags & O_CLOEXEC);
     if (r < 0)
         file_put(f);
@@ -844,6 +835,25 @@ SYS(fstatfs)
 }
 
 /* ---- exec -------------------------------------------------------------------------------------- */
+
+/* An open file of inode ino, as openat makes one (exec's regions hold it). */
+struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
+                         int flags)
+{
+    struct file *f = file_alloc(FT_EXT2, flags);
+    if (!f)
+        return NULL;
+    if (!x2_open_ref(fs, ino)) {
+        f->type = FT_CONSOLE;           /* nothing to release */
+        file_put(f);
+        return NULL;
+    }
+    f->x2.fs = fs;
+    f->x2.ino = ino;
+    f->x2.mode = ftype;
+    strlcpy(f->x2.path, path, sizeof f->x2.path);
+    return f;
+}
 
 /* exec_load, and what a successful exec does to signals (signal.c) */
 static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
