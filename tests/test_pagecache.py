@@ -87,3 +87,15 @@ def test_one_hart_runs_another_process_while_a_fault_waits_for_the_disk(boot, tm
     m = shell(boot, [img], smp=1)       # /tmp/cold is on the disk only now
     out = run(m, "mmapfile overlap /tmp/counter /tmp/cold")
     assert "mmapfile: overlap ok" in out, out
+
+
+def test_a_process_killed_while_its_fault_waits_dies_and_the_page_still_reads(boot, tmp_path):
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    run(m, "mmapfile make /tmp/flag")
+    run(m, "mmapfile make /tmp/cold")
+    poweroff(m)
+    m = shell(boot, [img], smp=1)
+    out = run(m, "mmapfile killwait /tmp/flag /tmp/cold")
+    assert "mmapfile: killwait ok" in out, out
+    assert "hello" in run(m, "echo hello")

@@ -16,6 +16,9 @@
  *                  fault on COLD, a file whose pages are on the disk only:
  *                  on one hart the count moves only if the fault let the
  *                  hart run the child while it waited for the disk
+ *   killwait FILE COLD  a process is killed (by a child running meanwhile)
+ *                  while its fault on COLD waits for the disk: it dies,
+ *                  and COLD reads right afterwards
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
@@ -199,6 +202,36 @@ int main(int argc, char **argv)
 		if (c1 == c0)
 			return fail("nothing ran while the fault waited");
 		printf("mmapfile: the child counted %lu while the fault waited\n", c1 - c0);
+	} else if (!strcmp(mode, "killwait") && argc == 4) {
+		volatile unsigned long *flag = (volatile unsigned long *)map(path, MAP_SHARED, NULL);
+		if (!flag)
+			return fail("mmap");
+		flag[0] = 0;
+		pid_t victim = fork();
+		if (victim == 0) {
+			int cfd = open(argv[3], O_RDONLY);
+			volatile char *cold = mmap(NULL, LEN, PROT_READ, MAP_PRIVATE, cfd, 0);
+			if (cold == MAP_FAILED)
+				_exit(3);
+			pid_t killer = fork();
+			if (killer == 0) {
+				while (flag[0] == 0)
+					sched_yield();
+				kill(getppid(), SIGKILL);
+				_exit(0);
+			}
+			flag[0] = 1;
+			(void)cold[2 * PG];     /* waits for the disk; killed meanwhile */
+			_exit(4);               /* the kill came after the fault (not what we test, not wrong) */
+		}
+		int st;
+		if (victim < 0 || waitpid(victim, &st, 0) != victim)
+			return fail("fork or wait");
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+			return fail("the victim was not killed");
+		char *q = map(argv[3], MAP_PRIVATE, NULL);
+		if (!q || q[2 * PG] != pattern(2 * PG) || q[LEN - 1] != pattern(LEN - 1))
+			return fail("the cold file reads wrong after the kill");
 	} else {
 		return fail("unknown mode");
 	}
