@@ -34,6 +34,7 @@
 #define NHASH 1024
 #define NINO 256                    /* per-inode page counts, hashed: truncate skips empty ones */
 #define WRITEBACK_MS 5000
+#define FILL_READAHEAD 16            /* blocks read ahead when a fault's fill misses */
 
 static struct spinlock lock = SPINLOCK_INIT("pagecache");
 static struct pc_page *hash[NHASH];
@@ -258,6 +259,22 @@ static long fill_task_attempt(struct x2c *c, void *arg)
     if (r)
         return r;
     r = pc_fill_attempt(c, &ix, pg);
+    if (r == -EMISS) {
+        /* faults on a mapping tend to go on: read the next blocks ahead
+         * (into the block cache), without waiting for them */
+        struct ext2_fs *fs = c->fs;
+        uint64_t miss = c->miss, size = x2_isize(fs, ix.i);
+        uint64_t first = (pg->index + 1) * PAGE_SIZE / fs->bsize;
+        for (uint64_t k = 0; k < FILL_READAHEAD && (first + k) * fs->bsize < size; k++) {
+            uint32_t q;
+            if (x2_bmap(c, &ix, first + k, false, &q))
+                break;                  /* its indirect block is not here yet */
+            if (q)
+                bc_readahead(fs->dev, q, fs->bsize);
+        }
+        c->miss = miss;
+        c->miss_size = 0;
+    }
     x2_iput(&ix);
     return r;
 }
