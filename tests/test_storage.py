@@ -182,6 +182,19 @@ def test_uring_32_reads_in_flight_at_offsets_and_fsync(boot, tmp_path):
     assert "uring_blk: 32 reads ok" in out and "uring_blk: fsync ok" in out, out
 
 
+def test_uring_openat_write_read_statx_close_on_the_ext2_root(boot, tmp_path):
+    """A file's whole life through io_uring alone (OPENAT, WRITE, READ, STATX,
+    CLOSE), and the errors Linux gives (-ENOENT, -EBADF, -EFAULT)."""
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    out = run(m, "uring_files /")
+    assert "uring_files: all ok" in out, out
+    assert "statx by path: size, mode, inode" in out and "close of a bad fd: -EBADF" in out, out
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log
+
+
 def test_mount_a_second_disk(boot, tmp_path):
     root = root_copy(tmp_path)
     data = make_image(tmp_path, "data.img", {"hello": b"from the second disk\n"}, block=1024)

@@ -75,11 +75,13 @@ struct uring {
     struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
     struct mm *mm;              /* the submitter's, while it submits */
     struct fdtable *files;      /* (ditto) */
+    const char *cwd;            /* (ditto): relative paths (OPENAT, STATX) */
     const void *owner;          /* (ditto): its process */
 };
 
 /* One submission, as a task's root future. */
 struct bc_sync;
+struct fscall;
 
 struct uring_op {
     struct future base;
@@ -94,13 +96,14 @@ struct uring_op {
     bool started;
     int32_t res;
     struct file *f;
+    struct fdtable *files;              /* OPENAT, CLOSE: the submitter's table (a reference) */
     bool has_link_timeout;
     uint64_t lt_user_data;
     uint64_t lt_rel;                    /* its length in ticks: the clock starts with the op */
     uint64_t lt_deadline;
     bool lt_fired;                      /* the LINK_TIMEOUT expired first */
     uint64_t timeout_target;            /* TIMEOUT: completions to wait for */
-    int32_t prep_err;                   /* TIMEOUT: bad argument found at submission */
+    int32_t prep_err;                   /* TIMEOUT, OPENAT, STATX: bad argument found at submission */
     uint64_t timeout_rel;               /* TIMEOUT behind a link: ticks from its start */
     struct sleep lt_sleep;              /* LINK_TIMEOUT deadline */
     union {
@@ -113,6 +116,7 @@ struct uring_op {
             };
         };
         struct bc_sync *sync;           /* FSYNC of an ext2 file (kmalloc'd) */
+        struct fscall *fsc;             /* OPENAT, STATX: the path walk (sys_fs.c) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
     int64_t vec_total;
@@ -131,7 +135,7 @@ struct enter_wait {
 long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files,
                  struct uring **ring);
 /* owner: the submitting process (an identity for uring_cancel_owner). */
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const char *cwd, const void *owner,
                  uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
                  bool *must_wait);
 /* A process is gone: cancel every operation it submitted, in every ring. */
@@ -144,6 +148,10 @@ unsigned uring_prio_hint(struct uring *r);
 
 /* src/uring/uring_ops.c */
 extern const struct future_ops uring_op_ops;
+/* At submission: what OPENAT, CLOSE and STATX take from the submitter. */
+void uring_op_prep(struct uring_op *op);
+/* An op that never ran (a broken link): drop what it holds. */
+void uring_op_release(struct uring_op *op);
 /* MSG_RING from ring `from`: post (off, len) as a completion on the ring
  * file f (or the one at sqe->fd); 0, -EBADF, -EBADFD or -EOVERFLOW. */
 int32_t uring_msg_ring(struct uring *from, struct file *f, const struct io_uring_sqe *sqe);

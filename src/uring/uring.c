@@ -530,8 +530,7 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         spin_lock(&r->lock);
         inflight_del_locked(r, next);
         spin_unlock(&r->lock);
-        if (next->f)
-            file_put(next->f);
+        uring_op_release(next);
         struct uring_op *dead = next;
         next = after;
         op_ref_put(dead);
@@ -620,6 +619,7 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
         opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING ||
         opc == IORING_OP_FSYNC)
         op->f = fd_get(r->files, op->sqe.fd);   /* NULL: the op says -EBADF */
+    uring_op_prep(op);
     spin_lock(&r->lock);
     op->inflight_next = r->inflight;
     if (r->inflight)
@@ -837,7 +837,7 @@ static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_ca
  * completes when min_complete completions are there; *must_wait says
  * whether the caller has to await it.
  */
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const char *cwd, const void *owner,
                  uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
                  bool *must_wait)
 {
@@ -850,10 +850,12 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const vo
         spin_lock(&r->submit_lock);
         r->mm = mm;
         r->files = files;
+        r->cwd = cwd;
         r->owner = owner;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
         r->mm = NULL;
         r->files = NULL;
+        r->cwd = NULL;
         r->owner = NULL;
         spin_unlock(&r->submit_lock);
         if (submitted < 0)
