@@ -70,6 +70,13 @@ struct uring {
     struct uring *all_next, *all_prev;  /* every ring (uring_cancel_owner) */
     struct uring_op *inflight;  /* submitted, not yet completed */
     uint32_t ninflight;
+    /* Finished ops' blocks (task + op), kept for the next submissions: a
+     * lock-free stack anyone pushes on, which the submitter (under
+     * submit_lock) empties into its own list `spare`.  Each holds the
+     * ring's reference to its task (uring.c: op_block_get). */
+    _Atomic(struct uring_op *) done_ops;
+    _Atomic uint32_t ndone;
+    struct uring_op *spare;
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
     bool dead;                  /* the file is closed: post nothing more */
     struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */

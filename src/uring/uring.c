@@ -232,10 +232,73 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     return fd;
 }
 
+/* ---- operation blocks ---------------------------------------------------- */
+
+/*
+ * An op's block is its task (task + struct uring_op, one allocation).
+ * Each op holds two references to its task: the run's (dropped by the
+ * executor's task_finish, by task_poll_inline when it completes inline,
+ * or by task_cancel for a link never started) and the ring's, which
+ * op_block_retire keeps on done_ops for the next submission, so that a
+ * steady stream of operations allocates nothing (and does not make the
+ * allocator give a slab page back and zero a new one each time).  A block
+ * is reused only once the run's reference is gone (task_renew).
+ */
+#define OP_CACHE 16
+
+static void op_block_retire(struct uring *r, struct uring_op *op)
+{
+    if (atomic_load_explicit(&r->ndone, memory_order_relaxed) >= OP_CACHE) {
+        task_put(op->task);
+        return;
+    }
+    atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
+    struct uring_op *head = atomic_load_explicit(&r->done_ops, memory_order_relaxed);
+    do {
+        op->inflight_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&r->done_ops, &head, op, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* A block for a new op (under submit_lock), holding both references. */
+static struct uring_op *op_block_get(struct uring *r, struct task **t)
+{
+    struct uring_op *op = r->spare;
+    if (!op && atomic_load_explicit(&r->done_ops, memory_order_relaxed)) {
+        /* take the whole stack: only this side pops, so no ABA */
+        op = atomic_exchange_explicit(&r->done_ops, NULL, memory_order_acquire);
+        r->spare = op;
+    }
+    if (op && task_renew(op->task, "uring_op")) {
+        r->spare = op->inflight_next;
+        atomic_fetch_sub_explicit(&r->ndone, 1, memory_order_relaxed);
+        *t = op->task;
+    } else {
+        /* none, or the newest is still being finished elsewhere */
+        op = task_alloc(sizeof *op, "uring_op", t);
+        if (!op)
+            return NULL;
+    }
+    task_get(*t);
+    return op;
+}
+
+static void op_blocks_free(struct uring *r)
+{
+    struct uring_op *lists[2] = { r->spare, atomic_exchange(&r->done_ops, NULL) };
+    for (int i = 0; i < 2; i++)
+        for (struct uring_op *op = lists[i], *next; op; op = next) {
+            next = op->inflight_next;
+            task_put(op->task);
+        }
+    r->spare = NULL;
+}
+
 void uring_put(struct uring *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
+    op_blocks_free(r);
     spin_lock(&all_rings_lock);
     if (r->all_prev)
         r->all_prev->all_next = r->all_next;
@@ -251,11 +314,13 @@ void uring_put(struct uring *r)
 }
 
 /* An operation in flight holds the ring and the address space whose
- * buffers it uses. */
+ * buffers it uses; its block goes back to the ring first. */
 static void op_ref_put(struct uring_op *op)
 {
+    struct uring *r = op->ring;
     mm_put(op->mm);
-    uring_put(op->ring);
+    op_block_retire(r, op);
+    uring_put(r);
 }
 
 /* The file's last reference: cancel everything in flight. */
@@ -403,7 +468,12 @@ static void flush_overflow(struct uring *r)
  * holds fewer than cq_entries of them and the charge allows one more;
  * else nothing is queued and the sender hears -EOVERFLOW: false.
  */
-static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
+static void inflight_del_locked(struct uring *r, struct uring_op *op);
+
+/* retire: an op whose completion this is, taken off the in-flight list
+ * under the same lock (or NULL). */
+static bool post_retire_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge,
+                               struct uring_op *retire)
 {
     struct uring_cqe_rec *rec = NULL;
     bool ok = false;
@@ -450,11 +520,18 @@ static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct
             break;
         }
     }
+    if (retire)
+        inflight_del_locked(r, retire);
     spin_unlock(&r->lock);
     if (rec)                            /* not needed after all */
         rec_free(rec);
     trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
     return ok;
+}
+
+static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
+{
+    return post_retire_nowake(r, user_data, res, charge, NULL);
 }
 
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res)
@@ -484,19 +561,35 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
     r->ninflight--;
 }
 
-/* Start an op's task.  `started` says whether its task may be woken
- * (ASYNC_CANCEL, ring teardown): set under the lock together with the
- * start, so no waker can slip in between and queue it first.  A linked
+/*
+ * Start an op.  `now` (at submission): poll it here, inside
+ * io_uring_enter, so one that can complete at once does (its CQE is
+ * there when the call returns) and never reaches a run queue; one that
+ * must wait has registered its task's waker where it waits, and its task
+ * is polled again only when woken.  Otherwise (a link started by its
+ * predecessor's completion, which may itself run inline: no recursion
+ * down a chain) its task is queued.
+ *
+ * `started` says whether its task may be woken (ASYNC_CANCEL, ring
+ * teardown): set under the lock once the task is RUNNING (inline) or
+ * queued, so no waker can slip in between and queue it twice.  A linked
  * timeout's clock starts here, when the op it guards starts (Linux arms
- * it when the request is issued), not when it was submitted. */
-static void start_op(struct uring *r, struct uring_op *op)
+ * it when the request is issued), not when it was submitted.
+ */
+static void start_op(struct uring *r, struct uring_op *op, bool now)
 {
     if (op->has_link_timeout)
         op->lt_deadline = deadline_after(op->lt_rel);
+    struct task *t = op->task;
+    if (now)
+        task_inline_begin(t);
     spin_lock(&r->lock);
     op->started = true;
-    task_start(op->task, TASK_NO_HART, false);
+    if (!now)
+        task_start(t, TASK_NO_HART, false);
     spin_unlock(&r->lock);
+    if (now)
+        task_poll_inline(t);    /* op may be gone after this */
 }
 
 /* Called by the op's future when it is done: CQE, then the link chain. */
@@ -506,19 +599,18 @@ void uring_op_complete(struct uring_op *op, int32_t res)
     op->res = res;
     if (op->has_link_timeout)
         uring_post(r, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED);
-    uring_post(r, op->sqe.user_data, res);
+    /* its CQE and its leaving the in-flight list: one critical section */
+    post_retire_nowake(r, op->sqe.user_data, res, NULL, op);
+    waitq_wake_all(&r->cq_wait);
     /* the chain: the next link runs only if this one fully succeeded
      * (a short read or write breaks it, as on Linux) */
     bool rw = op->sqe.opcode == IORING_OP_READ || op->sqe.opcode == IORING_OP_WRITE;
     bool ok = res >= 0 && !(rw && (uint64_t)res < op->sqe.len);
     struct uring_op *next = op->link_next;
     op->link_next = NULL;
-    spin_lock(&r->lock);
-    inflight_del_locked(r, op);
-    spin_unlock(&r->lock);
     while (next) {
         if (ok && !r->dead) {
-            start_op(r, next);
+            start_op(r, next, false);
             break;
         }
         struct uring_op *after = next->link_next;
@@ -533,8 +625,11 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         uring_op_release(next);
         struct uring_op *dead = next;
         next = after;
-        op_ref_put(dead);
-        task_cancel(dead->task);
+        struct task *t = dead->task;
+        task_get(t);            /* task_cancel drops the run's reference ... */
+        task_cancel(t);
+        op_ref_put(dead);       /* ... and this may give the block to the ring */
+        task_put(t);
     }
     op_ref_put(op);             /* the op's references */
 }
@@ -595,10 +690,12 @@ static bool sqe_take(struct uring *r, uint32_t tail, struct io_uring_sqe *out)
     return false;
 }
 
-static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
+/* now: the op starts at once (submit polls it inline right after): it is
+ * RUNNING and `started` from the moment it is in flight (see start_op). */
+static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe, bool now)
 {
     struct task *t;
-    struct uring_op *op = task_alloc(sizeof *op, "uring_op", &t);
+    struct uring_op *op = op_block_get(r, &t);
     if (!op)
         return NULL;
     memset(op, 0, sizeof *op);
@@ -620,7 +717,10 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
         opc == IORING_OP_FSYNC)
         op->f = fd_get(r->files, op->sqe.fd);   /* NULL: the op says -EBADF */
     uring_op_prep(op);
+    if (now)
+        task_inline_begin(t);
     spin_lock(&r->lock);
+    op->started = now;
     op->inflight_next = r->inflight;
     if (r->inflight)
         r->inflight->inflight_prev = op;
@@ -716,7 +816,9 @@ static bool busy(struct uring *r)
  *
  * NOP and MSG_RING never wait, so outside a link chain they complete
  * right here, without a task (their CQE is written exactly as any other;
- * runs of NOPs in nop_run).  Every other operation becomes a task.
+ * runs of NOPs in nop_run).  Every other operation gets a task (a block
+ * reused from finished ops) and is polled here once (start_op): what can
+ * complete at once does, and only what must wait is left to its task.
  */
 static long submit(struct uring *r, uint32_t n)
 {
@@ -771,12 +873,12 @@ static long submit(struct uring *r, uint32_t n)
             prev->lt_user_data = sqe.user_data;
             prev->lt_rel = ticks;
             if (!(sqe.flags & IOSQE_IO_LINK)) {
-                start_op(r, chain_head);
+                start_op(r, chain_head, true);
                 chain_head = chain_tail = NULL;
             }
             continue;
         }
-        struct uring_op *op = op_new(r, &sqe);
+        struct uring_op *op = op_new(r, &sqe, alone);
         if (!op) {
             post_nowake(r, sqe.user_data, -ENOMEM, NULL);
             posted = true;
@@ -784,18 +886,22 @@ static long submit(struct uring *r, uint32_t n)
         }
         if (opc == IORING_OP_TIMEOUT)
             timeout_prep(r, op, chain_tail != NULL);
+        if (alone) {
+            task_poll_inline(op->task);     /* start_op(r, op, true), its lock done by op_new */
+            continue;
+        }
         if (chain_tail)
             chain_tail->link_next = op;
         else
             chain_head = op;
         chain_tail = op;
         if (!(sqe.flags & LINKED)) {
-            start_op(r, chain_head);
+            start_op(r, chain_head, true);
             chain_head = chain_tail = NULL;
         }
     }
     if (chain_head)             /* a link left open at the end of the batch */
-        start_op(r, chain_head);
+        start_op(r, chain_head, true);
     atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
     if (posted)                 /* TIMEOUTs counting completions, other waiters */
         waitq_wake_all(&r->cq_wait);
