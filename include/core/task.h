@@ -105,6 +105,12 @@ void task_cancel(struct task *t);   /* only for a task never started */
  */
 void task_inline_begin(struct task *t);
 enum poll task_poll_inline(struct task *t);
+/* Between the two, the caller may poll it with another task's waker
+ * (cx): it stays RUNNING.  READY: DONE and its reference dropped, as in
+ * task_poll_inline; PENDING: task_poll_inline must follow, which polls it
+ * once more with its own waker (every future re-registers its waker on a
+ * poll) before it lets it go. */
+enum poll task_poll_for(struct task *t, struct cx *cx);
 
 /* Awaiting a task's completion (needs a kept reference). */
 struct task_join {

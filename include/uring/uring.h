@@ -84,6 +84,7 @@ struct uring {
     struct fdtable *files;      /* (ditto) */
     const char *cwd;            /* (ditto): relative paths (OPENAT, STATX) */
     const void *owner;          /* (ditto): its process */
+    struct enter_wait *owner_wait;      /* (ditto): its wait, if it will wait (GETEVENTS) */
 };
 
 /* One submission, as a task's root future. */
@@ -129,12 +130,27 @@ struct uring_op {
     int64_t vec_total;
 };
 
-/* io_uring_enter's wait for completions (lives in the thread's syscall). */
+/*
+ * io_uring_enter's wait for completions (lives in the thread's syscall).
+ *
+ * It owns up to ENTER_OWNED pipe READs/WRITEs submitted by the same call
+ * that had to wait: their tasks stay RUNNING, their wakers are the
+ * thread's, and this future polls them when the thread is woken, so such
+ * an op costs one waiter registration and its completion is posted from
+ * here (no run-queue trip for its task, no second wake for the thread).
+ * Whatever is still pending when the wait ends (or is cancelled) is
+ * handed to its own task (task_poll_inline re-registers its wakers).
+ */
+#define ENTER_OWNED 4
 struct enter_wait {
     struct future base;
     struct uring *r;
     uint32_t min;
+    uint8_t nowned;
+    bool fresh;                         /* not polled yet: the owned ops just were */
     struct waiter w;
+    struct task *waker;                 /* the waiting thread's task */
+    struct uring_op *owned[ENTER_OWNED];
 };
 
 /* The new ring's fd, or -errno.  *ring (if not NULL and the call succeeds)

@@ -119,6 +119,17 @@ enum poll task_poll_inline(struct task *t)
     return PENDING;
 }
 
+enum poll task_poll_for(struct task *t, struct cx *cx)
+{
+    t->hart = this_hart()->index;
+    t->polls++;
+    if (future_poll(t->root, cx) == PENDING)
+        return PENDING;
+    atomic_store(&t->state, TASK_DONE);
+    task_put(t);
+    return READY;
+}
+
 void task_pin(struct task *t, unsigned hart)
 {
     t->hart_mask = hart == TASK_NO_HART ? 0 : (uint16_t)(1u << (hart % nharts));

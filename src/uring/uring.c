@@ -812,6 +812,26 @@ static bool busy(struct uring *r)
 
 
 /*
+ * An op the submitting io_uring_enter may keep (struct enter_wait): a
+ * READ or WRITE of a pipe, whose only wait is a wait-queue registration
+ * (re-targeted at every poll).  Polled with the thread's waker; if it
+ * must wait it stays with the enter's wait (true), else it is done.
+ */
+static bool own_pending(struct uring *r, struct uring_op *op)
+{
+    struct enter_wait *e = r->owner_wait;
+    uint8_t opc = op->sqe.opcode;
+    if (!e || e->nowned == ENTER_OWNED || !op->f || (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
+        (opc != IORING_OP_READ && opc != IORING_OP_WRITE))
+        return false;
+    struct task *t = op->task;
+    struct cx cx = { .task = e->waker };
+    if (task_poll_for(t, &cx) == PENDING)
+        e->owned[e->nowned++] = op;     /* (t stays RUNNING: op stays valid) */
+    return true;
+}
+
+/*
  * Submit up to n SQEs; returns how many were consumed, or -errno if none.
  *
  * NOP and MSG_RING never wait, so outside a link chain they complete
@@ -887,7 +907,9 @@ static long submit(struct uring *r, uint32_t n)
         if (opc == IORING_OP_TIMEOUT)
             timeout_prep(r, op, chain_tail != NULL);
         if (alone) {
-            task_poll_inline(op->task);     /* start_op(r, op, true), its lock done by op_new */
+            /* start_op(r, op, true), its lock done by op_new */
+            if (!own_pending(r, op))
+                task_poll_inline(op->task);
             continue;
         }
         if (chain_tail)
@@ -921,18 +943,57 @@ static bool enough(struct enter_wait *e)
     return r->dead || cq_ready(r) >= e->min;
 }
 
+/* Poll the ops this wait owns; those done (their CQEs posted) leave. */
+static void owned_poll(struct enter_wait *e, struct cx *cx)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < e->nowned; i++) {
+        struct uring_op *op = e->owned[i];
+        if (task_poll_for(op->task, cx) == PENDING)
+            e->owned[k++] = op;
+    }
+    e->nowned = (uint8_t)k;
+}
+
+/* The wait is over: each op still pending goes to its own task. */
+static void owned_release(struct enter_wait *e)
+{
+    uint8_t n = e->nowned;
+    e->nowned = 0;
+    for (unsigned i = 0; i < n; i++)
+        task_poll_inline(e->owned[i]->task);
+}
+
 static enum poll enter_wait_poll(struct future *base, struct cx *cx)
 {
     struct enter_wait *e = (struct enter_wait *)base;
-    ASYNC_BEGIN(e);
-    AWAIT_COND(e, cx, &e->r->cq_wait, &e->w, enough(e));
-    ASYNC_END(e);
+    struct uring *r = e->r;
+    if (base->resume == RESUME_DONE)
+        return READY;
+    if (e->fresh) {
+        e->fresh = false;       /* the owned ops were polled at submission; a
+                                 * wake since then is remembered: we run again */
+    } else if (e->nowned) {
+        /* (off the CQ queue first: their CQEs need not wake us, we run) */
+        waitq_unregister(&r->cq_wait, &e->w);
+        owned_poll(e, cx);
+    }
+    if (!enough(e)) {
+        waitq_register(&r->cq_wait, &e->w, cx);
+        if (!enough(e))
+            return PENDING;
+    }
+    waitq_unregister(&r->cq_wait, &e->w);
+    owned_release(e);
+    base->resume = RESUME_DONE;
+    return READY;
 }
 
 static void enter_wait_cancel(struct future *base)
 {
     struct enter_wait *e = (struct enter_wait *)base;
     waitq_unregister(&e->r->cq_wait, &e->w);
+    owned_release(e);
 }
 
 static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_cancel, "uring_wait" };
@@ -951,6 +1012,16 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
     long submitted = 0;
     if (flags & ~(uint32_t)(IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP))
         return -EINVAL;
+    bool waits = (flags & IORING_ENTER_GETEVENTS) && min_complete;
+    if (waits) {
+        future_init(&e->base, &enter_wait_ops);
+        e->r = r;
+        e->min = MIN(min_complete, r->cq_entries);
+        e->w.linked = false;
+        e->nowned = 0;
+        e->fresh = true;
+        e->waker = task_current();
+    }
     if (to_submit) {
         /* one submitter at a time: the SQ head is the kernel's alone */
         spin_lock(&r->submit_lock);
@@ -958,22 +1029,22 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
         r->files = files;
         r->cwd = cwd;
         r->owner = owner;
+        r->owner_wait = waits && e->waker ? e : NULL;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
         r->mm = NULL;
         r->files = NULL;
         r->cwd = NULL;
         r->owner = NULL;
+        r->owner_wait = NULL;
         spin_unlock(&r->submit_lock);
         if (submitted < 0)
-            return submitted;
+            return submitted;   /* (nothing submitted: nothing owned) */
     }
-    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete == 0)
+    if (!waits)
         return submitted;
-    future_init(&e->base, &enter_wait_ops);
-    e->r = r;
-    e->min = MIN(min_complete, r->cq_entries);
-    e->w.linked = false;
     *must_wait = !enough(e);    /* then the caller awaits e */
+    if (!*must_wait)
+        owned_release(e);
     return submitted;
 }
 
