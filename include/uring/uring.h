@@ -149,7 +149,6 @@ struct enter_wait {
     uint8_t nowned;
     bool fresh;                         /* not polled yet: the owned ops just were */
     struct waiter w;
-    struct task *waker;                 /* the waiting thread's task */
     struct uring_op *owned[ENTER_OWNED];
 };
 

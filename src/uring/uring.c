@@ -821,11 +821,11 @@ static bool own_pending(struct uring *r, struct uring_op *op)
 {
     struct enter_wait *e = r->owner_wait;
     uint8_t opc = op->sqe.opcode;
-    if (!e || e->nowned == ENTER_OWNED || !op->f || (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
+    if (!e || e->nowned == ENTER_OWNED || !task_current() || !op->f || (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
         (opc != IORING_OP_READ && opc != IORING_OP_WRITE))
         return false;
     struct task *t = op->task;
-    struct cx cx = { .task = e->waker };
+    struct cx cx = { .task = task_current() };      /* the thread's, which will wait */
     if (task_poll_for(t, &cx) == PENDING)
         e->owned[e->nowned++] = op;     /* (t stays RUNNING: op stays valid) */
     return true;
@@ -1020,7 +1020,6 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
         e->w.linked = false;
         e->nowned = 0;
         e->fresh = true;
-        e->waker = task_current();
     }
     if (to_submit) {
         /* one submitter at a time: the SQ head is the kernel's alone */
@@ -1029,7 +1028,7 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
         r->files = files;
         r->cwd = cwd;
         r->owner = owner;
-        r->owner_wait = waits && e->waker ? e : NULL;
+        r->owner_wait = waits ? e : NULL;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
         r->mm = NULL;
         r->files = NULL;
@@ -1043,7 +1042,7 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
     if (!waits)
         return submitted;
     *must_wait = !enough(e);    /* then the caller awaits e */
-    if (!*must_wait)
+    if (!*must_wait && e->nowned)
         owned_release(e);
     return submitted;
 }
