@@ -2,10 +2,13 @@
  * uring.h - asynchronous system calls with the io_uring ABI.
  *
  * A ring is a file (io_uring_setup) whose memory the process maps at the
- * IORING_OFF_* offsets.  Every submission becomes a kernel task whose
- * root future is the operation (struct uring_op): for READ and WRITE the
- * same file_io future a blocking read/write awaits.  io_uring_enter only
- * starts tasks and returns: nothing waits synchronously.  Completions are
+ * IORING_OFF_* offsets.  Every submission gets a kernel task whose root
+ * future is the operation (struct uring_op): for READ and WRITE the same
+ * file_io future a blocking read/write awaits.  io_uring_enter polls each
+ * once (task_poll_inline) and returns: what completes at once does there,
+ * without a trip through a run queue; nothing waits synchronously; a
+ * pending op's task is polled again when its waker fires (or by the
+ * waiting enter that owns it: struct enter_wait).  Completions are
  * written as operations finish, in any order; one that finds the
  * completion ring full waits on the ring's overflow list (a small record,
  * never lost) and the SQ ring says IORING_SQ_CQ_OVERFLOW.  NOP and

@@ -1,6 +1,6 @@
 /*
  * sys_uring.c - io_uring_setup and io_uring_enter.  Entering submits
- * (starting one task per operation) and returns at once; only with
+ * (polling each operation once: uring.c) and returns at once; only with
  * IORING_ENTER_GETEVENTS does the thread wait, on the ring's completion
  * queue, for min_complete completions.
  */
