@@ -101,6 +101,7 @@ struct uring_op {
     struct task *task;
     struct mm *mm;                      /* the submitter's: the buffers' address space */
     const void *owner;                  /* the submitter's process (an identity only) */
+    /* (op_new sets the fields above and zeroes the rest) */
     struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
     struct uring_op *inflight_next, *inflight_prev;
     _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */

@@ -698,7 +698,7 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe, 
     struct uring_op *op = op_block_get(r, &t);
     if (!op)
         return NULL;
-    memset(op, 0, sizeof *op);
+    memset(&op->link_next, 0, sizeof *op - offsetof(struct uring_op, link_next));
     future_init(&op->base, &uring_op_ops);
     op->ring = r;
     op->task = t;
