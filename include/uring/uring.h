@@ -54,6 +54,16 @@ struct uring_cqe_rec;
 struct uring_charge;
 struct mm;
 
+/* Who submits (io_uring_enter, under the ring's submit_lock): what the
+ * operations take from the submitter. */
+struct uring_submitter {
+    struct mm *mm;
+    struct fdtable *files;
+    const char *cwd;            /* relative paths (OPENAT, STATX) */
+    const void *owner;          /* its process */
+    struct enter_wait *wait;    /* its wait, if it will wait (GETEVENTS) */
+};
+
 struct uring {
     _Atomic int refs;           /* the file, mappings, ops in flight */
     struct spinlock lock;       /* CQ tail, overflow list, in-flight list */
@@ -83,11 +93,7 @@ struct uring {
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
     bool dead;                  /* the file is closed: post nothing more */
     struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
-    struct mm *mm;              /* the submitter's, while it submits */
-    struct fdtable *files;      /* (ditto) */
-    const char *cwd;            /* (ditto): relative paths (OPENAT, STATX) */
-    const void *owner;          /* (ditto): its process */
-    struct enter_wait *owner_wait;      /* (ditto): its wait, if it will wait (GETEVENTS) */
+    const struct uring_submitter *sub;  /* while io_uring_enter submits, else NULL */
 };
 
 /* One submission, as a task's root future. */

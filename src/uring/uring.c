@@ -179,8 +179,7 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     waitq_init(&r->cq_wait, "uring.cq");
     r->sq_entries = sq;
     r->cq_entries = cq;
-    r->mm = NULL;               /* the submitter's, during io_uring_enter only */
-    r->files = NULL;            /* the submitter's, during io_uring_enter only */
+    r->sub = NULL;              /* the submitter's, during io_uring_enter only */
 
     memset(&p, 0, sizeof p - 0);
     p.sq_entries = sq;
@@ -708,14 +707,14 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe, 
      * files its fds name, resolved now as Linux does; it holds no file
      * table.  It belongs to the submitting process, whose end cancels it
      * (uring_cancel_owner), as does the ring's. */
-    op->mm = r->mm;
-    op->owner = r->owner;
+    op->mm = r->sub->mm;
+    op->owner = r->sub->owner;
     mm_get(op->mm);
     uint8_t opc = op->sqe.opcode;
     if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
         opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING ||
         opc == IORING_OP_FSYNC)
-        op->f = fd_get(r->files, op->sqe.fd);   /* NULL: the op says -EBADF */
+        op->f = fd_get(r->sub->files, op->sqe.fd);   /* NULL: the op says -EBADF */
     uring_op_prep(op);
     if (now)
         task_inline_begin(t);
@@ -789,7 +788,7 @@ static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
     uint64_t ticks;
     if (op->sqe.len != 1) {
         op->prep_err = -EINVAL;
-    } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
+    } else if (copyin(r->sub->mm, ts, op->sqe.addr, sizeof ts)) {
         op->prep_err = -EFAULT;
     } else if (ticks_of_timespec(ts, &ticks) < 0) {
         op->prep_err = -EINVAL;
@@ -819,7 +818,7 @@ static bool busy(struct uring *r)
  */
 static bool own_pending(struct uring *r, struct uring_op *op)
 {
-    struct enter_wait *e = r->owner_wait;
+    struct enter_wait *e = r->sub->wait;
     uint8_t opc = op->sqe.opcode;
     if (!e || e->nowned == ENTER_OWNED || !task_current() || !op->f || (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
         (opc != IORING_OP_READ && opc != IORING_OP_WRITE))
@@ -872,7 +871,7 @@ static long submit(struct uring *r, uint32_t n)
         if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
             /* never waits: completes here (a NOP gets here when the CQ
              * ring is full, or when tracing) */
-            post_nowake(r, sqe.user_data, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->files, &sqe),
+            post_nowake(r, sqe.user_data, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->sub->files, &sqe),
                         NULL);
             posted = true;
             continue;
@@ -883,7 +882,7 @@ static long submit(struct uring *r, uint32_t n)
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
             uint64_t ticks;
-            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe.addr, sizeof ts) ||
+            if (!prev || prev->has_link_timeout || copyin(r->sub->mm, ts, sqe.addr, sizeof ts) ||
                 ticks_of_timespec(ts, &ticks) < 0) {
                 post_nowake(r, sqe.user_data, -EINVAL, NULL);
                 posted = true;
@@ -1024,17 +1023,10 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const ch
     if (to_submit) {
         /* one submitter at a time: the SQ head is the kernel's alone */
         spin_lock(&r->submit_lock);
-        r->mm = mm;
-        r->files = files;
-        r->cwd = cwd;
-        r->owner = owner;
-        r->owner_wait = waits ? e : NULL;
+        struct uring_submitter sub = { mm, files, cwd, owner, waits ? e : NULL };
+        r->sub = &sub;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
-        r->mm = NULL;
-        r->files = NULL;
-        r->cwd = NULL;
-        r->owner = NULL;
-        r->owner_wait = NULL;
+        r->sub = NULL;
         spin_unlock(&r->submit_lock);
         if (submitted < 0)
             return submitted;   /* (nothing submitted: nothing owned) */

@@ -97,13 +97,13 @@ void uring_op_prep(struct uring_op *op)
         else if (s->file_index)         /* a fixed-file slot: none registered */
             err = (s->open_flags & O_CLOEXEC) ? -EINVAL : -ENXIO;
         else
-            op->fsc = fs_uring_openat(r->mm, r->files, r->cwd, s->fd, s->addr, (int)s->open_flags,
+            op->fsc = fs_uring_openat(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr, (int)s->open_flags,
                                       s->len, &err);
     } else if (s->opcode == IORING_OP_STATX) {
         if (s->buf_index || s->splice_fd_in)
             err = -EINVAL;
         else
-            op->fsc = fs_uring_statx(r->mm, r->files, r->cwd, s->fd, s->addr, (int)s->statx_flags,
+            op->fsc = fs_uring_statx(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr, (int)s->statx_flags,
                                      s->addr2, &err);
     } else if (s->opcode == IORING_OP_CLOSE) {
         if (s->off || s->addr || s->len || s->rw_flags || s->buf_index)
@@ -115,7 +115,7 @@ void uring_op_prep(struct uring_op *op)
     }
     op->prep_err = (int32_t)err;
     if (!err && s->opcode != IORING_OP_STATX) {
-        op->files = r->files;
+        op->files = r->sub->files;
         atomic_fetch_add(&op->files->refs, 1);
     }
 }
