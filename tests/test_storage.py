@@ -363,3 +363,27 @@ def test_cold_uring_reads_racing_read_ahead_never_fail(boot, tmp_path):
         out = run(m, "uring_blk /mnt/blob")
         assert "uring_blk: 32 reads ok" in out, out
         run(m, "umount /mnt")
+
+
+def test_uring_files_gives_the_same_results_on_linux(tmp_path):
+    """The same static binary as /init of the Linux 6.1 that make bench-linux
+    builds (skipped when that build is not there: it takes many minutes)."""
+    import stat as st
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(BUILD), "ci"))
+    import bench_linux
+    import qemu
+    image = os.path.join(BUILD, "linux", "obj", "arch", "riscv", "boot", "Image")
+    if not os.path.exists(image):
+        pytest.skip("no Linux build (make bench-linux)")
+    with open(os.path.join(STRIP, "uring_files"), "rb") as f:
+        init = f.read()
+    parts = [bench_linux._newc("dev", st.S_IFDIR | 0o755),
+             bench_linux._newc("dev/console", st.S_IFCHR | 0o600, rdev=(5, 1)),
+             bench_linux._newc("init", st.S_IFREG | 0o755, init), bench_linux._newc("TRAILER!!!", 0)]
+    blob = b"".join(parts)
+    cpio = tmp_path / "initramfs.cpio"
+    cpio.write_bytes(blob + b"\0" * (-len(blob) % 512))
+    status, out, _ = qemu.run(image, qemu.OPENSBI, str(cpio), 1, "256M", bench_linux.LINUX_APPEND,
+                              timeout=120)
+    assert "uring_files: all ok" in out, out[-3000:]
