@@ -53,8 +53,8 @@ SYS(io_uring_enter)
     }
     bool must_wait;
     sc_wait_init(th, &enter_ops);
-    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, th->proc->cwd, th->proc, (uint32_t)a[1], (uint32_t)a[2],
-                         (uint32_t)a[3], &th->sc.uring.wait, &must_wait);
+    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, th->proc->cwd, th->proc, (uint32_t)a[1],
+                         (uint32_t)a[2], (uint32_t)a[3], &th->sc.uring.wait, &must_wait);
     if (r < 0 || !must_wait) {
         file_put(f);
         return r;

@@ -820,7 +820,8 @@ static bool own_pending(struct uring *r, struct uring_op *op)
 {
     struct enter_wait *e = r->sub->wait;
     uint8_t opc = op->sqe.opcode;
-    if (!e || e->nowned == ENTER_OWNED || !task_current() || !op->f || (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
+    if (!e || e->nowned == ENTER_OWNED || !task_current() || !op->f ||
+        (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
         (opc != IORING_OP_READ && opc != IORING_OP_WRITE))
         return false;
     struct task *t = op->task;
@@ -871,8 +872,8 @@ static long submit(struct uring *r, uint32_t n)
         if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
             /* never waits: completes here (a NOP gets here when the CQ
              * ring is full, or when tracing) */
-            post_nowake(r, sqe.user_data, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->sub->files, &sqe),
-                        NULL);
+            post_nowake(r, sqe.user_data,
+                        opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->sub->files, &sqe), NULL);
             posted = true;
             continue;
         }

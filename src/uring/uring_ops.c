@@ -97,14 +97,14 @@ void uring_op_prep(struct uring_op *op)
         else if (s->file_index)         /* a fixed-file slot: none registered */
             err = (s->open_flags & O_CLOEXEC) ? -EINVAL : -ENXIO;
         else
-            op->fsc = fs_uring_openat(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr, (int)s->open_flags,
-                                      s->len, &err);
+            op->fsc = fs_uring_openat(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr,
+                                      (int)s->open_flags, s->len, &err);
     } else if (s->opcode == IORING_OP_STATX) {
         if (s->buf_index || s->splice_fd_in)
             err = -EINVAL;
         else
-            op->fsc = fs_uring_statx(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr, (int)s->statx_flags,
-                                     s->addr2, &err);
+            op->fsc = fs_uring_statx(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr,
+                                     (int)s->statx_flags, s->addr2, &err);
     } else if (s->opcode == IORING_OP_CLOSE) {
         if (s->off || s->addr || s->len || s->rw_flags || s->buf_index)
             err = -EINVAL;
