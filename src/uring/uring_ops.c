@@ -1,7 +1,9 @@
 /*
  * uring_ops.c - what each submitted operation does.  An operation is
  * the root future of its own task; READ and WRITE await the very
- * file_io future that read(2) and write(2) await.
+ * file_io future that read(2) and write(2) await, OPENAT and STATX the
+ * path walk of openat(2) and statx(2) (sys_fs.c), copied in and checked
+ * at submission (uring_op_prep).
  *
  *   op_poll:  cancel requested? -> cancel the inner future, -ECANCELED
  *             link timeout due? -> the same, and the timeout says -ETIME
