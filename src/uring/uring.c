@@ -444,7 +444,7 @@ static void flush_overflow_locked(struct uring *r, struct uring_cqe_rec **done)
     set_overflow_flag_locked(r, r->overflow_head != NULL);
 }
 
-static void flush_overflow(struct uring *r)
+static __attribute__((noinline)) void flush_overflow(struct uring *r)
 {
     struct uring_cqe_rec *done = NULL;
     spin_lock(&r->lock);
@@ -935,7 +935,7 @@ static long submit(struct uring *r, uint32_t n)
 /* ---- io_uring_enter's wait: a future on the ring's CQ queue ---------------- */
 
 
-static bool enough(struct enter_wait *e)
+static inline __attribute__((always_inline)) bool enough(struct enter_wait *e)
 {
     struct uring *r = e->r;
     if (r->overflow_head)
