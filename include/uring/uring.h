@@ -97,7 +97,7 @@ struct uring {
 };
 
 /* One submission, as a task's root future. */
-struct bc_sync;
+struct pc_fsync;
 struct fscall;
 
 struct uring_op {
@@ -133,7 +133,7 @@ struct uring_op {
                 struct sleep sleep;     /* TIMEOUT: its deadline, from submission on */
             };
         };
-        struct bc_sync *sync;           /* FSYNC of an ext2 file (kmalloc'd) */
+        struct pc_fsync *sync;          /* FSYNC of an ext2 file (kmalloc'd) */
         struct fscall *fsc;             /* OPENAT, STATX: the path walk (sys_fs.c) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
