@@ -8,7 +8,12 @@
  * FP instruction traps to bring its registers back).  Each then checks
  * its own values.  Last, a truly illegal instruction in a thread whose FP
  * state is lazy still raises SIGILL (it must not be taken for an FP one
- * forever).  Prints "fpkeep: ok" lines and "fpkeep: done", or FAIL lines.
+ * forever).  A forked child starts with its parent's FP registers (fs0
+ * is callee-saved: a value the compiler keeps there across fork() must
+ * be there in the child).  Two threads that move between harts
+ * (sched_setaffinity while their values sit in fs0/fs1) keep their own
+ * values on every hart.  Prints "fpkeep: ok" lines and "fpkeep: done",
+ * or FAIL lines.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ulib.h"
 
@@ -86,6 +93,73 @@ static void on_sigill(int sig)
 	siglongjmp(back, 1);
 }
 
+/* Fork with raw system calls (no library code between fp_set and the
+ * child's check); the child reports through its exit status. */
+static void fork_keeps_fp(void)
+{
+	fp_set(0x0f0f0f0f12345678ULL, 0x7777111122223333ULL, 3);   /* RUP */
+	long pid = u_syscall5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0) {
+		uint64_t x, y;
+		unsigned r;
+		fp_get(&x, &y, &r);
+		u_syscall1(SYS_exit, x == 0x0f0f0f0f12345678ULL && y == 0x7777111122223333ULL &&
+				     r == 3 ? 0 : 1);
+	}
+	int st = -1;
+	if (pid < 0 || waitpid((int)pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		printf("fpkeep: FAIL fork: the child's FP registers differ (status %#x)\n", st);
+		failures++;
+	} else {
+		printf("fpkeep: ok fork\n");
+	}
+}
+
+static long ncpu;
+
+/* Move to hart (i % ncpu) while our values sit in fs0/fs1, then check. */
+static int migrate_checking(uint64_t a, uint64_t b, int start)
+{
+	int bad = 0;
+	fp_set(a, b, 4);
+	for (int i = 0; i < 60; i++) {
+		unsigned long mask = 1UL << ((start + i) % ncpu);
+		u_syscall3(SYS_sched_setaffinity, 0, sizeof mask, &mask);
+		if (i % 3 == 0)
+			u_syscall0(SYS_sched_yield);
+		uint64_t x, y;
+		unsigned r;
+		fp_get(&x, &y, &r);
+		if (x != a || y != b || r != 4)
+			bad++;
+		/* dirty the registers with the same values: each hart saves them */
+		fp_set(a, b, 4);
+	}
+	return bad;
+}
+
+static void *mover(void *arg)
+{
+	(void)arg;
+	return (void *)(long)migrate_checking(0x2222333344445555ULL, 0x6666777788889999ULL, 1);
+}
+
+static void migration_keeps_fp(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, u_small_stack(), mover, NULL))
+		u_die("fpkeep", "pthread_create", 1);
+	int bad = migrate_checking(0x0aaa0bbb0ccc0dddULL, 0x0eee0fff01110222ULL, 0);
+	void *tb = NULL;
+	pthread_join(t, &tb);
+	if (bad || tb) {
+		printf("fpkeep: FAIL migrate: %d and %ld checks found other values\n", bad, (long)tb);
+		failures++;
+	} else {
+		printf("fpkeep: ok migrate\n");
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -114,6 +188,11 @@ int main(void)
 	} else {
 		printf("fpkeep: ok SIGILL\n");
 	}
+	fork_keeps_fp();
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1 || ncpu > 64)
+		ncpu = 1;
+	migration_keeps_fp();
 	printf("fpkeep: done%s\n", failures ? " with failures" : "");
 	return failures != 0;
 }

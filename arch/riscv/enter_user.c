@@ -187,6 +187,27 @@ int user_fp_enable(struct thread *th)
     return 0;
 }
 
+/* clone/fork: the child starts with the parent's FP registers (fs0-fs11
+ * and fcsr are preserved across a call, fork() included).  th->fp is
+ * current while th is in the kernel.  The copy is made before the child
+ * exists, so a failed allocation fails the clone, not the child. */
+uint64_t *user_fp_dup(const struct thread *th)
+{
+    if (!th->fp)
+        return NULL;
+    uint64_t *fp = kmalloc(33 * sizeof(uint64_t));
+    if (fp)
+        memcpy(fp, th->fp, 33 * sizeof(uint64_t));
+    return fp;
+}
+
+void user_fp_adopt(struct thread *child, uint64_t *fp, const struct thread *parent)
+{
+    child->fp = fp;
+    child->fp_hart = TASK_NO_HART;      /* no hart's registers hold them yet */
+    child->fp_eager = fp ? parent->fp_eager : 0;
+}
+
 void user_fp_reload(struct thread *th)
 {
     th->fp_hart = TASK_NO_HART;

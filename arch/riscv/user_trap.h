@@ -26,6 +26,8 @@ void user_trap_irq(struct thread *th);
 bool user_slice_expired(void);
 int user_fp_enable(struct thread *th);
 void user_fp_release(struct thread *th);
+uint64_t *user_fp_dup(const struct thread *th);    /* a copy of th's FP state for a clone, or NULL */
+void user_fp_adopt(struct thread *child, uint64_t *fp, const struct thread *parent);
 void user_fp_reload(struct thread *th);        /* th->fp changed: load it at the next entry */
 /* sigframe.c: the Linux riscv64 rt_sigframe */
 struct ksiginfo;

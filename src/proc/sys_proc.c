@@ -85,19 +85,32 @@ SYS(clone)
     if (newsp && newsp >= USER_TOP)
         return -EINVAL;
 
+    /* the child's FP registers are the parent's (copied first: a clone
+     * that cannot have them fails whole) */
+    uint64_t *fp = user_fp_dup(th);
+    if (th->fp && !fp)
+        return -ENOMEM;
     struct thread *child;
     if (flags & CLONE_THREAD) {
-        if (!(flags & CLONE_FILES))
+        if (!(flags & CLONE_FILES)) {
+            kfree(fp);
             return -EINVAL;     /* threads share everything here */
+        }
         child = thread_alloc(p);
-        if (!child)
+        if (!child) {
+            kfree(fp);
             return -EAGAIN;
+        }
     } else {
-        if (proc_count() >= 4096)
+        if (proc_count() >= 4096) {
+            kfree(fp);
             return -EAGAIN;
+        }
         struct proc *c = proc_alloc(p);
-        if (!c)
+        if (!c) {
+            kfree(fp);
             return -ENOMEM;
+        }
         if (flags & CLONE_VM) {
             mm_get(p->mm);
             c->mm = p->mm;
@@ -110,10 +123,12 @@ SYS(clone)
         child = c->mm && c->files ? thread_alloc(c) : NULL;
         if (!child) {
             proc_abort(c);
+            kfree(fp);
             return -ENOMEM;
         }
     }
     child->tf = th->tf;         /* sepc already past the ecall */
+    user_fp_adopt(child, fp, th);
     child->sig_blocked = th->sig_blocked;
     if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {
         child->ss_sp = th->ss_sp;           /* fork keeps the alternate stack */
