@@ -99,3 +99,14 @@ def test_a_process_killed_while_its_fault_waits_dies_and_the_page_still_reads(bo
     out = run(m, "mmapfile killwait /tmp/flag /tmp/cold")
     assert "mmapfile: killwait ok" in out, out
     assert "hello" in run(m, "echo hello")
+
+
+def test_shared_writes_forks_truncation_and_fp_migration_race_on_four_harts(boot, tmp_path):
+    # racer: writers through a MAP_SHARED mapping, a forker whose children
+    # write their copy-on-write copies of a MAP_PRIVATE file mapping, a
+    # truncator shrinking and growing the file, and FP threads moved from
+    # hart to hart, all at once; every byte checked
+    m = shell(boot, [root_copy(tmp_path)], smp=4)
+    out = run(m, "racer /tmp/race 150", timeout=300)
+    assert "racer: ok" in out, out
+    assert "hello" in run(m, "echo hello")

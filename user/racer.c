@@ -1,0 +1,233 @@
+/*
+ * racer FILE [ROUNDS] - the page cache, copy-on-write fork and lazy FP
+ * raced against each other from user space, on every hart.
+ *
+ * FILE (on ext2) is 16 pages.  At once:
+ *   - 2 writer threads store their own counter into a MAP_SHARED mapping
+ *     of FILE (pages 0-7, which are never truncated; and pages 8-15,
+ *     which come and go) and read each store back;
+ *   - a forker thread forks, and the child writes its copy-on-write copy
+ *     of a MAP_PRIVATE mapping of FILE and of an anonymous buffer, checks
+ *     them and exits; the parent checks that its own copies did not change
+ *     and that the child's stores never reached FILE;
+ *   - a truncator thread shrinks FILE to 8 pages and grows it back, and
+ *     pwrites into the pages that come back;
+ *   - 2 FP threads compute a sum while sched_setaffinity moves them from
+ *     hart to hart, and compare it with the same sum computed unmoved.
+ * Threads are spread over the harts by affinity.  At the end the last
+ * counter of each writer must be in FILE (pread).  Prints "racer: ok" or
+ * "racer: FAILED: why" (exit 1).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ulib.h"
+
+#define PG 4096
+#define NPAGES 16
+#define KEEP 8                  /* pages 0..KEEP-1 are never truncated away */
+#define ANON (8 * PG)
+
+static int fd;
+static long rounds = 200, ncpu = 1;
+static volatile int stop;
+static int failed;
+static char *shared_map;
+static char *private_map;
+static char *anon;
+
+static void fail(const char *fmt, long a, long b)
+{
+	printf("racer: FAILED: ");
+	printf(fmt, a, b);
+	printf("\n");
+	__atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);
+	stop = 1;
+}
+
+static void pin(long hart)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(hart % ncpu, &set);
+	sched_setaffinity(0, sizeof set, &set);
+}
+
+/* Writer w owns the word at offset 64*w + 8 of every page. */
+static uint64_t last[2];
+
+static void *writer(void *arg)
+{
+	long w = (long)arg;
+	pin(w);
+	uint64_t v = 0;
+	while (!stop) {
+		v++;
+		for (int p = 0; p < NPAGES; p++) {
+			volatile uint64_t *slot = (volatile uint64_t *)(shared_map + p * PG + 64 * w + 8);
+			*slot = v;
+			if (p < KEEP && *slot != v)
+				fail("writer %ld read back another value on page %ld", w, p);
+		}
+		__atomic_store_n(&last[w], v, __ATOMIC_SEQ_CST);
+		if (v % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void *truncator(void *arg)
+{
+	(void)arg;
+	pin(2);
+	char page[PG];
+	memset(page, 't', sizeof page);
+	while (!stop) {
+		if (ftruncate(fd, KEEP * PG) < 0)
+			fail("ftruncate down: %ld%ld", 0, 0);
+		sched_yield();
+		if (ftruncate(fd, NPAGES * PG) < 0)
+			fail("ftruncate up: %ld%ld", 0, 0);
+		if (pwrite(fd, page, 100, (KEEP + 2) * PG + 1024) != 100)
+			fail("pwrite: %ld%ld", 0, 0);
+	}
+	return NULL;
+}
+
+static void *forker(void *arg)
+{
+	(void)arg;
+	pin(3);
+	for (long r = 0; r < rounds && !stop; r++) {
+		unsigned char mark = (unsigned char)(r * 7 + 1);
+		/* the parent's own copies: private file pages and anonymous memory */
+		for (int p = 0; p < KEEP; p++)
+			private_map[p * PG + 2000] = (char)mark;
+		memset(anon, mark, ANON);
+		pid_t pid = fork();
+		if (pid < 0) {
+			fail("fork: round %ld%ld", r, 0);
+			break;
+		}
+		if (pid == 0) {
+			unsigned char cm = (unsigned char)(mark ^ 0xff);
+			for (int p = 0; p < KEEP; p++)
+				private_map[p * PG + 2000] = (char)cm;
+			memset(anon, cm, ANON);
+			for (int p = 0; p < KEEP; p++)
+				if ((unsigned char)private_map[p * PG + 2000] != cm)
+					_exit(2);
+			for (int i = 0; i < ANON; i += 97)
+				if ((unsigned char)anon[i] != cm)
+					_exit(3);
+			_exit(0);
+		}
+		/* meanwhile the parent's copies must not move */
+		for (int k = 0; k < 3; k++) {
+			for (int p = 0; p < KEEP; p++)
+				if ((unsigned char)private_map[p * PG + 2000] != mark)
+					fail("round %ld: the child's store reached the parent's private page %ld", r, p);
+			for (int i = 0; i < ANON; i += 97)
+				if ((unsigned char)anon[i] != mark)
+					fail("round %ld: the child's store reached the parent's anonymous byte %ld", r, i);
+			sched_yield();
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail("round %ld: the child saw wrong bytes (status %#lx)", r, st);
+		/* the child's private stores never reach the file */
+		char b;
+		if (pread(fd, &b, 1, 3 * PG + 2000) != 1 || b != 'a' + 3)
+			fail("round %ld: a private store reached the file (%ld)", r, b);
+	}
+	stop = 1;
+	return NULL;
+}
+
+static double fp_sum(long n, int move, long who)
+{
+	double s = 0.0, x = 1.0 / (3.0 + who);
+	for (long i = 1; i <= n; i++) {
+		s += x * (double)i;
+		s = s * 0.999999 + 1e-9 * s * s;
+		if (move && i % 500 == 0)
+			pin(who + i / 500);
+	}
+	return s;
+}
+
+static void *fpthread(void *arg)
+{
+	long who = (long)arg;
+	pin(who);
+	double want = fp_sum(20000, 0, who);
+	long n = 0;
+	while (!stop) {
+		double got = fp_sum(20000, 1, who);
+		if (memcmp(&got, &want, sizeof got))
+			fail("fp thread %ld: a sum differs after migration (run %ld)", who, n);
+		n++;
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc < 2) {
+		u_errf("racer", "usage: racer FILE [ROUNDS]");
+		return 2;
+	}
+	if (argc > 2)
+		rounds = u_parse_ulong(argv[2]);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1 || ncpu > 64)
+		ncpu = 1;
+	fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		u_die("racer", "open", 1);
+	static char page[PG];
+	for (int p = 0; p < NPAGES; p++) {
+		memset(page, 'a' + p, sizeof page);
+		if (write(fd, page, PG) != PG)
+			u_die("racer", "write", 1);
+	}
+	shared_map = mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	private_map = mmap(NULL, KEEP * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	anon = mmap(NULL, ANON, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shared_map == MAP_FAILED || private_map == MAP_FAILED || anon == MAP_FAILED)
+		u_die("racer", "mmap", 1);
+
+	pthread_t t[6];
+	pthread_create(&t[0], NULL, writer, (void *)0L);
+	pthread_create(&t[1], NULL, writer, (void *)1L);
+	pthread_create(&t[2], NULL, truncator, NULL);
+	pthread_create(&t[3], NULL, fpthread, (void *)0L);
+	pthread_create(&t[4], NULL, fpthread, (void *)1L);
+	pthread_create(&t[5], NULL, forker, NULL);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+
+	for (long w = 0; w < 2; w++)
+		for (long p = 0; p < KEEP; p++) {
+			uint64_t v = 0;
+			if (pread(fd, &v, 8, p * PG + 64 * w + 8) != 8 || v != last[w])
+				fail("writer %ld's last store is not in the file (page %ld)", w, p);
+		}
+	/* the bytes nobody stores to keep the pattern */
+	char b;
+	if (pread(fd, &b, 1, 5 * PG + 3000) != 1 || b != 'a' + 5)
+		fail("page 5 byte 3000 changed: %ld%ld", b, 0);
+	if (failed)
+		return 1;
+	printf("racer: ok\n");
+	return 0;
+}
