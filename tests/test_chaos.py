@@ -77,6 +77,20 @@ WORKLOAD_ALL = [
 ]
 
 
+# On a root disk (campaigns only): the page cache, file mappings, programs
+# run from the page cache, copy-on-write forks, lazy FP across harts.
+DISK_WORKLOAD = [x for mode in ("shared", "private", "two", "coherent", "sysread")
+                 for x in (("mmapfile make /tmp/mf", r"mmapfile: make ok"),
+                           ("mmapfile %s /tmp/mf" % mode, r"mmapfile: %s ok" % mode))] + [
+    ("cowtest share", r"cowtest: share ok"),
+    ("cowtest threads 30", r"cowtest: threads 30 rounds ok"),
+    ("fpkeep", r"fpkeep: done\r?\n"),
+    ("uring_files /", r"uring_files: all ok"),
+    ("racer /tmp/race 60", r"racer: ok"),
+    ("fswriters 4 256", r"fswriters: 4 ok"),
+]
+
+
 def no_panic(m):
     assert "KERNEL PANIC" not in m.log and "use after free" not in m.log, m.log[-4000:]
 
@@ -101,6 +115,21 @@ def test_shell_workload_passes_under_chaos(boot, seed):
     for line, want in WORKLOAD + (WORKLOAD_ALL if ALL else []):
         out = run(m, line, timeout=240)
         assert re.search(want, out), "%s:\n%s" % (line, out)
+        no_panic(m)
+    assert "ok" in run(m, "echo ok")
+
+
+@pytest.mark.skipif(not ALL, reason="campaigns only (POLLUX_CHAOS_ALL=1)")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_disk_workload_passes_under_chaos(boot, seed, tmp_path):
+    from test_storage import root_copy
+    m = boot(smp=harts_for(seed), bootargs="chaos=%d" % seed, initrd=False,
+             disks=[root_copy(tmp_path)], timeout=120)
+    m.child.expect_exact("$ ", timeout=60)
+    for line, want in DISK_WORKLOAD:
+        out = run(m, line, timeout=240)
+        assert re.search(want, out), "%s:\n%s" % (line, out)
+        assert "FAIL" not in out, "%s:\n%s" % (line, out)
         no_panic(m)
     assert "ok" in run(m, "echo ok")
 
