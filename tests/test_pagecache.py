@@ -116,3 +116,14 @@ def test_shared_writes_forks_truncation_and_fp_migration_race_on_four_harts(boot
     out = run(m, "racer /tmp/race 150", timeout=300)
     assert "racer: ok" in out, out
     assert "hello" in run(m, "echo hello")
+
+
+def test_a_program_truncated_and_rewritten_while_it_runs_leaves_the_kernel_standing(boot, tmp_path):
+    # racer exec: children exec a copy of /bin/hello while it is truncated
+    # and written back (no ETXTBSY here: a child may die of the zeros it
+    # finds); the kernel survives, and the rewritten program runs
+    m = shell(boot, [root_copy(tmp_path)], smp=4)
+    out = run(m, "racer exec /tmp/h 40", timeout=300)
+    assert "racer: exec ok" in out, out
+    assert "hello, world" in run(m, "/tmp/h")
+    assert "KERNEL PANIC" not in m.log

@@ -17,6 +17,12 @@
  * Threads are spread over the harts by affinity.  At the end the last
  * counter of each writer must be in FILE (pread).  Prints "racer: ok" or
  * "racer: FAILED: why" (exit 1).
+ *
+ * racer exec FILE [ROUNDS]: FILE is a copy of /bin/hello; children exec
+ * it while the parent truncates it and writes it back (its text pages
+ * come and go in the page cache under running programs).  A child may
+ * fail or die meanwhile; the kernel may not, and once FILE is whole
+ * again it runs and prints its line.  Prints "racer: exec ok".
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -179,9 +185,74 @@ static void *fpthread(void *arg)
 	return NULL;
 }
 
+static char *prog;
+static long progsz;
+
+static int exec_child(const char *path)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 1);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int exec_race(const char *path)
+{
+	int in = open("/bin/hello", O_RDONLY);
+	prog = malloc(1 << 21);
+	if (in < 0 || !prog)
+		u_die("racer", "/bin/hello", 1);
+	progsz = read(in, prog, 1 << 21);
+	close(in);
+	int out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0755);
+	if (out < 0 || progsz <= 0 || write(out, prog, progsz) != progsz)
+		u_die("racer", "copy", 1);
+	for (long r = 0; r < rounds; r++) {
+		pid_t kids[3];
+		for (int k = 0; k < 3; k++)
+			kids[k] = exec_child(path);
+		if (r % 2)
+			sched_yield();
+		if (ftruncate(out, r % 3 ? progsz / 2 : 0) < 0)
+			u_die("racer", "ftruncate", 1);
+		for (long off = 0; off < progsz; off += 8192) {
+			long n = progsz - off < 8192 ? progsz - off : 8192;
+			if (pwrite(out, prog + off, n, off) != n)
+				u_die("racer", "pwrite", 1);
+		}
+		for (int k = 0; k < 3; k++)
+			if (kids[k] > 0)
+				waitpid(kids[k], NULL, 0);
+	}
+	close(out);
+	/* whole again: it runs */
+	int st = -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		printf("racer: exec FAILED: the rewritten program does not run (status %#x)\n", st);
+		return 1;
+	}
+	printf("racer: exec ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc >= 3 && !strcmp(argv[1], "exec")) {
+		if (argc > 3)
+			rounds = u_parse_ulong(argv[3]);
+		return exec_race(argv[2]);
+	}
 	if (argc < 2) {
 		u_errf("racer", "usage: racer FILE [ROUNDS]");
 		return 2;
