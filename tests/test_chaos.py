@@ -87,6 +87,8 @@ DISK_WORKLOAD = [x for mode in ("shared", "private", "two", "coherent", "sysread
     ("fpkeep", r"fpkeep: done\r?\n"),
     ("uring_files /", r"uring_files: all ok"),
     ("racer /tmp/race 60", r"racer: ok"),
+    ("racer split /tmp/split", r"racer: split ok"),
+    ("racer exec /tmp/h 10", r"racer: exec ok"),
     ("fswriters 4 256", r"fswriters: 4 ok"),
 ]
 

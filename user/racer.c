@@ -23,6 +23,11 @@
  * come and go in the page cache under running programs).  A child may
  * fail or die meanwhile; the kernel may not, and once FILE is whole
  * again it runs and prints its line.  Prints "racer: exec ok".
+ *
+ * racer split FILE: write() and a pipe write from a buffer that starts in
+ * an anonymous page and runs into a page of FILE (mapped, not cached:
+ * the copy meets a page that must be read first).  Each byte must arrive
+ * exactly once.  Prints "racer: split ok".
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -245,9 +250,70 @@ static int exec_race(const char *path)
 	return 0;
 }
 
+static int split(const char *path)
+{
+	/* FILE: 2 pages of 'F', written with write(): the block cache has
+	 * them, the page cache does not */
+	static char page[PG];
+	memset(page, 'F', sizeof page);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, page, PG) != PG || write(fd, page, PG) != PG)
+		u_die("racer", "split: make", 1);
+	char out[64];
+	snprintf(out, sizeof out, "%s.out", path);
+	int bad = 0;
+	for (int round = 0; round < 2; round++) {
+		char *a = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (a == MAP_FAILED)
+			u_die("racer", "split: mmap", 1);
+		/* page 1 of a: FILE's page `round`, fresh (a new mapping each round) */
+		if (mmap(a + PG, PG, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)round * PG) != a + PG)
+			u_die("racer", "split: mmap fixed", 1);
+		memset(a, 'A', PG);
+		const char *src = a + PG - 100;
+		int o = open(out, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		long n = write(o, src, 300);
+		char back[300];
+		long m = pread(o, back, sizeof back, 0);
+		off_t end = lseek(o, 0, SEEK_END);
+		close(o);
+		if (n != 300 || m != 300 || end != 300 || memcmp(back, src, 300)) {
+			printf("racer: split FAILED: write returned %ld, the file has %ld bytes\n", n, (long)end);
+			bad++;
+		}
+		/* the same through a pipe, with a fresh mapping again */
+		munmap(a + PG, PG);
+		if (mmap(a + PG, PG, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, (off_t)(1 - round) * PG) != a + PG)
+			u_die("racer", "split: mmap fixed", 1);
+		int p[2];
+		if (pipe(p))
+			u_die("racer", "pipe", 1);
+		n = write(p[1], src, 300);
+		close(p[1]);
+		long got = 0, k;
+		while ((k = read(p[0], back + got, sizeof back - got)) > 0 && got < (long)sizeof back)
+			got += k;
+		char extra;
+		k = read(p[0], &extra, 1);
+		close(p[0]);
+		if (n != 300 || got != 300 || k != 0 || memcmp(back, src, 300)) {
+			printf("racer: split FAILED: pipe write returned %ld, %ld bytes came out, then %ld\n",
+			       n, got, k);
+			bad++;
+		}
+		munmap(a, 3 * PG);
+	}
+	if (bad)
+		return 1;
+	printf("racer: split ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc >= 3 && !strcmp(argv[1], "split"))
+		return split(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "exec")) {
 		if (argc > 3)
 			rounds = u_parse_ulong(argv[3]);
