@@ -180,3 +180,17 @@ def test_huge_uring_timeouts_do_not_wrap_to_nothing(boot):
 
 def test_execve_ends_the_old_images_uring_operations(boot):
     uring_check(boot, "exec_cancels_operations")
+
+
+def test_ring_waits_interrupted_and_ended_mid_wait_with_a_thread_that_never_writes_the_hint(boot):
+    # racer uring: each round a child waits in io_uring_enter for pipe
+    # READs into copy-on-write buffers while sibling threads write the
+    # pipes, signal it, close the ring and end the process.  The ring's
+    # creator never writes the priority hint (as a Linux program): it
+    # must not drop to the lowest level, where its busy sibling on the
+    # same hart starved it and the child never exited (hung on 2 harts).
+    from test_user import shell, run
+    m = shell(boot, smp=2)
+    out = run(m, "racer uring 60", timeout=240)
+    assert "racer: uring ok" in out, out
+    assert "KERNEL PANIC" not in m.log

@@ -28,6 +28,14 @@
  * an anonymous page and runs into a page of FILE (mapped, not cached:
  * the copy meets a page that must be read first).  Each byte must arrive
  * exactly once.  Prints "racer: split ok".
+ *
+ * racer uring ROUNDS: each round a child process waits in io_uring_enter
+ * for pipe READs it just submitted (the enter's wait owns them) into
+ * buffers shared copy-on-write with its parent, while its other threads,
+ * on other harts, write into the pipes, interrupt it with a signal and
+ * finally end the process at a random moment (or close the ring).  The
+ * kernel must survive each round, the parent's buffers must not change,
+ * and at the end no task of any round is left.  Prints "racer: uring ok".
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -41,6 +49,7 @@
 #include <unistd.h>
 
 #include "ulib.h"
+#include "uring_raw.h"
 
 #define PG 4096
 #define NPAGES 16
@@ -309,9 +318,115 @@ static int split(const char *path)
 	return 0;
 }
 
+#define UR_PIPES 4
+static struct uring ur;
+static int urp[UR_PIPES][2];
+static char urbuf[UR_PIPES][PG] __attribute__((aligned(PG)));
+static volatile long ur_round;
+
+static void on_usr1(int sig) { (void)sig; }
+
+static void *ur_waiter(void *arg)
+{
+	(void)arg;
+	pin(1);
+	for (;;) {
+		for (int i = 0; i < UR_PIPES; i++) {
+			struct io_uring_sqe *q = uring_sqe(&ur);
+			if (!q)
+				break;
+			q->opcode = IORING_OP_READ;
+			q->fd = urp[i][0];
+			q->addr = (uint64_t)(uintptr_t)(urbuf[i] + 64 * (ur_round % 8));
+			q->len = 64;
+			q->off = (uint64_t)-1;
+			q->user_data = (uint64_t)i;
+		}
+		uring_enter(&ur, UR_PIPES, UR_PIPES, IORING_ENTER_GETEVENTS);
+		struct io_uring_cqe c;
+		while (uring_pop(&ur, &c))
+			;
+	}
+	return NULL;
+}
+
+static void *ur_writer(void *arg)
+{
+	(void)arg;
+	pin(2);
+	char b[32];
+	memset(b, 'w', sizeof b);
+	for (long i = 0;; i++) {
+		if (write(urp[i % UR_PIPES][1], b, 1 + i % 31) < 0)
+			return NULL;
+		if (i % 7 == 0)
+			sched_yield();
+	}
+}
+
+static int uring_race(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < UR_PIPES; i++)
+		memset(urbuf[i], 'p', PG);
+	int bad = 0;
+	for (ur_round = 0; ur_round < rounds; ur_round++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			u_die("racer", "fork", 1);
+		if (pid == 0) {
+			if (uring_open(&ur, 8, NULL) < 0)
+				_exit(3);
+			for (int i = 0; i < UR_PIPES; i++)
+				if (pipe(urp[i]))
+					_exit(4);
+			pthread_t w, x;
+			pthread_create(&w, NULL, ur_waiter, NULL);
+			pthread_create(&x, NULL, ur_writer, NULL);
+			pin(3);
+			for (long k = 0; k < ur_round % 13; k++) {
+				pthread_kill(w, SIGUSR1);
+				sched_yield();
+			}
+			if (ur_round % 3 == 0)
+				close(ur.fd);       /* the ring's descriptor goes while it waits */
+			if (ur_round % 5 == 1)
+				for (int i = 0; i < UR_PIPES; i++)
+					close(urp[i][1]);
+			_exit(0);
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			printf("racer: uring FAILED: round %ld: child status %#x\n", ur_round, st);
+			bad++;
+		}
+		for (int i = 0; i < UR_PIPES; i++)
+			for (int k = 0; k < PG; k += 61)
+				if (urbuf[i][k] != 'p') {
+					printf("racer: uring FAILED: round %ld: the child's read reached the parent\n",
+					       ur_round);
+					return 1;
+				}
+	}
+	if (bad)
+		return 1;
+	printf("racer: uring ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc >= 3 && !strcmp(argv[1], "uring")) {
+		rounds = u_parse_ulong(argv[2]);
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu < 1 || ncpu > 64)
+			ncpu = 1;
+		return uring_race();
+	}
 	if (argc >= 3 && !strcmp(argv[1], "split"))
 		return split(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "exec")) {

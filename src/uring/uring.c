@@ -197,6 +197,11 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     *RING_U32(r, p.sq_off.ring_entries) = sq;
     *RING_U32(r, p.cq_off.ring_mask) = cq - 1;
     *RING_U32(r, p.cq_off.ring_entries) = cq;
+    /* The priority hint starts at the default: a program that never
+     * writes it (any Linux program, liburing's) keeps its thread at the
+     * level of every other thread instead of the lowest, where a busy
+     * sibling on its hart would starve it for ever. */
+    *RING_U32(r, p.sq_off.resv1) = PRIO_DEFAULT;
     spin_lock(&all_rings_lock);
     r->all_next = all_rings;
     if (all_rings)
