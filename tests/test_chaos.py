@@ -72,6 +72,7 @@ WORKLOAD_ALL = [
     ("spin a 1 | cat", r"spin a done"),
     ("cat /proc/tasks", r"ID\s+NAME\s+STATE"),
     ("uring_smoke", r"uring_smoke: ok"),
+    ("racer uring 30", r"racer: uring ok"),
     # chaos sometimes pops a lower priority first: only that it runs through
     ("prio", r"prio: sleeper at 7"),
 ]
