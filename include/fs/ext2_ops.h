@@ -44,6 +44,7 @@ struct x2op {
     uint64_t done;
     uint32_t ftype;                 /* S_IFMT of the result */
     bool truncating;                /* progress of freeing an unlinked inode */
+    bool opened;                    /* X2_OPEN took the open file's reference */
     bool image_cached;              /* exec: op->image belongs to the image cache */
 };
 
