@@ -39,6 +39,7 @@ struct buf {
     uint64_t blkno;
     uint32_t size;
     uint32_t flags;
+    uint8_t wclass;             /* write class: lower ones are written first */
     _Atomic int refs;
     uint8_t *data;
     struct buf *hnext;
@@ -53,6 +54,13 @@ struct buf *bc_get(struct blkdev *dev, uint64_t blkno, uint32_t size);
 struct buf *bc_peek(struct blkdev *dev, uint64_t blkno, uint32_t size);
 void bc_put(struct buf *b);
 void bc_dirty(struct buf *b);
+/* Write classes 0 .. BC_NCLASS-1 (0 by default): a sync writes every
+ * dirty buf of one class, and waits for them, before it starts the next,
+ * so a block of a later class never reaches the disk ahead of one of an
+ * earlier class that was dirty when the sync began.  ext2 (ext2.h,
+ * X2_WC_*) says what goes in which class. */
+#define BC_NCLASS 6
+void bc_set_class(struct buf *b, int wclass);
 /* Start reading b if it is not VALID and not in flight; never waits. */
 void bc_readahead(struct blkdev *dev, uint64_t blkno, uint32_t size);
 /* Drop every cached block of dev (umount).  Dirty ones must be written first. */
@@ -81,7 +89,7 @@ struct bc_sync {
     struct future base;
     struct blkdev *dev;
     struct buf *batch[32];
-    int n, i, pass, flushdev;
+    int n, i, pass, flushdev, cls;
     struct bio *bio[32];
     struct blk_submit sub;
     struct bio_wait bw;

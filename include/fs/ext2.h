@@ -77,6 +77,13 @@ struct ext2_dirent {
     char name[];
 };
 
+/* Write classes (bcache.h): the order a sync writes ext2's blocks in.
+ * DESIGN.md, "Storage: write order", says why. */
+#define X2_WC_DATA 0                /* file data, symlink blocks */
+#define X2_WC_IND(level) (level)    /* indirect blocks, 1 (single) to 3 (triple) */
+#define X2_WC_META 4                /* inode tables, bitmaps, group descriptors, superblock */
+#define X2_WC_DIR 5                 /* directory blocks */
+
 #define EXT2_ROOT_INO 2
 #define EXT2_MAGIC 0xef53
 #define EXT2_NDIR 12

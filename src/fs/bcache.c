@@ -8,7 +8,10 @@
  * waiters, so every reader of that block wakes from the one request.
  * Write-back is serialised by a sleeping mutex: while a bc_sync holds it
  * no other write of a buf is in flight, so "every dirty buf written"
- * means what it says when fsync returns.
+ * means what it says when fsync returns.  A sync writes the dirty bufs
+ * by write class (bc_set_class), lowest first, each class completed
+ * before the next is submitted: the order a file system needs for a
+ * crash to leave only what its checker repairs.
  */
 #include "arch.h"
 #include "core/sleeplock.h"
@@ -29,6 +32,7 @@ static struct buf *hash[NHASH];
 static struct buf lru = { .lru_prev = &lru, .lru_next = &lru };   /* head: most recent */
 static uint64_t nbufs, cached_bytes, max_bytes;
 static struct bc_stats stats;
+static uint64_t dirty_cls[BC_NCLASS];   /* dirty bufs of each class (lock) */
 static struct mutex wb_mutex;
 static _Atomic int wb_inited;
 
@@ -57,6 +61,24 @@ static struct buf *find_locked(struct blkdev *d, uint64_t blkno, uint32_t size)
         if (b->dev == d && b->blkno == blkno && b->size == size)
             return b;
     return NULL;
+}
+
+static void set_dirty_locked(struct buf *b)
+{
+    if (!(b->flags & B_DIRTY)) {
+        stats.dirty++;
+        dirty_cls[b->wclass]++;
+    }
+    b->flags |= B_DIRTY;
+}
+
+static void clear_dirty_locked(struct buf *b)
+{
+    if (b->flags & B_DIRTY) {
+        stats.dirty--;
+        dirty_cls[b->wclass]--;
+    }
+    b->flags &= ~B_DIRTY;
 }
 
 static bool reclaimable(struct buf *b)
@@ -187,9 +209,21 @@ void bc_put(struct buf *b)
 void bc_dirty(struct buf *b)
 {
     spin_lock(&lock);
-    if (!(b->flags & B_DIRTY))
-        stats.dirty++;
-    b->flags |= B_DIRTY | B_VALID;
+    set_dirty_locked(b);
+    b->flags |= B_VALID;
+    spin_unlock(&lock);
+}
+
+void bc_set_class(struct buf *b, int wclass)
+{
+    if (b->wclass == wclass)
+        return;                         /* the usual case: no lock */
+    spin_lock(&lock);
+    if (b->flags & B_DIRTY) {
+        dirty_cls[b->wclass]--;
+        dirty_cls[wclass]++;
+    }
+    b->wclass = (uint8_t)wclass;
     spin_unlock(&lock);
 }
 
@@ -388,26 +422,29 @@ static void write_end(struct bio *bio)
     struct buf *b = bio->owner;
     spin_lock(&lock);
     b->flags &= ~B_IO;
-    if (bio->error) {
-        b->flags |= B_DIRTY;            /* keep it: nothing acknowledged is lost */
-        stats.dirty++;
-    }
+    if (bio->error)
+        set_dirty_locked(b);            /* keep it: nothing acknowledged is lost */
     spin_unlock(&lock);
     waitq_wake_all(&b->wq);
     bc_put(b);
 }
 
-/* Take up to n dirty bufs of d (all disks if NULL) for writing. */
-static int collect(struct blkdev *d, struct buf **out, int n)
+/* Take up to n dirty bufs of class cls of d (all disks if NULL) for
+ * writing.  The walk ends when it has seen every dirty buf of the class. */
+static int collect(struct blkdev *d, struct buf **out, int n, int cls)
 {
     int k = 0;
     spin_lock(&lock);
-    for (struct buf *b = lru.lru_prev; b != &lru && k < n; b = b->lru_prev) {
-        if ((d && b->dev != d) || (b->flags & (B_DIRTY | B_IO)) != B_DIRTY)
+    uint64_t left = dirty_cls[cls];
+    for (struct buf *b = lru.lru_prev; b != &lru && k < n && left; b = b->lru_prev) {
+        if (b->wclass != cls || !(b->flags & B_DIRTY))
             continue;
-        b->flags = (b->flags & ~B_DIRTY) | B_IO;
+        left--;
+        if ((d && b->dev != d) || (b->flags & B_IO))
+            continue;
+        clear_dirty_locked(b);
+        b->flags |= B_IO;
         atomic_fetch_add(&b->refs, 1);
-        stats.dirty--;
         stats.writes++;
         out[k++] = b;
     }
@@ -423,7 +460,7 @@ static void wb_init_once(void)
 
 /* bc_sync, as a future:
  *   lock the write-back mutex
- *   repeat: take a batch of dirty bufs; submit each; await each
+ *   for each class: repeat: take a batch of its dirty bufs; submit each; await each
  *   flush each disk; unlock */
 
 static enum poll sync_poll(struct future *base, struct cx *cx)
@@ -433,10 +470,13 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
     mutex_lock_init(&s->lk, &wb_mutex);
     AWAIT(s, future_poll(&s->lk.base, cx));
     s->pass = 1;                        /* holds the mutex */
-    for (;;) {
-        s->n = collect(s->dev, s->batch, 32);
-        if (!s->n)
-            break;
+    s->cls = 0;
+    while (s->cls < BC_NCLASS) {
+        s->n = collect(s->dev, s->batch, 32, s->cls);
+        if (!s->n) {
+            s->cls++;                   /* this class is on the disk: the next */
+            continue;
+        }
         for (s->i = 0; s->i < s->n; s->i++) {
             struct buf *b = s->batch[s->i];
             s->bio[s->i] = bio_alloc(BIO_WRITE, b->blkno * (b->size / SECTOR_SIZE), b->data, b->size);
@@ -452,8 +492,8 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
             }
             s->result = -EIO;
             spin_lock(&lock);
-            b->flags = (b->flags & ~B_IO) | B_DIRTY;
-            stats.dirty++;
+            b->flags &= ~B_IO;
+            set_dirty_locked(b);
             spin_unlock(&lock);
             waitq_wake_all(&b->wq);
             bc_put(b);
@@ -508,7 +548,8 @@ static void sync_cancel(struct future *base)
         if (s->bio[i] && i < s->n && !atomic_load(&s->bio[i]->done) && atomic_load(&s->bio[i]->refs) == 1) {
             struct buf *b = s->batch[i];
             spin_lock(&lock);
-            b->flags = (b->flags & ~B_IO) | B_DIRTY;
+            b->flags &= ~B_IO;
+            set_dirty_locked(b);
             spin_unlock(&lock);
             bc_put(b);
         }

@@ -4,13 +4,15 @@
  * (include/fs/ext2.h states the restart discipline all of this obeys).
  *
  * Write order (so that a crash leaves only what e2fsck repairs in one
- * pass, leaks at worst): a new block is zeroed and marked in the bitmap
+ * pass): in memory, a new block is zeroed and marked in the bitmap
  * before a pointer to it is stored; an inode is initialised before a
  * directory entry names it; a directory entry is removed before the
  * inode's link count drops and its blocks are freed; truncation shrinks
- * i_size before it frees blocks, from the end.  Write-back writes the
- * dirty blocks of one sync in LRU order, so this order holds across a
- * sync (fsync flushes everything, then the disk's cache).
+ * i_size before it frees blocks, from the end.  On the disk, every buf
+ * has a write class (X2_WC_*, set where the block is fetched or made)
+ * and a sync writes the classes in turn: data, indirect blocks level by
+ * level, inode tables and allocation metadata, directories (DESIGN.md,
+ * section 9b, says what a crash can leave).
  */
 #include "arch.h"
 #include "fs/ext2.h"
@@ -178,6 +180,7 @@ long x2_iget(struct x2c *c, uint32_t ino, struct x2ino *out)
     long r = x2_block(c, (uint32_t)blk, &out->b);
     if (r)
         return r;
+    bc_set_class(out->b, X2_WC_META);      /* written after data, before directories */
     out->i = (struct ext2_inode *)(out->b->data + byte % fs->bsize);
     out->ino = ino;
     return 0;
@@ -284,6 +287,7 @@ static long alloc_block_locked(struct x2c *c, uint32_t goal, uint32_t *out)
         if (!nb)
             return -ENOMEM;
         memset(nb->data, 0, fs->bsize);
+        bc_set_class(nb, X2_WC_DATA);      /* (it may have been a directory's) */
         bc_dirty(nb);                   /* zeroed before anything points at it */
         bc_put(nb);
         map[bit / 8] |= 1u << (bit % 8);
@@ -469,6 +473,7 @@ long x2_bmap(struct x2c *c, struct x2ino *ix, uint64_t lblk, bool alloc, uint32_
         }
         if ((r = x2_block(c, *slot, &next)))
             break;
+        bc_set_class(next, X2_WC_IND(depth - k));  /* before the blocks above it */
         if (holder) {                   /* keep the chain for the caller's attempt */
             if (c->nheld < (int)ARRAY_SIZE(c->held))
                 c->held[c->nheld++] = holder;
@@ -507,6 +512,7 @@ static long free_level(struct x2c *c, struct x2ino *ix, uint32_t *slot, struct b
         long r = x2_block(c, *slot, &b);
         if (r)
             return r;
+        bc_set_class(b, X2_WC_IND(depth));
         uint64_t child = cover / per;
         for (long j = (long)per - 1; j >= 0; j--) {
             uint64_t cb = base + (uint64_t)j * child;
@@ -684,6 +690,11 @@ static long mount_attempt(struct x2c *c, void *arg)
             (r = x2_block(c, gd->bg_inode_bitmap, &fs->bmap[2 * g + 1])))
             goto fail;
     }
+    bc_set_class(fs->sb_buf, X2_WC_META);
+    for (uint32_t i = 0; i < fs->ngdt; i++)
+        bc_set_class(fs->gdt[i], X2_WC_META);
+    for (uint32_t i = 0; i < 2 * fs->ngroups; i++)
+        bc_set_class(fs->bmap[i], X2_WC_META);
     return 0;
 fail:
     put_pins(fs);

@@ -31,6 +31,7 @@ long x2_dir_next(struct x2c *c, struct x2dir *it, struct ext2_dirent **out)
                 return x2_corrupt(c, "hole in a directory");
             if ((r = x2_block(c, p, &it->b)))
                 return r;
+            bc_set_class(it->b, X2_WC_DIR);        /* written last of a sync */
             it->off = 0;
             it->last = it->prev = NULL;
         }
@@ -140,6 +141,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
             if ((r = x2_bmap(c, dir, it.lblk, false, &p)) || (!p && (r = x2_corrupt(c, "hole in a directory"))) ||
                 (r = x2_block(c, p, &it.b)))
                 return r;
+            bc_set_class(it.b, X2_WC_DIR);
             it.off = 0;
         }
         if (it.off >= fs->bsize) {
@@ -175,6 +177,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
     if ((r = x2_bmap(c, dir, it.nblk, true, &p)) || (r = x2_block(c, p, &b)))
         return r;
     struct ext2_dirent *d = (struct ext2_dirent *)b->data;
+    bc_set_class(b, X2_WC_DIR);
     d->rec_len = (uint16_t)fs->bsize;
     set_entry(fs, d, name, len, ino, type);
     bc_dirty(b);

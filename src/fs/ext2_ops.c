@@ -303,6 +303,7 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
     struct buf *b = NULL;
     if (!(r = x2_bmap(c, &ix, 0, true, &p)) && !(r = x2_block(c, p, &b))) {
         struct ext2_dirent *d = (struct ext2_dirent *)b->data;
+        bc_set_class(b, X2_WC_DIR);
         d->inode = ix.ino;
         d->rec_len = 12;
         d->name_len = 1;
@@ -525,6 +526,7 @@ static long do_rename(struct x2c *c, struct x2op *op)
         }
         if ((r = x2_block(c, p, &dotdot)))
             goto out_ni;
+        bc_set_class(dotdot, X2_WC_DIR);
         struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
         if (d0->rec_len < 12 || d0->rec_len + 12u > fs->bsize) {
             r = x2_corrupt(c, "bad \".\" record");
