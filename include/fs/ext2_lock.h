@@ -31,7 +31,9 @@
  * safe), and its x2run awaits the lock as a future and runs the attempt
  * again.  Before it awaits an inode lock or the rename lock the run lets
  * go of every inode lock it holds (never the rename lock), and alloc is
- * never held across any await.  So nobody waits while holding a lock a
+ * never held across any await.  The awaited lock is kept after the
+ * attempt that follows only if that attempt asked for it with x2_ilock
+ * (a path walk's directory, taken for a moment, goes again).  So nobody waits while holding a lock a
  * waiter ahead of it could need: deadlock is impossible even where the
  * order above is broken, and the order only keeps the retries rare.
  *
@@ -69,7 +71,9 @@ enum x2want { X2W_NONE, X2W_INODE, X2W_ALLOC, X2W_RENAME };
 /* The locks one operation (one x2run) holds; inode locks and rename are
  * kept across the attempts of the operation, alloc only within one. */
 struct x2locks {
-    struct { struct x2inode *xi; bool write; } h[X2_MAXHELD];
+    /* kept: an attempt asked for it with x2_ilock; one that is only the
+     * lock the run awaited is let go after the attempt that follows */
+    struct { struct x2inode *xi; bool write, kept; } h[X2_MAXHELD];
     int n;
     bool alloc, rename;
     enum x2want want;               /* what the last attempt could not take */
@@ -97,4 +101,5 @@ long x2_rename_lock(struct x2c *c);
 
 /* ---- the run's side (ext2.c) ---- */
 void x2_locks_release_inodes(struct ext2_fs *fs, struct x2locks *lk);
+void x2_locks_release_unkept(struct ext2_fs *fs, struct x2locks *lk);
 void x2_locks_release_all(struct ext2_fs *fs, struct x2locks *lk);

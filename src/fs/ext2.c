@@ -71,6 +71,7 @@ static enum poll run_poll(struct future *base, struct cx *cx)
             r->lk.alloc = false;
             mutex_unlock(&r->fs->alloc);
         }
+        x2_locks_release_unkept(r->fs, &r->lk);
         if (r->result == -ELOCKED && r->lk.want == X2W_ALLOC) {
             mutex_lock_init(&r->mlk, &r->fs->alloc);
             AWAIT(r, future_poll(&r->mlk.base, cx));
@@ -93,6 +94,7 @@ static enum poll run_poll(struct future *base, struct cx *cx)
             AWAIT(r, future_poll(&r->ilk.base, cx));
             r->lk.h[0].xi = r->lk.want_xi;      /* the reference goes with it */
             r->lk.h[0].write = r->lk.want_write;
+            r->lk.h[0].kept = false;            /* unless the attempt asks for it */
             r->lk.n = 1;
             r->lk.want_xi = NULL;
             continue;

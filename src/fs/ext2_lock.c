@@ -176,6 +176,7 @@ long x2_ilock(struct x2c *c, uint32_t ino, bool write)
     struct x2locks *lk = c->lk;
     int i = held_index(lk, ino);
     if (i >= 0) {
+        lk->h[i].kept = true;
         if (lk->h[i].write || !write)
             return 0;
         drop_held(c->fs, lk, i);        /* shared -> exclusive: let go, then try */
@@ -190,6 +191,7 @@ long x2_ilock(struct x2c *c, uint32_t ino, bool write)
         return want_inode(c, xi, write);
     lk->h[lk->n].xi = xi;
     lk->h[lk->n].write = write;
+    lk->h[lk->n].kept = true;
     lk->n++;
     return 0;
 }
@@ -265,6 +267,15 @@ void x2_locks_release_inodes(struct ext2_fs *fs, struct x2locks *lk)
 {
     while (lk->n)
         drop_held(fs, lk, lk->n - 1);
+}
+
+/* After an attempt: an awaited lock the attempt only used for a moment
+ * (a directory of its path walk) is not kept across the next wait. */
+void x2_locks_release_unkept(struct ext2_fs *fs, struct x2locks *lk)
+{
+    for (int i = lk->n - 1; i >= 0; i--)
+        if (!lk->h[i].kept)
+            drop_held(fs, lk, i);
 }
 
 void x2_locks_release_all(struct ext2_fs *fs, struct x2locks *lk)
