@@ -104,6 +104,7 @@ struct ext2_fs {
     _Atomic int busy;               /* open files inside it (umount: EBUSY) */
     struct spinlock itab_lock;      /* the in-core inode table */
     struct x2inode *itab[X2_ITAB];
+    struct x2inode *root_xi;        /* a reference from mount to release */
     int err_logged;
 };
 

@@ -737,6 +737,8 @@ static enum poll mount_poll(struct future *base, struct cx *cx)
         break;
     }
     m->fs->devno = 0x800 + m->dev->index;
+    /* every path walk locks the root: keep its in-core inode (may be NULL) */
+    m->fs->root_xi = x2_iref(m->fs, EXT2_ROOT_INO);
     ext2_mark_clean(m->fs, false);
     m->fs->sb->s_mtime = x2_now();
     ASYNC_END(m);
@@ -765,6 +767,7 @@ void ext2_mount_init(struct ext2_mount *m, struct blkdev *dev)
 
 void ext2_release(struct ext2_fs *fs)
 {
+    x2_irele(fs, fs->root_xi);
     put_pins(fs);
     bc_forget(fs->dev);
     kfree(fs);
