@@ -187,6 +187,35 @@ def test_freed_frames_are_not_written_through_stale_tlb_entries(boot, mode):
     assert abs(int(before) - int(after)) <= 8, (before, after)   # glibc's thread caches aside
 
 
+def test_fork_parent_and_child_each_see_only_their_own_writes(boot):
+    # copy-on-write fork: data, bss, heap, stack and mmap pages shared after
+    # fork; the child writes, then the parent, then the kernel (read() into
+    # a shared page); and a three-generation chain writing one page
+    m = shell(boot)
+    run(m, "forkloop 5")
+    before = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
+    out = run(m, "cowtest basic")
+    assert "cowtest: basic ok" in out, out
+    after = re.search(r"(\d+) free", run(m, "cat /proc/mem")).group(1)
+    assert before == after, (before, after)
+
+
+def test_fork_shares_written_pages_until_they_are_written_again(boot):
+    # a child forked from 4 MiB of written heap costs far less than 4 MiB
+    # of free memory, until it writes the pages itself
+    m = shell(boot)
+    out = run(m, "cowtest share")
+    assert "cowtest: share ok" in out, out
+
+
+def test_fork_while_threads_write_on_other_harts(boot):
+    # writer threads on 4 harts store into pages shared with the children
+    # the main thread keeps forking: no store may be lost or cross over
+    m = shell(boot, smp=4)
+    out = run(m, "cowtest threads 150", timeout=240)
+    assert "cowtest: threads 150 rounds ok" in out, out
+
+
 @pytest.mark.parametrize("who", ["main", "thread"])
 def test_execve_in_a_threaded_process_ends_the_other_threads(boot, who):
     # one thread blocks in read on a pipe while another execs `sleep 2`; a

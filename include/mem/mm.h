@@ -25,6 +25,8 @@ enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHARED };
 /* VMA_SHARED: kernel pages shared with user space (io_uring rings).  The
  * pages belong to `obj`; each region holds one reference (get/put), so
  * they outlive every mapping, fork included. */
+struct page_ref;                /* mm.c: a deferred reference to a shared page */
+
 struct vma_shared_ops {
     void (*get)(void *obj);
     void (*put)(void *obj);
@@ -63,6 +65,10 @@ struct mm {
                                  * through stale TLB entries (shootdown.c) */
     struct vma *deferred_vmas;  /* removed shared regions (rings), likewise:
                                  * their pages' owner is put only after */
+    struct page_ref *deferred_refs; /* references to copy-on-write pages
+                                 * unmapped or copied away, likewise: while
+                                 * set, this mm's threads owe a shootdown
+                                 * before they go back to user mode */
     _Atomic uint64_t gen;       /* bumped when a mapping is removed or
                                  * narrowed: enter_user reloads satp and
                                  * flushes the TLB when it changed */
@@ -71,7 +77,10 @@ struct mm {
 struct mm *mm_create(void);                     /* NULL: no memory */
 void mm_get(struct mm *mm);
 void mm_put(struct mm *mm);                     /* frees everything at zero */
-struct mm *mm_fork(struct mm *mm);              /* private copy; NULL: no memory */
+struct mm *mm_fork(struct mm *mm);              /* copy-on-write copy; NULL: no memory */
+/* Is enough memory free for a fork (a reserve is kept for the
+ * copy-on-write faults of the processes already forked)? */
+bool mm_fork_allowed(void);
 void mm_activate(struct mm *mm);                /* load satp (arch) */
 
 /* Add a region (exec: segments, stack).  0 or -errno. */
@@ -117,6 +126,15 @@ long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max);
 void mm_free_deferred(struct mm *mm, uint64_t upto_gen);
 /* Does a hart other than this one run mm in user mode right now? */
 bool mm_running_elsewhere(struct mm *mm);
+/* Must a thread of mm wait for a shootdown before it goes back to user
+ * mode?  True while a copy-on-write page it copied away (or unmapped) may
+ * still be read through another hart's stale translation: the thread's
+ * writes to its new copy must not become visible to the others first.
+ * A racy read; the thread loop (thread.c) checks it before enter_user. */
+static inline bool mm_flush_owed(struct mm *mm)
+{
+    return __builtin_expect(*(struct page_ref *volatile *)&mm->deferred_refs != NULL, 0);
+}
 
 /* ---- arch/riscv/pagetable.c: the page-table primitives mm.c uses ---- */
 uint64_t *pt_create(void);                      /* user half empty, kernel half shared */

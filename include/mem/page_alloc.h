@@ -8,6 +8,8 @@
  * block.  Running out returns NULL, never panics.  One spinlock.
  */
 #pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +23,17 @@ enum page_kind { PAGE_FREE, PAGE_USED, PAGE_SLAB, PAGE_LARGE, PAGE_RESERVED };
 struct page {
     uint8_t kind;        /* enum page_kind */
     uint8_t order;       /* order of the block this page heads */
-    uint16_t slab_class; /* kmalloc size class, for PAGE_SLAB pages */
-    uint16_t slab_inuse; /* objects in use in this slab page */
-    uint16_t refs;       /* users of a PAGE_USED page (shared mappings) */
+    union {
+        struct {
+            uint16_t slab_class; /* kmalloc size class, for PAGE_SLAB pages */
+            uint16_t slab_inuse; /* objects in use in this slab page */
+        };
+        /* PAGE_USED order-0 user pages: the mappings (and deferred
+         * releases) holding the page; 1 when allocated.  Copy-on-write
+         * fork shares a page by taking a reference (mm.c). 32 bits so
+         * the atomics need no libatomic. */
+        _Atomic uint32_t refs;
+    };
     void *slab_free;     /* free-object list of this slab page */
     struct page *next, *prev; /* free-list / partial-slab links */
 #ifdef POLLUX_POISON
@@ -52,6 +62,8 @@ void *page_alloc_order(unsigned order);
 /* The same, naming the allocation site for the poison report (kmalloc). */
 void *page_alloc_from(unsigned order, const void *site);
 void page_free_order(void *p, unsigned order);
+/* One page, not zeroed: for a caller that fills all of it at once. */
+void *page_alloc_nozero(void);
 
 static inline void *page_alloc(void) { return page_alloc_order(0); }
 static inline void page_free(void *p) { page_free_order(p, 0); }
@@ -61,3 +73,20 @@ struct page *page_of(const void *p);
 void *page_addr(const struct page *pg);
 
 void page_get_stats(struct page_stats *out);
+/* Free and managed pages, read without the lock (a hint). */
+size_t page_free_count(void);
+size_t page_total_count(void);
+
+/* References to a PAGE_USED page (see refs above).  page_ref_put frees
+ * the page when it drops the last one.  Acquire/release, so whatever a
+ * holder did with the page happens before the next holder sees the count
+ * fall (mm.c's "refs == 1: the page is mine alone" test relies on it). */
+static inline void page_ref_get(struct page *pg)
+{
+    atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
+}
+static inline uint32_t page_refs(struct page *pg)
+{
+    return atomic_load_explicit(&pg->refs, memory_order_acquire);
+}
+void page_ref_put(struct page *pg);

@@ -124,6 +124,124 @@ static uint8_t peek(struct mm *mm, uint64_t va, int *err)
     return b;
 }
 
+static struct page *page_at(struct mm *mm, uint64_t va, uint32_t *prot)
+{
+    uint64_t pa = pt_lookup(mm->pt, va, prot);
+    return pa ? page_of(pa_to_va(pa)) : NULL;
+}
+
+static bool writable(struct mm *mm, uint64_t va)
+{
+    uint32_t prot = 0;
+    return pt_lookup(mm->pt, va, &prot) && (prot & PROT_WRITE);
+}
+
+/*
+ * Copy-on-write fork: the child shares the parent's pages read-only with
+ * a reference each; whoever writes first gets a copy, and the last holder
+ * writes in place.  Then a three-generation chain, mprotect on a shared
+ * page, a fork while another hart (pretended) runs the parent, and a
+ * copy made while another hart may read the old frame.
+ */
+static const char *cow_fork(struct mm *mm)
+{
+    const char *fail = NULL;
+    struct mm *c = NULL, *c2 = NULL, *g = NULL;
+    unsigned other = (this_hart()->index + 1) % nharts;
+    bool pretend = false;
+    int err;
+    long r = mm_mmap(mm, 0, 2 * P, PROT_READ | PROT_WRITE, ANON, -1, 0);
+    uint64_t x = (uint64_t)r;
+    CHECK(r > 0 && copyout(mm, x, "A", 1) == 0 && copyout(mm, x + P, "B", 1) == 0,
+          "cow: mmap");
+    struct page *pg0 = page_at(mm, x, NULL), *pg1 = page_at(mm, x + P, NULL);
+    size_t parent_pages = mm->user_pages;
+
+    c = mm_fork(mm);
+    CHECK(c, "cow: fork");
+    CHECK(page_at(c, x, NULL) == pg0 && page_refs(pg0) == 2 && page_refs(pg1) == 2,
+          "cow: fork did not share the page");
+    CHECK(!writable(mm, x) && !writable(c, x), "cow: a shared page stayed writable");
+    CHECK(mm->user_pages == parent_pages && c->user_pages == parent_pages, "cow: user_pages");
+    /* the parent writes after fork: the child still sees the old value */
+    CHECK(copyout(mm, x, "P", 1) == 0 && peek(c, x, &err) == 'A' && peek(mm, x, &err) == 'P',
+          "cow: the child saw the parent's write");
+    CHECK(page_at(c, x, NULL) == pg0 && page_at(mm, x, NULL) != pg0 && page_refs(pg0) == 1,
+          "cow: the parent's write did not copy");
+    /* the child, alone with it now, writes in place */
+    CHECK(copyout(c, x, "C", 1) == 0 && page_at(c, x, NULL) == pg0 && peek(mm, x, &err) == 'P',
+          "cow: the last holder copied");
+    /* the child writes: the parent is unaffected and then writes in place */
+    CHECK(copyout(c, x + P, "c", 1) == 0 && peek(mm, x + P, &err) == 'B' &&
+          page_at(c, x + P, NULL) != pg1 && page_refs(pg1) == 1, "cow: child write");
+    CHECK(copyout(mm, x + P, "p", 1) == 0 && page_at(mm, x + P, NULL) == pg1 &&
+          peek(c, x + P, &err) == 'c', "cow: parent write after the child's copy");
+    mm_put(c);
+    c = NULL;
+
+    /* three generations: parent -> c2 -> g share one page, refs 3 */
+    pg0 = page_at(mm, x, NULL);
+    c2 = mm_fork(mm);
+    CHECK(c2, "cow: fork 2");
+    g = mm_fork(c2);
+    CHECK(g && page_at(g, x, NULL) == pg0 && page_refs(pg0) == 3, "cow: grandchild shares");
+    CHECK(copyout(c2, x, "2", 1) == 0 && page_refs(pg0) == 2 && peek(mm, x, &err) == 'P' &&
+          peek(g, x, &err) == 'P', "cow: the middle generation's write");
+    CHECK(copyout(g, x, "3", 1) == 0 && page_refs(pg0) == 1 && peek(mm, x, &err) == 'P' &&
+          peek(c2, x, &err) == '2', "cow: the grandchild's write");
+    CHECK(copyout(mm, x, "1", 1) == 0 && page_at(mm, x, NULL) == pg0 &&
+          peek(c2, x, &err) == '2' && peek(g, x, &err) == '3', "cow: the grandparent's write");
+    /* mprotect must not make a page still shared writable */
+    CHECK(mm_mprotect(mm, x, 2 * P, PROT_READ) == 0 &&
+          mm_mprotect(mm, x, 2 * P, PROT_READ | PROT_WRITE) == 0 && !writable(mm, x + P) &&
+          page_refs(page_at(mm, x + P, NULL)) == 3, "cow: mprotect made a shared page writable");
+    mm_put(g);
+    g = NULL;
+    mm_put(c2);
+    c2 = NULL;
+    CHECK(page_refs(pg0) == 1 && page_refs(page_at(mm, x + P, NULL)) == 1,
+          "cow: references left after the children exited");
+
+    if (nharts > 1) {
+        /* another hart runs the parent in user mode and may write through
+         * writable TLB entries: fork copies instead of sharing */
+        pretend = true;
+        atomic_store(&harts[other].user_mm, mm);
+        CHECK(copyout(mm, x + P, "w", 1) == 0 && writable(mm, x + P), "cow: make writable");
+        c = mm_fork(mm);
+        CHECK(c && page_at(c, x + P, NULL) != page_at(mm, x + P, NULL) && writable(mm, x + P) &&
+              peek(c, x + P, &err) == 'w', "cow: fork shared pages with a hart running the parent");
+        mm_put(c);
+        c = NULL;
+        atomic_store(&harts[other].user_mm, NULL);
+        /* a copy while another hart may still read the old frame: the old
+         * reference waits for the shootdown, and the thread owes one */
+        c = mm_fork(mm);
+        CHECK(c && page_refs(pg0) == 2, "cow: fork 3");
+        atomic_store(&harts[other].user_mm, mm);
+        CHECK(copyout(mm, x, "N", 1) == 0 && page_refs(pg0) == 2 && mm_flush_owed(mm),
+              "cow: dropped a reference another hart may still read through");
+        atomic_store(&harts[other].user_mm, NULL);
+        pretend = false;
+        mm_free_deferred(mm, atomic_load(&mm->gen));
+        CHECK(page_refs(pg0) == 1 && !mm_flush_owed(mm) && peek(c, x, &err) == '1',
+              "cow: the shootdown did not release the reference");
+        mm_put(c);
+        c = NULL;
+    }
+    CHECK(mm_munmap(mm, x, 2 * P) == 0, "cow: munmap");
+out:
+    if (pretend)
+        atomic_store(&harts[other].user_mm, NULL);
+    if (g)
+        mm_put(g);
+    if (c2)
+        mm_put(c2);
+    if (c)
+        mm_put(c);
+    return fail;
+}
+
 /* Fork with exactly `avail` free pages (all others held): the fork must
  * either succeed or fail cleanly, leaving the pool as it found it. */
 static const char *fork_under_pressure(struct mm *mm)
@@ -405,18 +523,21 @@ const char *ktest_mm(void)
     CHECK(vma_count(child) == vma_count(mm) && child->brk == mm->brk, "child regions");
     CHECK(pt_lookup(child->pt, TEXT_VA + P, NULL) == va_to_pa(file_img + P),
           "child text not shared");
-    CHECK(pt_lookup(child->pt, DATA_VA, NULL) != pt_lookup(mm->pt, DATA_VA, NULL),
-          "child data not copied");
+    CHECK(pt_lookup(child->pt, DATA_VA, NULL) == pt_lookup(mm->pt, DATA_VA, NULL),
+          "child data not shared copy-on-write");
     CHECK(peek(child, DATA_VA + 5, &err) == 'W' && peek(child, b + 2 * P, &err) == 'b',
           "child content");
     CHECK(copyout(child, DATA_VA + 5, "C", 1) == 0 && copyout(mm, b + 2 * P, "P", 1) == 0,
           "writes after fork");
     CHECK(peek(mm, DATA_VA + 5, &err) == 'W' && peek(child, b + 2 * P, &err) == 'b',
           "fork copies not independent");
+    CHECK(pt_lookup(child->pt, DATA_VA, NULL) != pt_lookup(mm->pt, DATA_VA, NULL),
+          "a write did not copy the shared page");
     CHECK(peek(child, USER_STACK_TOP - 16, &err) == 's', "child stack");
     mm_put(child);
     child = NULL;
     CHECK((fail = fork_under_pressure(mm)) == NULL, fail);
+    CHECK((fail = cow_fork(mm)) == NULL, fail);
 
     /* ---- refs ---- */
     mm_get(mm);

@@ -11,6 +11,44 @@
  * writable (a write fault on one after mprotect makes a private copy).
  * mm->user_pages counts the owned pages currently mapped.
  *
+ * Copy-on-write.  fork shares the parent's owned pages with the child:
+ * each page's descriptor counts its references (page->refs: one per
+ * mapping, plus deferred releases), and both sides map it read-only.
+ * The invariant: an owned page of a private region is mapped writable
+ * only while refs == 1.  A write fault on a read-only owned page whose
+ * region allows writing then either copies it (refs > 1; the old
+ * reference is dropped) or, refs == 1, makes it writable in place: the
+ * count can only grow through a fork of an address space that maps the
+ * page, and with refs == 1 that is this one, whose lock we hold, so the
+ * test cannot go stale.  Two sharers faulting at once may both copy (the
+ * last put frees the original); they can never both reuse it.  copyout
+ * goes through the same fault, so the kernel's writes break COW too.
+ * Page tables are still copied at fork.
+ *
+ * Fork and other harts.  Write-protecting the parent's pages is a
+ * narrowing: a hart running the parent in user mode could still write
+ * through a writable TLB entry after the child has been given the page.
+ * So fork bumps mm->gen after protecting and then looks at the harts
+ * (the retire protocol below): if none runs the parent in user mode, any
+ * that enters later flushes first, and sharing is safe.  If one does (a
+ * threaded parent whose other threads are running), fork throws the
+ * child away and copies every owned page instead, as before COW - the
+ * child gets a private snapshot and the running threads keep writing
+ * their own pages, whose refs are back to 1.
+ *
+ * A copy-on-write fault changes which frame backs a page of a running
+ * address space; a thread on another hart may still read the old frame
+ * through a stale entry.  The old reference is therefore retired like an
+ * unmapped page (kept on mm->deferred_refs until a shootdown), and the
+ * faulting thread does not return to user mode - where its writes to the
+ * new copy could become visible to that thread - until the shootdown
+ * has completed (mm_flush_owed, checked by the thread loop).  Not
+ * covered yet: a copy made by an io_uring operation's copyout, whose
+ * completion entry is posted without waiting for that shootdown; a thread
+ * polling the ring on another hart could read the old frame until it
+ * next traps.  Nothing pins user pages for in-flight I/O: every kernel
+ * access goes through copyin/copyout, one page at a time under the lock.
+ *
  * Eager or lazy.  Everything that needs a page of its own - anonymous
  * memory, heap, stack, and file bytes that must be copied (writable data,
  * or pages that are partly file, partly zero) - is allocated on first
@@ -42,6 +80,7 @@
 #include "core/hart.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
+#include "lib/printk.h"
 #include "mem/kmalloc.h"
 #include "layout.h"
 #include "mem/mm.h"
@@ -95,6 +134,45 @@ bool mm_running_elsewhere(struct mm *mm)
     return false;
 }
 
+/* A reference to a page that other address spaces share (refs > 1 when
+ * it was unmapped), waiting for a shootdown: the page descriptor's own
+ * links cannot hold it, since another mm may be retiring the same page. */
+struct page_ref {
+    struct page *pg;
+    uint64_t gen;               /* the generation that removed it */
+    struct page_ref *next;
+};
+
+static unsigned long leaked_refs;   /* references kept for ever: no memory for a page_ref */
+
+/*
+ * The PTE of shared page pg in mm is gone or points elsewhere: drop mm's
+ * reference.  Called with mm->lock held.  As retire(): bump gen, then
+ * release at once unless another hart runs mm in user mode; else keep it
+ * on mm->deferred_refs for the shootdown, which the mm's threads then
+ * await (mm_flush_owed).  The caller flushes this hart's TLB before
+ * anything returns to user mode.
+ */
+static void drop_shared_ref(struct mm *mm, struct page *pg)
+{
+    uint64_t gen = atomic_fetch_add(&mm->gen, 1) + 1;
+    if (!mm_running_elsewhere(mm)) {
+        page_ref_put(pg);
+        return;
+    }
+    struct page_ref *n = kmalloc(sizeof *n);
+    if (!n) {
+        /* Safe, not clean: the page stays referenced for ever. */
+        if (leaked_refs++ == 0)
+            printk("mm: out of memory: a copy-on-write page is leaked\n");
+        return;
+    }
+    n->pg = pg;
+    n->gen = gen;
+    n->next = mm->deferred_refs;
+    mm->deferred_refs = n;
+}
+
 /* What one operation took out of the address space. */
 struct retired {
     struct page *pages;         /* owned frames, linked through page->next */
@@ -107,7 +185,7 @@ static void release_retired(struct page *pages, struct vma *vmas)
         struct page *next = pages->next;
         pages->next = NULL;
         pages->slab_free = NULL;
-        page_free(page_addr(pages));
+        page_ref_put(pages);        /* refs was 1 when it was unmapped */
         pages = next;
     }
     while (vmas) {
@@ -274,8 +352,11 @@ static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
     }
 }
 
-/* Unmap every page in [start, end); owned ones go on r->pages (never
- * freed here: see retire).  Returns whether any PTE was removed. */
+/* Unmap every page in [start, end).  Owned ones that are this mm's
+ * alone go on r->pages (never freed here: see retire); shared
+ * (copy-on-write) ones are dropped one by one (drop_shared_ref).  r NULL:
+ * no hart can reach the mm any more (mm_put), drop every reference now.
+ * Returns whether any PTE was removed. */
 static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared,
                         struct retired *r)
 {
@@ -289,8 +370,16 @@ static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared
         if (owned(pa) && !shared) {
             mm->user_pages--;
             struct page *pg = page_of(pa_to_va(pa));
-            pg->next = r->pages;
-            r->pages = pg;
+            if (!r) {
+                page_ref_put(pg);
+            } else if (page_refs(pg) == 1) {
+                /* ours alone (nobody can fork it: we hold the lock), so
+                 * its own links may carry it */
+                pg->next = r->pages;
+                r->pages = pg;
+            } else {
+                drop_shared_ref(mm, pg);
+            }
         }
     }
     return any;
@@ -362,6 +451,20 @@ static int populate(struct mm *mm, struct vma *v, uint64_t va)
     return 0;
 }
 
+/* A write to page va of v, backed by pg, which other address spaces
+ * share: give this one a copy. */
+static int cow_copy(struct mm *mm, struct vma *v, uint64_t va, struct page *pg)
+{
+    uint8_t *page = page_alloc_nozero();
+    if (!page)
+        return -ENOMEM;
+    memcpy(page, page_addr(pg), PAGE_SIZE);
+    pt_map(mm->pt, va, va_to_pa(page), v->prot);   /* the slot exists */
+    drop_shared_ref(mm, pg);
+    pt_flush();                 /* the read-only translation is gone */
+    return 0;
+}
+
 static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
 {
     if (va >= USER_TOP)
@@ -398,7 +501,15 @@ static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
         }
         return pt_protect(mm->pt, va, v->prot & ~PROT_WRITE);
     }
-    return pt_protect(mm->pt, va, v->prot);
+    /* An owned page: writable only while it is ours alone (see the top). */
+    uint32_t prot = v->prot;
+    struct page *pg = page_of(pa_to_va(pa));
+    if ((prot & PROT_WRITE) && page_refs(pg) > 1) {
+        if (access & PROT_WRITE)
+            return cow_copy(mm, v, va, pg);
+        prot &= ~PROT_WRITE;
+    }
+    return pt_protect(mm->pt, va, prot);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -432,19 +543,19 @@ void mm_put(struct mm *mm)
     /* The last reference: no thread runs it, so no hart is in user mode
      * in it, and a hart that ran it reloads satp and flushes before it
      * next enters user mode.  Everything can go at once. */
-    struct retired r = { NULL, NULL };
+    struct vma *shared = NULL;
     while (mm->vmas) {
         struct vma *v = mm->vmas;
         mm->vmas = v->next;
-        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, &r);
+        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, NULL);
         if (v->kind == VMA_SHARED) {
-            v->next = r.vmas;
-            r.vmas = v;
+            v->next = shared;
+            shared = v;
         } else {
             kfree(v);
         }
     }
-    release_retired(r.pages, r.vmas);
+    release_retired(NULL, shared);
     mm_free_deferred(mm, UINT64_MAX);
     pt_destroy(mm->pt);
     kfree(mm);
@@ -455,12 +566,16 @@ void mm_activate(struct mm *mm)
     pt_activate(mm ? mm->pt : NULL);
 }
 
-struct mm *mm_fork(struct mm *mm)
+/*
+ * Give c the regions and pages of mm, with mm->lock held.  cow: share
+ * owned private pages (read-only on both sides, a reference each;
+ * *narrowed says whether a parent PTE lost its write permission); else
+ * copy them.  Pages mm maps from the initrd and shared (ring) regions are
+ * mapped as they are.  0 or -ENOMEM (c then holds what it got so far,
+ * consistently: mm_put frees it).
+ */
+static int fork_pages(struct mm *mm, struct mm *c, bool cow, bool *narrowed)
 {
-    struct mm *c = mm_create();
-    if (!c)
-        return NULL;
-    spin_lock(&mm->lock);
     c->brk_start = mm->brk_start;
     c->brk = mm->brk;
     c->mmap_next = mm->mmap_next;
@@ -468,7 +583,7 @@ struct mm *mm_fork(struct mm *mm)
     for (struct vma *v = mm->vmas; v; v = v->next) {
         struct vma *n = kmalloc(sizeof *n);
         if (!n)
-            goto fail;
+            return -ENOMEM;
         *n = *v;
         n->next = NULL;
         *tail = n;
@@ -483,26 +598,78 @@ struct mm *mm_fork(struct mm *mm)
                 continue;
             if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd page or shared memory */
                 if (pt_map(c->pt, va, pa, prot) < 0)
-                    goto fail;
+                    return -ENOMEM;
                 continue;
             }
-            void *page = page_alloc();
+            if (cow) {
+                uint32_t ro = prot & ~PROT_WRITE;
+                if (pt_map(c->pt, va, pa, ro) < 0)
+                    return -ENOMEM;
+                page_ref_get(page_of(pa_to_va(pa)));
+                c->user_pages++;
+                if (prot & PROT_WRITE) {
+                    pt_protect(mm->pt, va, ro);
+                    *narrowed = true;
+                }
+                continue;
+            }
+            void *page = page_alloc_nozero();
             if (!page)
-                goto fail;
+                return -ENOMEM;
             memcpy(page, pa_to_va(pa), PAGE_SIZE);
             if (pt_map(c->pt, va, va_to_pa(page), prot) < 0) {
                 page_free(page);
-                goto fail;
+                return -ENOMEM;
             }
             c->user_pages++;
         }
     }
+    return 0;
+}
+
+/*
+ * Copy-on-write overcommits: a fork costs little now and its pages are
+ * paid for at the first writes, when a failure can only kill whoever
+ * wrote.  So fork (clone) fails with -ENOMEM while less than a reserve is
+ * free: what is left lets the processes already forked reach their first
+ * blocking call, and a fork bomb stops at fork, not with its parent
+ * killed at a fault.
+ */
+bool mm_fork_allowed(void)
+{
+    size_t reserve = page_total_count() / 64;
+    return page_free_count() >= (reserve < 128 ? 128 : reserve);
+}
+
+struct mm *mm_fork(struct mm *mm)
+{
+    struct mm *c = mm_create();
+    if (!c)
+        return NULL;
+    spin_lock(&mm->lock);
+    /* Copy-on-write unless another hart runs mm in user mode: its
+     * writable TLB entries could write a page after the child got it. */
+    bool cow = !mm_running_elsewhere(mm), narrowed = false;
+    int r = fork_pages(mm, c, cow, &narrowed);
+    if (r == 0 && narrowed) {
+        /* The retire protocol: new generation, then look.  A hart that
+         * enters mm after this sees the new gen and flushes first. */
+        bump_gen(mm);
+        if (mm_running_elsewhere(mm)) {
+            /* One entered between the two looks and may hold writable
+             * entries: undo the sharing (the parent's pages go back to
+             * refs 1; a write fault makes them writable again) and copy. */
+            mm_put(c);
+            c = mm_create();
+            r = c ? fork_pages(mm, c, false, &narrowed) : -ENOMEM;
+        }
+    }
     spin_unlock(&mm->lock);
+    if (r < 0) {
+        mm_put(c);              /* consistent so far: frees what it holds */
+        return NULL;
+    }
     return c;
-fail:
-    spin_unlock(&mm->lock);
-    mm_put(c);                  /* consistent so far: frees what it holds */
-    return NULL;
 }
 
 /* ---- regions ---------------------------------------------------------------- */
@@ -732,7 +899,11 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
             uint64_t pa = pt_lookup(mm->pt, va, &have);
             if (!pa)
                 continue;
-            uint32_t p = owned(pa) || v->kind == VMA_SHARED ? nprot : nprot & ~PROT_WRITE;
+            /* initrd pages, and pages shared copy-on-write, stay read-only */
+            uint32_t p = nprot;
+            if (v->kind != VMA_SHARED &&
+                (!owned(pa) || page_refs(page_of(pa_to_va(pa))) > 1))
+                p &= ~PROT_WRITE;
             pt_protect(mm->pt, va, p);
             if (have & ~allows(p))
                 narrowed = true;
@@ -938,6 +1109,25 @@ void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
         }
     }
     mm->deferred_vmas = vkeep;
+    struct page_ref *rkeep = NULL, *rdone = NULL;
+    while (mm->deferred_refs) {
+        struct page_ref *n = mm->deferred_refs;
+        mm->deferred_refs = n->next;
+        if (n->gen <= upto_gen) {
+            n->next = rdone;
+            rdone = n;
+        } else {
+            n->next = rkeep;
+            rkeep = n;
+        }
+    }
+    mm->deferred_refs = rkeep;
     spin_unlock(&mm->lock);
     release_retired(done, vdone);
+    while (rdone) {
+        struct page_ref *n = rdone;
+        rdone = n->next;
+        page_ref_put(n->pg);
+        kfree(n);
+    }
 }

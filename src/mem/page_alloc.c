@@ -161,7 +161,20 @@ NOINLINE_IF_POISON void *page_alloc_order(unsigned order)
     return page_alloc_from(order, __builtin_return_address(0));
 }
 
+static void *alloc_block(unsigned order, const void *site, bool zero);
+
 void *page_alloc_from(unsigned order, const void *site)
+{
+    return alloc_block(order, site, true);
+}
+
+/* For a page about to be overwritten whole (a copy-on-write copy). */
+NOINLINE_IF_POISON void *page_alloc_nozero(void)
+{
+    return alloc_block(0, __builtin_return_address(0), false);
+}
+
+static void *alloc_block(unsigned order, const void *site, bool zero)
 {
     (void)site;
     struct page *pg = NULL;
@@ -197,7 +210,8 @@ void *page_alloc_from(unsigned order, const void *site)
     /* Check and zero outside the lock: the block is ours alone now. */
     check_block((size_t)(pg - pages), order, site);
     void *p = page_addr(pg);
-    memset(p, 0, PAGE_SIZE << order);
+    if (zero)
+        memset(p, 0, PAGE_SIZE << order);
     return p;
 }
 
@@ -255,6 +269,22 @@ void *page_addr(const struct page *pg)
     if (!pg)
         return NULL;
     return (void *)(base + ((size_t)(pg - pages) << PAGE_SHIFT));
+}
+
+void page_ref_put(struct page *pg)
+{
+    if (atomic_fetch_sub_explicit(&pg->refs, 1, memory_order_acq_rel) == 1)
+        page_free(page_addr(pg));
+}
+
+size_t page_free_count(void)
+{
+    return __atomic_load_n(&stats.free_pages, __ATOMIC_RELAXED);   /* a hint */
+}
+
+size_t page_total_count(void)
+{
+    return stats.total_pages;           /* set once at boot */
 }
 
 void page_get_stats(struct page_stats *out)

@@ -102,7 +102,7 @@ SYS(clone)
             mm_get(p->mm);
             c->mm = p->mm;
         } else {
-            c->mm = mm_fork(p->mm);
+            c->mm = mm_fork_allowed() ? mm_fork(p->mm) : NULL;
         }
         c->files = (flags & CLONE_FILES) ? p->files : fdtable_copy(p->files);
         if (c->files && (flags & CLONE_FILES))

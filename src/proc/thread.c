@@ -76,6 +76,21 @@ void thread_update_prio(struct thread *th)
     th->task->prio = p > th->proc->prio_ceiling ? th->proc->prio_ceiling : p;
 }
 
+/*
+ * The shootdown a thread owes before it returns to user mode after it (or
+ * another thread of its address space) copied a copy-on-write page away
+ * while other harts ran the address space (mm_flush_owed).  Cancelled if
+ * the process is being killed meanwhile.
+ */
+static enum poll await_flush(struct thread *th, struct cx *cx)
+{
+    if (atomic_load(&th->proc->killed) || th->exiting) {
+        future_cancel(&th->sc.shootdown.base);
+        return READY;
+    }
+    return future_poll(&th->sc.shootdown.base, cx);
+}
+
 static enum poll thread_poll(struct future *base, struct cx *cx)
 {
     struct thread *th = (struct thread *)base;
@@ -95,6 +110,10 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             }
             if (atomic_load(&th->proc->killed) || th->exiting)
                 break;
+        }
+        if (mm_flush_owed(th->proc->mm) && shootdown_start(&th->sc.shootdown, th->proc->mm)) {
+            AWAIT(th, await_flush(th, cx));
+            continue;           /* killed meanwhile, a signal: look again */
         }
         AWAIT(th, enter_user(th, cx));
         user_trap_decode(th, &t);
