@@ -40,6 +40,7 @@ struct buf {
     uint32_t size;
     uint32_t flags;
     uint8_t wclass;             /* write class: lower ones are written first */
+    uint64_t dirty_epoch;       /* the sync epoch when it became dirty */
     _Atomic int refs;
     uint8_t *data;
     struct buf *hnext;
@@ -83,13 +84,17 @@ struct bc_read {
 };
 void bc_read_init(struct bc_read *r, struct blkdev *dev, uint64_t blkno, uint32_t size);
 
-/* Write every dirty buf of dev (NULL: of every disk), wait for them, flush
- * the disk.  result 0 or -EIO. */
+/* Write every buf of dev (NULL: of every disk) that was dirty when the
+ * sync began, wait for them, flush the disk.  result 0 or -EIO.  (Blocks
+ * dirtied meanwhile wait for the next sync: a busy writer cannot keep a
+ * sync going, and a sync does not write a newer block of a lower class
+ * behind the back of its class order.) */
 struct bc_sync {
     struct future base;
     struct blkdev *dev;
     struct buf *batch[32];
     int n, i, pass, flushdev, cls;
+    uint64_t epoch;
     struct bio *bio[32];
     struct blk_submit sub;
     struct bio_wait bw;

@@ -33,6 +33,7 @@ static struct buf lru = { .lru_prev = &lru, .lru_next = &lru };   /* head: most 
 static uint64_t nbufs, cached_bytes, max_bytes;
 static struct bc_stats stats;
 static uint64_t dirty_cls[BC_NCLASS];   /* dirty bufs of each class (lock) */
+static uint64_t sync_epoch;             /* bumped as each sync begins (lock) */
 static struct mutex wb_mutex;
 static _Atomic int wb_inited;
 
@@ -68,6 +69,7 @@ static void set_dirty_locked(struct buf *b)
     if (!(b->flags & B_DIRTY)) {
         stats.dirty++;
         dirty_cls[b->wclass]++;
+        b->dirty_epoch = sync_epoch;
     }
     b->flags |= B_DIRTY;
 }
@@ -429,9 +431,10 @@ static void write_end(struct bio *bio)
     bc_put(b);
 }
 
-/* Take up to n dirty bufs of class cls of d (all disks if NULL) for
- * writing.  The walk ends when it has seen every dirty buf of the class. */
-static int collect(struct blkdev *d, struct buf **out, int n, int cls)
+/* Take up to n bufs of class cls of d (all disks if NULL), dirty since
+ * before epoch, for writing.  The walk ends when it has seen every dirty
+ * buf of the class. */
+static int collect(struct blkdev *d, struct buf **out, int n, int cls, uint64_t epoch)
 {
     int k = 0;
     spin_lock(&lock);
@@ -440,7 +443,7 @@ static int collect(struct blkdev *d, struct buf **out, int n, int cls)
         if (b->wclass != cls || !(b->flags & B_DIRTY))
             continue;
         left--;
-        if ((d && b->dev != d) || (b->flags & B_IO))
+        if ((d && b->dev != d) || (b->flags & B_IO) || b->dirty_epoch >= epoch)
             continue;
         clear_dirty_locked(b);
         b->flags |= B_IO;
@@ -470,9 +473,12 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
     mutex_lock_init(&s->lk, &wb_mutex);
     AWAIT(s, future_poll(&s->lk.base, cx));
     s->pass = 1;                        /* holds the mutex */
+    spin_lock(&lock);
+    s->epoch = ++sync_epoch;            /* what is dirty from now on is the next sync's */
+    spin_unlock(&lock);
     s->cls = 0;
     while (s->cls < BC_NCLASS) {
-        s->n = collect(s->dev, s->batch, 32, s->cls);
+        s->n = collect(s->dev, s->batch, 32, s->cls, s->epoch);
         if (!s->n) {
             s->cls++;                   /* this class is on the disk: the next */
             continue;
