@@ -54,6 +54,7 @@ WORKLOAD = [
     ("systest", r"systest: all ok"),
     ("uring_test", r"uring_test: all ok"),
     ("forkloop 30", r"forkloop: 30 ok"),
+    ("cowtest basic", r"cowtest: basic ok"),
 ]
 WORKLOAD_ALL = [
     ("badcalls", r"badcalls: all \d+ ok"),
@@ -67,6 +68,7 @@ WORKLOAD_ALL = [
     # may defeat (seed 106 on 2 harts): only that it runs through cleanly
     ("migrate 2", r"migrate: ok|migrate: FAILED: no resumption on another hart"),
     ("forkloop 300", r"forkloop: 300 ok"),
+    ("cowtest threads 50", r"cowtest: threads 50 rounds ok"),
     ("spin a 1 | cat", r"spin a done"),
     ("cat /proc/tasks", r"ID\s+NAME\s+STATE"),
     ("uring_smoke", r"uring_smoke: ok"),
