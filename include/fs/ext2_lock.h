@@ -24,7 +24,12 @@
  *   - two directories of one operation (rename) by inode number, lowest
  *     first; then the two inodes they name (source, replaced target),
  *     again lowest first;
- *   - link: the new parent, then the inode linked.
+ *   - link: the new parent, then the inode linked;
+ *   - rename learns that it moves a directory only once it holds the
+ *     inodes, so it try-locks `rename` then; when that fails the run lets
+ *     go of the inodes and awaits `rename` first, which is the order.
+ *     The ".." walk up from the new parent takes each directory shared
+ *     for a moment, like a path walk.
  * Attempts are synchronous C (include/fs/ext2.h), so a lock inside one
  * is a try-lock: an attempt that cannot have a lock returns -ELOCKED
  * before it changed anything (or at a point its progress record makes
