@@ -55,6 +55,8 @@ struct buf *bc_get(struct blkdev *dev, uint64_t blkno, uint32_t size);
 struct buf *bc_peek(struct blkdev *dev, uint64_t blkno, uint32_t size);
 void bc_put(struct buf *b);
 void bc_dirty(struct buf *b);
+/* A read of b is on its way (it will overwrite b->data when it lands). */
+bool bc_read_in_flight(struct buf *b);
 /* Write classes 0 .. BC_NCLASS-1 (0 by default): a sync writes every
  * dirty buf of one class, and waits for them, before it starts the next,
  * so a block of a later class never reaches the disk ahead of one of an

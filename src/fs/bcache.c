@@ -216,6 +216,14 @@ void bc_dirty(struct buf *b)
     spin_unlock(&lock);
 }
 
+bool bc_read_in_flight(struct buf *b)
+{
+    spin_lock(&lock);
+    bool r = (b->flags & (B_IO | B_VALID)) == B_IO;
+    spin_unlock(&lock);
+    return r;
+}
+
 void bc_set_class(struct buf *b, int wclass)
 {
     if (b->wclass == wclass)

@@ -279,15 +279,35 @@ static long alloc_block_locked(struct x2c *c, uint32_t goal, uint32_t *out)
         uint8_t *map = fs->bmap[2 * g]->data;
         uint32_t from = k == 0 && goal >= fs->first_data_block && goal < fs->blocks_count
                             ? (goal - fs->first_data_block) % fs->bpg : 0;
-        long bit = find_zero(map, from, group_blocks(fs, g));
-        if (bit < 0 && from)
-            bit = find_zero(map, 0, from);
-        if (bit < 0)
+        /* from `from` to the end, then from 0 to `from`; a free block
+         * still being read (read-ahead of the file that freed it) is
+         * skipped: the read would land over what we put in it */
+        uint32_t n = group_blocks(fs, g), next = from;
+        long bit = -1;
+        struct buf *nb = NULL;
+        while ((bit = find_zero(map, next, n)) >= 0) {
+            next = (uint32_t)bit + 1;
+            nb = bc_get(fs->dev, fs->first_data_block + g * fs->bpg + (uint32_t)bit, fs->bsize);
+            if (!nb)
+                return -ENOMEM;
+            if (!bc_read_in_flight(nb))
+                break;
+            bc_put(nb);
+            nb = NULL;
+        }
+        for (next = 0; !nb && from && next < from && (bit = find_zero(map, next, from)) >= 0;) {
+            next = (uint32_t)bit + 1;
+            nb = bc_get(fs->dev, fs->first_data_block + g * fs->bpg + (uint32_t)bit, fs->bsize);
+            if (!nb)
+                return -ENOMEM;
+            if (bc_read_in_flight(nb)) {
+                bc_put(nb);
+                nb = NULL;
+            }
+        }
+        if (!nb)
             continue;
         uint32_t b = fs->first_data_block + g * fs->bpg + (uint32_t)bit;
-        struct buf *nb = bc_get(fs->dev, b, fs->bsize);
-        if (!nb)
-            return -ENOMEM;
         memset(nb->data, 0, fs->bsize);
         bc_set_class(nb, X2_WC_DATA);      /* (it may have been a directory's) */
         bc_dirty(nb);                   /* zeroed before anything points at it */
