@@ -17,7 +17,8 @@
  *  - buf->refs counts holders and an in-flight request; a buf with refs,
  *    DIRTY, IO or PINNED is never reclaimed.
  *  - flags change under the cache lock; the data of a VALID buf is
- *    changed only by its file system under that file system's lock.
+ *    changed only by its file system, under the lock of what the block
+ *    belongs to (ext2: the inode's, or the allocation lock).
  *  - Reclaim drops clean, unreferenced bufs from the cold end of the LRU
  *    when the cache is over its size or the page allocator runs short.
  */

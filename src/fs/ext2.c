@@ -16,6 +16,7 @@
  */
 #include "arch.h"
 #include "fs/ext2.h"
+#include "fs/pagecache.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "lib/printk.h"
@@ -789,6 +790,7 @@ void ext2_release(struct ext2_fs *fs)
 {
     x2_irele(fs, fs->root_xi);
     put_pins(fs);
+    pc_forget(fs);
     bc_forget(fs->dev);
     kfree(fs);
 }
