@@ -34,6 +34,7 @@
 #define B_IO 4u
 #define B_PINNED 8u
 #define B_ERROR 16u             /* the last read failed */
+#define B_ORDERED 32u           /* written after every lower write class (bc_dirty_ordered) */
 
 struct buf {
     struct blkdev *dev;
@@ -58,13 +59,15 @@ void bc_put(struct buf *b);
 void bc_dirty(struct buf *b);
 /* A read of b is on its way (it will overwrite b->data when it lands). */
 bool bc_read_in_flight(struct buf *b);
-/* Write classes 0 .. BC_NCLASS-1 (0 by default): a sync writes every
- * dirty buf of one class, and waits for them, before it starts the next,
- * so a block of a later class never reaches the disk ahead of one of an
- * earlier class that was dirty when the sync began.  ext2 (ext2.h,
- * X2_WC_*) says what goes in which class. */
+/* Write classes 0 .. BC_NCLASS-1 (0 by default).  A buf dirtied with
+ * bc_dirty_ordered (it now points at a block, or names something, that
+ * must be on the disk first) is written by a sync only after every dirty
+ * buf of a lower class was written and completed; the other dirty bufs
+ * all go in the sync's first round.  ext2 (ext2.h, X2_WC_*) says what
+ * goes in which class. */
 #define BC_NCLASS 6
 void bc_set_class(struct buf *b, int wclass);
+void bc_dirty_ordered(struct buf *b);
 /* Start reading b if it is not VALID and not in flight; never waits. */
 void bc_readahead(struct blkdev *dev, uint64_t blkno, uint32_t size);
 /* Drop every cached block of dev (umount).  Dirty ones must be written first. */

@@ -8,10 +8,11 @@
  * waiters, so every reader of that block wakes from the one request.
  * Write-back is serialised by a sleeping mutex: while a bc_sync holds it
  * no other write of a buf is in flight, so "every dirty buf written"
- * means what it says when fsync returns.  A sync writes the dirty bufs
- * by write class (bc_set_class), lowest first, each class completed
- * before the next is submitted: the order a file system needs for a
- * crash to leave only what its checker repairs.
+ * means what it says when fsync returns.  A sync writes in rounds: first
+ * every dirty buf that is not B_ORDERED (and the ordered ones of class
+ * 0), then the ordered bufs class by class (bc_set_class), each round
+ * completed before the next is submitted: the order a file system needs
+ * for a crash to leave only what its checker repairs.
  */
 #include "arch.h"
 #include "core/sleeplock.h"
@@ -236,6 +237,14 @@ bool bc_read_in_flight(struct buf *b)
     return r;
 }
 
+void bc_dirty_ordered(struct buf *b)
+{
+    spin_lock(&lock);
+    set_dirty_locked(b);
+    b->flags |= B_VALID | B_ORDERED;
+    spin_unlock(&lock);
+}
+
 void bc_set_class(struct buf *b, int wclass)
 {
     if (b->wclass == wclass)
@@ -446,21 +455,26 @@ static void write_end(struct bio *bio)
     b->flags &= ~B_IO;
     if (bio->error)
         set_dirty_locked(b);            /* keep it: nothing acknowledged is lost */
+    else if (!(b->flags & B_DIRTY))
+        b->flags &= ~B_ORDERED;         /* (changed meanwhile: stays ordered) */
     spin_unlock(&lock);
     waitq_wake_all(&b->wq);
     bc_put(b);
 }
 
-/* Take up to n bufs of class cls of d (all disks if NULL), dirty since
- * before epoch, for writing.  The walk ends when it has seen every dirty
- * buf of the class. */
+/* Take up to n bufs of d (all disks if NULL), dirty since before epoch,
+ * for writing: of class cls, or (cls < 0: the first round) every one not
+ * B_ORDERED and the ordered ones of class 0.  The walk ends when it has
+ * seen every dirty buf it could take. */
 static int collect(struct blkdev *d, struct buf **out, int n, int cls, uint64_t epoch)
 {
     int k = 0;
     spin_lock(&lock);
-    uint64_t left = dirty_cls[cls];
+    uint64_t left = cls < 0 ? stats.dirty : dirty_cls[cls];
     for (struct buf *b = lru.lru_prev; b != &lru && k < n && left; b = b->lru_prev) {
-        if (b->wclass != cls || !(b->flags & B_DIRTY))
+        if (!(b->flags & B_DIRTY))
+            continue;
+        if (cls < 0 ? (b->flags & B_ORDERED) && b->wclass != 0 : b->wclass != cls)
             continue;
         left--;
         if ((d && b->dev != d) || (b->flags & B_IO) || b->dirty_epoch >= epoch)
@@ -496,11 +510,11 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
     spin_lock(&lock);
     s->epoch = ++sync_epoch;            /* what is dirty from now on is the next sync's */
     spin_unlock(&lock);
-    s->cls = 0;
+    s->cls = -1;                        /* the first round: all but the ordered */
     while (s->cls < BC_NCLASS) {
         s->n = collect(s->dev, s->batch, 32, s->cls, s->epoch);
         if (!s->n) {
-            s->cls++;                   /* this class is on the disk: the next */
+            s->cls = s->cls < 0 ? 1 : s->cls + 1;  /* on the disk: the next class */
             continue;
         }
         for (s->i = 0; s->i < s->n; s->i++) {

@@ -9,10 +9,12 @@
  * directory entry names it; a directory entry is removed before the
  * inode's link count drops and its blocks are freed; truncation shrinks
  * i_size before it frees blocks, from the end.  On the disk, every buf
- * has a write class (X2_WC_*, set where the block is fetched or made)
- * and a sync writes the classes in turn: data, indirect blocks level by
- * level, inode tables and allocation metadata, directories (DESIGN.md,
- * section 9b, says what a crash can leave).
+ * has a write class (X2_WC_*, set where the block is fetched or made);
+ * a change that stores a pointer to a new block, or an entry naming an
+ * inode, dirties its buf ordered (bc_dirty_ordered), and a sync writes
+ * the ordered bufs class by class after everything else: indirect blocks
+ * level by level, inode tables, directories (DESIGN.md, section 9b, says
+ * what a crash can leave).
  */
 #include "arch.h"
 #include "fs/ext2.h"
@@ -482,8 +484,10 @@ long x2_bmap(struct x2c *c, struct x2ino *ix, uint64_t lblk, bool alloc, uint32_
                 break;
             *slot = nb;
             if (holder)
-                bc_dirty(holder);
+                bc_dirty_ordered(holder);       /* after the block it now points at */
             ix->i->i_blocks += fs->bsize / 512;
+            if (!holder)
+                bc_dirty_ordered(ix->b);
             x2_idirty(c, ix);
         } else if (*slot < fs->first_data_block || *slot >= fs->blocks_count) {
             r = x2_corrupt(c, "block pointer out of range");

@@ -165,7 +165,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
                 d = n;
             }
             set_entry(fs, d, name, len, ino, type);
-            bc_dirty(it.b);
+            bc_dirty_ordered(it.b);             /* after the inode it names */
             x2_dir_close(&it);
             return 0;
         }
@@ -180,7 +180,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
     bc_set_class(b, X2_WC_DIR);
     d->rec_len = (uint16_t)fs->bsize;
     set_entry(fs, d, name, len, ino, type);
-    bc_dirty(b);
+    bc_dirty_ordered(b);
     bc_put(b);
     x2_set_isize(fs, dir->i, (uint64_t)(it.nblk + 1) * fs->bsize);
     x2_idirty(c, dir);
@@ -223,7 +223,7 @@ long x2_dir_retarget(struct x2c *c, struct x2ino *dir, const char *name, size_t 
         if (d->name_len == len && !memcmp(d->name, name, len)) {
             d->inode = ino;
             d->file_type = c->fs->filetype ? type : 0;
-            bc_dirty(it.b);
+            bc_dirty_ordered(it.b);
             x2_dir_close(&it);
             dir->i->i_mtime = dir->i->i_ctime = x2_now();
             x2_idirty(c, dir);

@@ -320,7 +320,7 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
         d->name_len = 2;
         d->file_type = fs->filetype ? 2 : 0;
         d->name[0] = d->name[1] = '.';
-        bc_dirty(b);
+        bc_dirty_ordered(b);
         bc_put(b);
         x2_set_isize(fs, ix.i, fs->bsize);
     }
@@ -554,7 +554,7 @@ static long do_rename(struct x2c *c, struct x2op *op)
         struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
         struct ext2_dirent *d1 = (struct ext2_dirent *)(dotdot->data + d0->rec_len);
         d1->inode = nd.ino;
-        bc_dirty(dotdot);
+        bc_dirty_ordered(dotdot);
         if (od.i->i_links_count > 1)
             od.i->i_links_count--;
         nd.i->i_links_count++;
