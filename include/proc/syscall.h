@@ -3,7 +3,10 @@
  *
  * A handler returns its result, or SYSCALL_WAIT after initialising the
  * thread's syscall future (th->sc), which the thread then awaits: the
- * same future that would serve the call asynchronously.
+ * same future that would serve the call asynchronously.  A handler that
+ * has polled th->sc itself, and got PENDING (so its waker is registered),
+ * returns SYSCALL_WAITING instead: the thread then polls it only after a
+ * wake, not once more at once for nothing.
  */
 #pragma once
 #include <limits.h>
@@ -11,10 +14,13 @@
 #include "proc/proc.h"
 
 #define SYSCALL_WAIT LONG_MIN
+#define SYSCALL_WAITING (LONG_MIN + 1)
 
 /* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
 uint64_t time_ticks_of_clock(int clock_realtime);
 
+/* a[] is the caller's saved argument registers (user_syscall_args):
+ * read it, never write it - a user's a1..a5 survive a system call. */
 typedef long (*syscall_fn)(struct thread *th, uint64_t a[6]);
 
 /* Start th->sc as a wait on `child` (embedded in th->sc); the result of
@@ -41,6 +47,16 @@ SYS(mount); SYS(umount2);
 long fs_user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap);
 long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp);
 long fs_shutdown(struct thread *th, bool restart);         /* reboot(2), after sync */
+/* io_uring's OPENAT and STATX: an fscall for the submitter's mm, files and
+ * cwd (path copied now), or NULL and *err; fs_uring_poll runs it (READY:
+ * *result, fc freed), fs_uring_cancel drops it. */
+struct fscall;
+struct fscall *fs_uring_openat(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd,
+                               uint64_t upath, int flags, uint32_t mode, long *err);
+struct fscall *fs_uring_statx(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd,
+                              uint64_t upath, int flags, uint64_t ubuf, long *err);
+enum poll fs_uring_poll(struct fscall *fc, struct cx *cx, long *result);
+void fs_uring_cancel(struct fscall *fc);
 SYS(tkill); SYS(tgkill); SYS(sigaltstack); SYS(rt_sigsuspend); SYS(rt_sigpending);
 SYS(rt_sigtimedwait); SYS(rt_sigqueueinfo); SYS(rt_sigreturn); SYS(rt_tgsigqueueinfo);
 SYS(getsid); SYS(setsid); SYS(getitimer); SYS(setitimer); SYS(timer_create);
