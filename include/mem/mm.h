@@ -84,6 +84,7 @@ struct mm {
     _Atomic uint64_t gen;       /* bumped when a mapping is removed or
                                  * narrowed: enter_user reloads satp and
                                  * flushes the TLB when it changed */
+    struct mm *all_prev, *all_next; /* every mm (mm_unmap_file), under mm.c's list lock */
 };
 
 struct mm *mm_create(void);                     /* NULL: no memory */
@@ -121,6 +122,12 @@ long mm_map_file(struct mm *mm, uint64_t addr, uint64_t len, uint32_t prot, int 
  * calls fn(fs, ino, arg) for each (msync).  0 or -ENOMEM (not all mapped). */
 long mm_shared_files(struct mm *mm, uint64_t addr, uint64_t len,
                      void (*fn)(struct ext2_fs *fs, uint32_t ino, void *arg), void *arg);
+
+/* The file (fs, ino) shrank to `from` pages: unmap its pages from index
+ * `from` on in every address space (cache pages and private copies), so
+ * the next access faults, finds no page and gets SIGBUS (truncate; the
+ * caller has already taken those pages out of the page cache). */
+void mm_unmap_file(struct ext2_fs *fs, uint32_t ino, uint64_t from);
 
 long mm_brk(struct mm *mm, uint64_t newbrk);    /* Linux brk: returns the break */
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,

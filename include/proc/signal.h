@@ -67,6 +67,7 @@ struct thread;
 #define CLD_CONTINUED 6
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
+#define BUS_ADRERR 2
 
 /* The kernel's compact siginfo; expanded to Linux's 128 bytes on delivery. */
 struct ksiginfo {
