@@ -47,9 +47,17 @@ struct vma {
     struct vma *next;           /* sorted by start */
 };
 
-#define USER_STACK_TOP  0x3fffff0000UL  /* top of the main thread's stack */
+/*
+ * Stack and mmap area sit at the top of the lowest GiB, not of the whole
+ * Sv39 user half as on Linux: a static program (text at 0x10000), its
+ * heap, stack and mappings then hang off one level-1 page table, so a
+ * forked child costs one page-table page less (a blocked child: root,
+ * one L1, two L0).  Nothing in the ABI fixes where the stack is; mmap
+ * falls back to the space above the stack when this GiB is full.
+ */
+#define USER_STACK_TOP  0x3fff0000UL    /* top of the main thread's stack */
 #define USER_STACK_MAX  (8UL << 20)
-#define USER_MMAP_TOP   0x3f00000000UL  /* mmap grows down from here */
+#define USER_MMAP_TOP   0x3f000000UL    /* mmap grows down from here */
 
 struct mm {
     struct spinlock lock;       /* vmas and page table */
