@@ -333,6 +333,24 @@ void pt_activate(uint64_t *pt)
         reap_retired();
 }
 
+/* A hart about to wait in wfi lets go of a root retired under it (its
+ * address space is gone), so the page goes back now, not whenever the
+ * hart next enters user mode: the free count then reads the same
+ * whichever hart ran the last process (before and after a test). */
+void pt_idle(void)
+{
+    uint64_t *mine = atomic_load(&hart_root[this_hart()->index]);
+    if (!mine || !__atomic_load_n(&retired, __ATOMIC_RELAXED))
+        return;
+    bool dead = false;
+    spin_lock(&retire_lock);
+    for (uint64_t *pt = retired; pt && !dead; pt = (uint64_t *)pt[0])
+        dead = pt == mine;
+    spin_unlock(&retire_lock);
+    if (dead)
+        pt_activate(NULL);
+}
+
 void pt_flush(void)
 {
     __asm__ volatile("sfence.vma" ::: "memory");
