@@ -45,6 +45,9 @@ struct hart {
     void *fp_owner;             /* user thread whose FP state is live here */
     struct mm *_Atomic user_mm; /* address space running in user mode here, or NULL */
     _Atomic uint64_t user_traps;/* traps from user mode: a TLB shootdown's ack */
+    struct pc_page *copy_needs; /* a copyin/copyout met a file page not cached yet
+                                 * (a reference): the thread reads it and restarts
+                                 * the system call (mm.c, thread.c) */
     /* counters, for `harts` */
     uint64_t polls, idle_entries, steals, ipis_sent, ipis_recv, irqs;
     uint64_t idle_time;         /* timer ticks spent in finished waits in wfi */

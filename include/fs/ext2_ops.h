@@ -8,6 +8,7 @@
 #pragma once
 #include "fs/ext2.h"
 #include "fs/file.h"
+#include "fs/pagecache.h"
 
 enum x2kind {
     X2_OPEN, X2_STAT, X2_MKDIR, X2_UNLINK, X2_RMDIR, X2_RENAME, X2_LINK, X2_SYMLINK,
@@ -38,13 +39,11 @@ struct x2op {
     /* getdents */
     struct mm *mm;
     uint64_t ubuf, ulen, pos, written;
-    /* readlink, exec */
+    /* readlink */
     char link[X2_PATH_CAP];
-    uint8_t *image;
-    uint64_t done;
+    struct pc_page *pg0;            /* exec: the program's first page (a reference) */
     uint32_t ftype;                 /* S_IFMT of the result */
     bool truncating;                /* progress of freeing an unlinked inode */
-    bool image_cached;              /* exec: op->image belongs to the image cache */
 };
 
 long x2_attempt(struct x2c *c, void *op);       /* dispatch on op->kind */
@@ -52,6 +51,7 @@ bool x2_excl(const struct x2op *op);              /* needs the lock exclusively?
 
 /* Reading and writing an open ext2 file (struct file_io, file.c). */
 void x2_io_init(struct file_io *io, bool write);
-/* An exec image read by X2_EXEC, found again by path (exec.c). */
-int x2_exec_image(const char *path, const uint8_t **data, size_t *size);
-void x2_exec_image_put(struct x2op *op);        /* remember op->image for path */
+/* An open file of inode ino (as openat makes): NULL if there is no memory
+ * or no room in the open-inode table. */
+struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
+                         int flags);

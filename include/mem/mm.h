@@ -20,7 +20,7 @@
 #define PROT_WRITE 2
 #define PROT_EXEC  4
 
-enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHARED };
+enum vma_kind { VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE, VMA_SHARED, VMA_PAGECACHE };
 
 /* VMA_SHARED: kernel pages shared with user space (io_uring rings).  The
  * pages belong to `obj`; each region holds one reference (get/put), so
@@ -43,6 +43,16 @@ struct vma {
     uint64_t file_len;
     const struct vma_shared_ops *sops;  /* VMA_SHARED: file is the pages' kernel VA */
     void *obj;
+    /* VMA_PAGECACHE: a file of an ext2 file system, through the page
+     * cache.  Bytes [start, start + file_len) are the file's from page
+     * pgoff on, the rest zero-filled private memory.  obj (a struct
+     * file, one reference per region through sops) keeps the inode.
+     * mshared: MAP_SHARED (writes land in the cache page); else private
+     * (read-only cache pages, a write fault copies). */
+    struct ext2_fs *pc_fs;
+    uint32_t pc_ino;
+    bool mshared;
+    uint64_t pgoff;
     uint64_t dead_gen;          /* on mm->deferred_vmas: the generation that removed it */
     struct vma *next;           /* sorted by start */
 };
@@ -73,6 +83,8 @@ struct mm {
                                  * through stale TLB entries (shootdown.c) */
     struct vma *deferred_vmas;  /* removed shared regions (rings), likewise:
                                  * their pages' owner is put only after */
+    struct pc_batch *deferred_pc;   /* page-cache references of unmapped
+                                     * entries, likewise */
     struct page_ref *deferred_refs; /* references to copy-on-write pages
                                  * unmapped or copied away, likewise: while
                                  * set, this mm's threads owe a shootdown
@@ -97,6 +109,26 @@ int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
 /* A user page fault at va for `access` (PROT_READ/WRITE/EXEC): 0 if the
  * page is now mapped, -EFAULT if the access is not allowed, -ENOMEM. */
 int mm_fault(struct mm *mm, uint64_t va, uint32_t access);
+/* The same for a thread's trap: a file page that is not in the page cache
+ * yet gives MM_FAULT_IO and *need (a page-cache page with a reference):
+ * the caller awaits its fill, without mm->lock, and faults again. */
+#define MM_FAULT_IO 1
+struct pc_page;
+int mm_fault_io(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **need);
+
+/* Map [addr, addr + len) of file (fs, ino) from page pgoff, through the
+ * page cache (mmap of an ext2 file, exec).  flags: Linux MAP_* (placement:
+ * a hint, MAP_FIXED, MAP_FIXED_NOREPLACE; MAP_SHARED or MAP_PRIVATE).
+ * file_len: bytes of the region that come from the file (the rest is
+ * zero).  Takes a reference on obj through sops.  Address or -errno. */
+struct ext2_fs;
+long mm_map_file(struct mm *mm, uint64_t addr, uint64_t len, uint32_t prot, int flags,
+                 struct ext2_fs *fs, uint32_t ino, uint64_t pgoff, uint64_t file_len,
+                 const struct vma_shared_ops *sops, void *obj);
+/* The regions of [addr, addr + len) that are MAP_SHARED file mappings:
+ * calls fn(fs, ino, arg) for each (msync).  0 or -ENOMEM (not all mapped). */
+long mm_shared_files(struct mm *mm, uint64_t addr, uint64_t len,
+                     void (*fn)(struct ext2_fs *fs, uint32_t ino, void *arg), void *arg);
 
 long mm_brk(struct mm *mm, uint64_t newbrk);    /* Linux brk: returns the break */
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
@@ -138,10 +170,13 @@ bool mm_running_elsewhere(struct mm *mm);
  * mode?  True while a copy-on-write page it copied away (or unmapped) may
  * still be read through another hart's stale translation: the thread's
  * writes to its new copy must not become visible to the others first.
- * A racy read; the thread loop (thread.c) checks it before enter_user. */
+ * The same holds for a page-cache page a private file mapping copied away
+ * (mm->deferred_pc).  A racy read; the thread loop (thread.c) checks it
+ * before enter_user. */
 static inline bool mm_flush_owed(struct mm *mm)
 {
-    return __builtin_expect(*(struct page_ref *volatile *)&mm->deferred_refs != NULL, 0);
+    return __builtin_expect(*(struct page_ref *volatile *)&mm->deferred_refs != NULL ||
+                            *(struct pc_batch *volatile *)&mm->deferred_pc != NULL, 0);
 }
 
 /* ---- arch/riscv/pagetable.c: the page-table primitives mm.c uses ---- */

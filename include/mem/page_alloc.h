@@ -18,7 +18,8 @@
 #define PAGE_MAX_ORDER 10           /* largest block: 4 MiB */
 
 /* struct page.kind */
-enum page_kind { PAGE_FREE, PAGE_USED, PAGE_SLAB, PAGE_LARGE, PAGE_RESERVED };
+enum page_kind { PAGE_FREE, PAGE_USED, PAGE_SLAB, PAGE_LARGE, PAGE_RESERVED,
+                 PAGE_CACHE /* a page-cache page: slab_free points at its pc_page */ };
 
 struct page {
     uint8_t kind;        /* enum page_kind */
@@ -73,6 +74,19 @@ struct page *page_of(const void *p);
 void *page_addr(const struct page *pg);
 
 void page_get_stats(struct page_stats *out);
+
+/* A shrinker frees up to `pages` pages of a cache and returns how many it
+ * freed.  When an allocation finds no block, the shrinkers are asked in
+ * turn (without the allocator's lock held) and the allocation is retried
+ * once.  A shrinker must not allocate, and none may be called with a lock
+ * a shrinker takes. */
+typedef unsigned long (*page_shrinker_fn)(unsigned long pages);
+void page_alloc_add_shrinker(page_shrinker_fn fn);
+/* Ask the shrinkers for 2^order pages (and some); did they free any? */
+bool page_reclaim(unsigned order);
+/* One page without asking the shrinkers (callers holding a lock a
+ * shrinker may take: kmalloc's). */
+void *page_alloc_noreclaim(void);
 /* Free and managed pages, read without the lock (a hint). */
 size_t page_free_count(void);
 size_t page_total_count(void);

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "fs/file.h"
+#include "fs/pagecache.h"
 #include "core/future.h"
 #include "mem/mm.h"
 #include "lib/outbuf.h"
@@ -100,6 +101,8 @@ struct syscall_wait {
         struct fscall *fsc;             /* file-system calls that may wait (sys_fs.c) */
         struct poll_set *poll;          /* ppoll, pselect6 (fs/sys_poll.c) */
         struct { struct waiter w; } stop;       /* waiting for SIGCONT, between calls */
+        struct pc_wait pgfault;                 /* a page fault awaits a file page's fill */
+        struct msync_call *msync;               /* msync (mem/sys_mem.c) */
         struct { uint64_t set, uinfo; struct sleep timeout; bool has_timeout; } sigwait;
     };
 };
@@ -119,6 +122,7 @@ struct thread {
     uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
     bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
     bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
+    bool copy_wait;                     /* sc.pgfault: a system call to restart once read */
     _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
     int exit_status;                    /* exit(): the status if this thread is the last */
     uint64_t sig_blocked, saved_mask;
@@ -153,12 +157,20 @@ int proc_count(void);
  * error); exec_commit replaces th's process image with it - only once th
  * is the process's only thread (exec_end_other_threads).
  */
+/* A program on an ext2 disk: an open file of it, its first page in the
+ * page cache (VALID), its size.  NULL instead: a program of the initrd. */
+struct exec_file {
+    struct file *f;
+    struct pc_page *head;
+    uint64_t size;
+};
 int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
-                 struct exec_image *img);
+                 const struct exec_file *xf, struct exec_image *img);
 void exec_commit(struct thread *th, struct exec_image *img);
 void exec_image_drop(struct exec_image *img);
 void exec_abandon(struct thread *th, struct exec_image *img);  /* a cancelled wait; img may be NULL */
-int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp);
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+              const struct exec_file *xf);
 /* Make every other thread of th's process leave (their pending system
  * calls are cancelled).  1: th is alone already; 0: the others are going
  * (await proc->threads_left until nthreads == 1); -EAGAIN: th itself is
@@ -167,6 +179,8 @@ int exec_end_other_threads(struct thread *th);
 int exec_init(const char *path);                   /* start pid 1 */
 int exec_spawn(const char *path);                  /* a parentless process: pid */
 int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
+/* Start pid 1 from an ext2 program (the root disk's /bin/init). */
+int exec_init_file(const char *path, const struct exec_file *xf);
 
 /* syscall.c: serve the ecall in th->tf.  Returns PENDING with th->sc
  * initialised when the call must wait; READY with tf.a0 set otherwise. */

@@ -29,7 +29,7 @@ SYS(set_robust_list); SYS(prlimit64); SYS(getrlimit); SYS(setrlimit); SYS(getuid
 SYS(read); SYS(write); SYS(readv); SYS(writev); SYS(openat); SYS(close); SYS(dup);
 SYS(dup3); SYS(pipe2); SYS(fstat); SYS(newfstatat); SYS(getcwd); SYS(chdir);
 SYS(ioctl); SYS(getdents64); SYS(lseek); SYS(readlinkat); SYS(fcntl);
-SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise);
+SYS(brk); SYS(mmap); SYS(munmap); SYS(mprotect); SYS(madvise); SYS(msync);
 SYS(nanosleep); SYS(clock_gettime); SYS(gettimeofday); SYS(times); SYS(uname);
 SYS(getrandom); SYS(clock_nanosleep); SYS(getcpu);
 SYS(pread64); SYS(pwrite64); SYS(preadv); SYS(pwritev); SYS(statx); SYS(mkdirat);

@@ -79,7 +79,7 @@ struct uring {
 };
 
 /* One submission, as a task's root future. */
-struct bc_sync;
+struct pc_fsync;
 
 struct uring_op {
     struct future base;
@@ -112,7 +112,7 @@ struct uring_op {
                 struct sleep sleep;     /* TIMEOUT: its deadline, from submission on */
             };
         };
-        struct bc_sync *sync;           /* FSYNC of an ext2 file (kmalloc'd) */
+        struct pc_fsync *sync;          /* FSYNC of an ext2 file (kmalloc'd) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
     int64_t vec_total;

@@ -75,8 +75,9 @@ static void unhash_locked(struct buf *b)
     cached_bytes -= b->size;
 }
 
-/* Free up to `want` bytes of clean, unused bufs, coldest first. */
-static void reclaim(uint64_t want)
+/* Free up to `want` bytes of clean, unused bufs, coldest first; returns
+ * the bytes freed. */
+static uint64_t reclaim(uint64_t want)
 {
     struct buf *victims = NULL;
     uint64_t got = 0;
@@ -99,10 +100,21 @@ static void reclaim(uint64_t want)
         kfree(b->data);
         kfree(b);
     }
+    return got;
+}
+
+/* The page allocator's shrinker: clean blocks go before an allocation fails. */
+static unsigned long bc_shrink(unsigned long pages)
+{
+    uint64_t got = reclaim(pages * PAGE_SIZE);
+    return (unsigned long)((got + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
 static void limits_init(void)
 {
+    static _Atomic int registered;
+    if (!atomic_exchange(&registered, 1))
+        page_alloc_add_shrinker(bc_shrink);
     if (max_bytes)
         return;
     struct page_stats ps;

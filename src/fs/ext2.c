@@ -14,6 +14,7 @@
  */
 #include "arch.h"
 #include "fs/ext2.h"
+#include "fs/pagecache.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "lib/printk.h"
@@ -677,6 +678,7 @@ void ext2_mount_init(struct ext2_mount *m, struct blkdev *dev)
 void ext2_release(struct ext2_fs *fs)
 {
     put_pins(fs);
+    pc_forget(fs);
     bc_forget(fs->dev);
     kfree(fs);
 }

@@ -12,11 +12,13 @@
  */
 #include "fs/ext2.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "fs/pipe.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
 #include "mem/kmalloc.h"
 #include "mem/mm.h"
+#include "mem/page_alloc.h"
 
 #define READAHEAD 32
 
@@ -29,8 +31,6 @@ struct x2io {
 };
 
 #define WRITE_CHUNK (1UL << 20)
-
-static const uint8_t zeros[1024];
 
 static void readahead(struct x2c *c, struct x2ino *ix, uint64_t lblk, uint64_t size)
 {
@@ -47,14 +47,9 @@ static void readahead(struct x2c *c, struct x2ino *ix, uint64_t lblk, uint64_t s
     c->miss_size = 0;
 }
 
-static long copy_zeros(struct file_io *io, uint32_t n)
-{
-    for (uint32_t k = 0; k < n; k += sizeof zeros)
-        if (copyout(io->mm, io->ubuf + io->done + k, zeros, MIN(sizeof zeros, n - k)))
-            return -EFAULT;
-    return 0;
-}
-
+/* Reads are served from the page cache: a page not cached yet is filled
+ * from the file's blocks inside this attempt (missing like any attempt
+ * until they are in the block cache). */
 static long read_attempt(struct x2c *c, struct x2io *x, struct file_io *io, struct x2ino *ix)
 {
     struct ext2_fs *fs = c->fs;
@@ -64,23 +59,20 @@ static long read_attempt(struct x2c *c, struct x2io *x, struct file_io *io, stru
         uint64_t pos = x->pos + io->done;
         if (pos >= size)
             break;
-        uint64_t lblk = pos / fs->bsize;
-        uint32_t off = pos % fs->bsize;
-        uint32_t n = (uint32_t)MIN(MIN((uint64_t)fs->bsize - off, io->len - io->done), size - pos);
-        uint32_t p;
-        struct buf *b;
-        if ((r = x2_bmap(c, ix, lblk, false, &p)))
-            break;
-        if (!p) {
-            r = copy_zeros(io, n);
-        } else if ((r = x2_block(c, p, &b))) {
+        uint32_t off = pos % PAGE_SIZE;
+        uint32_t n = (uint32_t)MIN(MIN((uint64_t)PAGE_SIZE - off, io->len - io->done), size - pos);
+        struct pc_page *pg = pc_get(fs, ix->ino, pos / PAGE_SIZE);
+        if (!pg)
+            return -ENOMEM;
+        if (!(__atomic_load_n(&pg->flags, __ATOMIC_ACQUIRE) & PC_VALID) &&
+            (r = pc_fill_attempt(c, ix, pg))) {
             if (r == -EMISS)
-                readahead(c, ix, lblk, size);
+                readahead(c, ix, pos / fs->bsize, size);
+            pc_put(pg);
             break;
-        } else {
-            r = copyout(io->mm, io->ubuf + io->done, b->data + off, n) ? -EFAULT : 0;
-            bc_put(b);
         }
+        r = copyout(io->mm, io->ubuf + io->done, pg->data + off, n) ? -EFAULT : 0;
+        pc_put(pg);
         if (r)
             break;
         io->done += n;
@@ -98,6 +90,10 @@ static long write_attempt(struct x2c *c, struct x2io *x, struct file_io *io, str
         x->pos = x2_isize(fs, ix->i);
         x->pos_set = true;
     }
+    if (x->pos + io->len > x2_isize(fs, ix->i))
+        /* growing: cached bytes past the old end (a shared mapping's
+         * stores there) must read as zeros, as the disk's do */
+        pc_truncate(fs, ix->ino, x2_isize(fs, ix->i));
     while (io->done < io->len && io->done < x->chunk_end) {
         uint64_t pos = x->pos + io->done, size = x2_isize(fs, ix->i);
         uint64_t lblk = pos / fs->bsize;
@@ -127,6 +123,7 @@ static long write_attempt(struct x2c *c, struct x2io *x, struct file_io *io, str
             r = -EFAULT;
             break;
         }
+        pc_write(fs, ix->ino, pos, b->data + off, n);   /* a cached page sees it too */
         bc_dirty(b);
         bc_put(b);
         io->done += n;

@@ -1,8 +1,8 @@
 /*
  * ext2_ops.c - ext2's operations as attempts (include/fs/ext2_ops.h):
  * open/create, stat, mkdir, unlink, rmdir, rename, link, symlink,
- * readlink, truncate, chmod, utimes, access, statfs, getdents, the exec
- * image read, and the eviction of an unlinked inode.
+ * readlink, truncate, chmod, utimes, access, statfs, getdents, exec's
+ * check (and its first page), and the eviction of an unlinked inode.
  *
  * Each attempt first walks and reads what it needs (a miss returns
  * -EMISS before any change), then changes.  The one exception is the
@@ -12,6 +12,7 @@
 #include "core/task.h"
 #include "fs/ext2_dir.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "fs/pipe.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
@@ -144,6 +145,7 @@ static long free_inode_phase(struct x2c *c, struct x2op *op)
     if (!fast) {
         x2_set_isize(c->fs, ix.i, 0);
         x2_idirty(c, &ix);
+        pc_truncate(c->fs, op->ino, 0);
         if ((r = x2_free_from(c, &ix, 0))) {
             x2_iput(&ix);
             return r;
@@ -218,6 +220,9 @@ static long truncate_inode(struct x2c *c, struct x2ino *ix, uint64_t size)
             bc_put(b);
         }
     }
+    /* the page cache: drop what lies past the new end; growing, what lies
+     * past the old one (a shared mapping may have stored there) */
+    pc_truncate(fs, ix->ino, MIN(size, old));
     if (size != old) {
         x2_set_isize(fs, ix->i, size);
         ix->i->i_mtime = ix->i->i_ctime = x2_now();
@@ -725,31 +730,11 @@ static long do_getdents(struct x2c *c, struct x2op *op)
     return r < 0 ? r : 0;
 }
 
-/* ---- exec images --------------------------------------------------------------- */
+/* ---- exec ------------------------------------------------------------------------- */
 
-struct image {
-    struct image *next;
-    char path[X2_PATH_CAP];
-    struct ext2_fs *fs;
-    uint32_t ino, mtime, ctime;
-    uint64_t size;
-    uint8_t *data;                      /* never freed: mappings point into it */
-};
-static struct image *images;
-static struct spinlock images_lock = SPINLOCK_INIT("exec images");
-
-static struct image *image_find(struct ext2_fs *fs, uint32_t ino, const struct ext2_inode *i, uint64_t size)
-{
-    struct image *m;
-    spin_lock(&images_lock);
-    for (m = images; m; m = m->next)
-        if (m->fs == fs && m->ino == ino && m->mtime == i->i_mtime && m->ctime == i->i_ctime &&
-            m->size == size)
-            break;
-    spin_unlock(&images_lock);
-    return m;
-}
-
+/* exec: check the program and bring its first page (the ELF header and
+ * program headers) into the page cache; the rest is mapped from the cache
+ * and read on demand (exec.c).  op->pg0 holds that page. */
 static long do_exec(struct x2c *c, struct x2op *op)
 {
     struct ext2_fs *fs = c->fs;
@@ -762,6 +747,7 @@ static long do_exec(struct x2c *c, struct x2op *op)
         return r;
     uint64_t size = x2_isize(fs, ix.i);
     op->ino = w.ino;
+    op->size = size;
     if (!is_reg(ix.i) || !(ix.i->i_mode & 0111)) {
         x2_iput(&ix);
         return -EACCES;
@@ -770,91 +756,33 @@ static long do_exec(struct x2c *c, struct x2op *op)
         x2_iput(&ix);
         return -ENOEXEC;
     }
-    struct image *m = image_find(fs, w.ino, ix.i, size);
-    if (m) {
-        kfree(op->image);
-        op->image = m->data;
-        op->image_cached = true;
-        op->size = size;
-        op->done = size;
+    if (op->pg0 && (op->pg0->ino != w.ino || op->pg0->fs != fs)) {
+        pc_put(op->pg0);                /* a rerun found another file (renamed meanwhile) */
+        op->pg0 = NULL;
+    }
+    if (!op->pg0 && !(op->pg0 = pc_get(fs, w.ino, 0))) {
         x2_iput(&ix);
-        return 0;
+        return -ENOMEM;
     }
-    if (!op->image || op->size != size) {
-        kfree(op->image);
-        op->image = kmalloc(size);
-        op->size = size;
-        op->done = 0;
-        if (!op->image) {
-            x2_iput(&ix);
-            return -ENOMEM;
+    r = pc_fill_attempt(c, &ix, op->pg0);
+    if (r == -EMISS) {                  /* the text will be wanted next: read it ahead */
+        uint64_t miss = c->miss;
+        for (uint64_t k = 1; k <= 32 && k * fs->bsize < size; k++) {
+            uint32_t q;
+            if (x2_bmap(c, &ix, k, false, &q) || !q)
+                break;
+            bc_readahead(fs->dev, q, fs->bsize);
         }
-    }
-    while (op->done < size) {
-        uint64_t lblk = op->done / fs->bsize;
-        uint32_t n = (uint32_t)MIN(fs->bsize, size - op->done), p;
-        struct buf *b;
-        if ((r = x2_bmap(c, &ix, lblk, false, &p)))
-            break;
-        if (!p) {
-            memset(op->image + op->done, 0, n);
-        } else if ((r = x2_block(c, p, &b))) {
-            if (r == -EMISS) {          /* read the rest ahead, then wait for this one */
-                uint64_t miss = c->miss;
-                for (uint64_t k = 1; k <= 32 && (lblk + k) * fs->bsize < size; k++) {
-                    uint32_t q;
-                    if (x2_bmap(c, &ix, lblk + k, false, &q) || !q)
-                        break;
-                    bc_readahead(fs->dev, q, fs->bsize);
-                }
-                c->miss = miss;
-                c->miss_size = 0;
-            }
-            break;
-        } else {
-            memcpy(op->image + op->done, b->data, n);
-            bc_put(b);
-        }
-        op->done += n;
+        c->miss = miss;
+        c->miss_size = 0;
     }
     if (!r) {
         op->st.st_mtime = ix.i->i_mtime;
         op->st.st_ctime = ix.i->i_ctime;
+        op->ftype = ix.i->i_mode & 0170000;
     }
     x2_iput(&ix);
     return r;
-}
-
-void x2_exec_image_put(struct x2op *op)
-{
-    struct image *m = kzalloc(sizeof *m);
-    if (!m)
-        return;                         /* the image stays with op (leaked) */
-    strlcpy(m->path, op->path, sizeof m->path);
-    m->fs = op->fs;
-    m->ino = op->ino;
-    m->mtime = (uint32_t)op->st.st_mtime;
-    m->ctime = (uint32_t)op->st.st_ctime;
-    m->size = op->size;
-    m->data = op->image;
-    spin_lock(&images_lock);
-    m->next = images;
-    images = m;
-    spin_unlock(&images_lock);
-}
-
-int x2_exec_image(const char *path, const uint8_t **data, size_t *size)
-{
-    spin_lock(&images_lock);
-    for (struct image *m = images; m; m = m->next)
-        if (!strcmp(m->path, path)) {
-            *data = m->data;
-            *size = m->size;
-            spin_unlock(&images_lock);
-            return 0;
-        }
-    spin_unlock(&images_lock);
-    return -ENOENT;
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

@@ -122,9 +122,9 @@ struct rootboot {
     struct x2run run;
 };
 
-static void start_init(void)
+static void start_init(const struct exec_file *xf)
 {
-    int r = exec_init("/bin/init");
+    int r = xf ? exec_init_file("/bin/init", xf) : exec_init("/bin/init");
     if (r == 0)
         return;
     printk("init: cannot start /bin/init (error %d); running the kernel monitor\n", r);
@@ -140,7 +140,7 @@ static enum poll rootboot_poll(struct future *base, struct cx *cx)
     if (b->m.result) {
         printk("root: %s holds no ext2 file system we can mount (error %d): using the initrd\n",
                blk_get(0)->name, b->m.result);
-        start_init();
+        start_init(NULL);
         break;
     }
     vfs_mount("/", b->m.fs);
@@ -155,9 +155,19 @@ static enum poll rootboot_poll(struct future *base, struct cx *cx)
     b->op.mnt = "/";
     x2run_init(&b->run, b->m.fs, false, x2_attempt, &b->op);
     AWAIT(b, future_poll(&b->run.base, cx));
-    if (!b->run.result && b->op.image)
-        x2_exec_image_put(&b->op);
-    start_init();
+    if (b->run.result) {
+        start_init(NULL);
+    } else {
+        struct file *f = x2_file_new(b->m.fs, b->op.ino, b->op.ftype, b->op.path, 0 /* O_RDONLY */);
+        struct exec_file xf = { f, b->op.pg0, b->op.size };
+        if (f)
+            start_init(&xf);
+        else
+            start_init(NULL);
+        file_put(f);
+    }
+    pc_put(b->op.pg0);
+    b->op.pg0 = NULL;
     ASYNC_END(b);
 }
 
@@ -169,7 +179,7 @@ void vfs_boot_root(void)
     struct rootboot *b = blk_count() && !bootarg_has("noroot")
                              ? task_alloc(sizeof *b, "root", &t) : NULL;
     if (!b) {
-        start_init();
+        start_init(NULL);
         return;
     }
     memset(b, 0, sizeof *b);

@@ -15,6 +15,7 @@
 #include "arch.h"
 #include "dev/console.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "fs/pipe.h"
 #include "fs/vfs.h"
 #include "lib/errno.h"
@@ -43,14 +44,14 @@ struct fscall {
     int flags;
     struct ext2_mount mnt;
     struct bc_sync sync;
+    struct pc_flush pcf;                /* dirty mapped pages into their blocks first */
     struct ext2_fs *fsl[8];
     int nfs, i;
 };
 
 static void fscall_free(struct fscall *fc)
 {
-    if (fc->op.image && !fc->op.image_cached)
-        kfree(fc->op.image);
+    pc_put(fc->op.pg0);
     file_put(fc->f);
     kfree(fc);
 }
@@ -128,6 +129,7 @@ static struct fscall *fscall_new(enum x2kind kind)
     if (fc) {
         fc->op.kind = kind;
         fc->run.base.resume = RESUME_DONE;
+        fc->pcf.base.resume = RESUME_DONE;
     }
     return fc;
 }
@@ -834,10 +836,30 @@ SYS(fstatfs)
 
 /* ---- exec -------------------------------------------------------------------------------------- */
 
-/* exec_load, and what a successful exec does to signals (signal.c) */
-static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+/* An open file of inode ino, as openat makes one (exec's regions hold it). */
+struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
+                         int flags)
 {
-    long r = exec_load(th, path, uargv, uenvp);
+    struct file *f = file_alloc(FT_EXT2, flags);
+    if (!f)
+        return NULL;
+    if (!x2_open_ref(fs, ino)) {
+        f->type = FT_CONSOLE;           /* nothing to release */
+        file_put(f);
+        return NULL;
+    }
+    f->x2.fs = fs;
+    f->x2.ino = ino;
+    f->x2.mode = ftype;
+    strlcpy(f->x2.path, path, sizeof f->x2.path);
+    return f;
+}
+
+/* exec_load, and what a successful exec does to signals (signal.c) */
+static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+                         const struct exec_file *xf)
+{
+    long r = exec_load(th, path, uargv, uenvp, xf);
     if (r == 0) {
         signal_exec(th->proc);
         th->proc->did_exec = true;
@@ -847,18 +869,22 @@ static long do_exec_load(struct thread *th, const char *path, uint64_t uargv, ui
 
 static long exec_fallback(struct thread *th, struct fscall *fc)
 {
-    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1], NULL);
 }
 
+/* An ext2 program: mapped from the page cache through an open file of
+ * it, which its regions keep (and so the inode) as long as they live. */
 static long exec_finish(struct thread *th, struct fscall *fc, long r)
 {
     if (r || !fc->op.fs)
         return r;
-    if (!fc->op.image_cached) {
-        x2_exec_image_put(&fc->op);     /* the cache owns it from now on */
-        fc->op.image_cached = true;
-    }
-    return do_exec_load(th, fc->op.path, fc->u[0], fc->u[1]);
+    struct file *f = x2_file_new(fc->op.fs, fc->op.ino, fc->op.ftype, fc->op.path, O_RDONLY);
+    if (!f)
+        return -ENOMEM;
+    struct exec_file xf = { f, fc->op.pg0, fc->op.size };
+    r = do_exec_load(th, fc->op.path, fc->u[0], fc->u[1], &xf);
+    file_put(f);
+    return r;
 }
 
 long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp)
@@ -903,11 +929,19 @@ static enum poll sync_call_poll(struct future *base, struct cx *cx)
             if (fc->flags)
                 ext2_mark_clean(fc->fsl[fc->i], true);
         if (fc->nfs == 0 && !fc->u[1]) {
+            pc_flush_init(&fc->pcf, NULL, 0);
+            AWAIT(sc, future_poll(&fc->pcf.base, cx));
+            sc->result = fc->pcf.result;
             bc_sync_init(&fc->sync, NULL);
             AWAIT(sc, future_poll(&fc->sync.base, cx));
-            sc->result = fc->sync.result;
+            if (fc->sync.result)
+                sc->result = fc->sync.result;
         }
         for (fc->i = 0; fc->i < fc->nfs; fc->i++) {
+            pc_flush_init(&fc->pcf, fc->fsl[fc->i], 0);
+            AWAIT(sc, future_poll(&fc->pcf.base, cx));
+            if (fc->pcf.result)
+                sc->result = fc->pcf.result;
             bc_sync_init(&fc->sync, fc->fsl[fc->i]->dev);
             AWAIT(sc, future_poll(&fc->sync.base, cx));
             if (fc->sync.result)
@@ -934,6 +968,7 @@ static void sync_call_cancel(struct future *base)
     if (!sc->fsc)
         return;
     future_cancel(&sc->fsc->mnt.base);
+    future_cancel(&sc->fsc->pcf.base);
     future_cancel(&sc->fsc->sync.base);
     fscall_free(sc->fsc);
     sc->fsc = NULL;

@@ -6,6 +6,7 @@
  * The harts/tasks/mem reports write to a struct outbuf: the console
  * here, a buffer for /proc/harts, /proc/tasks, /proc/mem (procfs.c).
  */
+#include "fs/pagecache.h"
 #include "arch.h"
 #include "dev/console.h"
 #include "core/executor.h"
@@ -143,6 +144,11 @@ void report_mem(struct outbuf *o)
     outf(o, "kmalloc: %lu objects, %lu bytes live, %lu slab pages, %lu failed\n",
             ks.live_objects, ks.live_bytes, ks.slab_pages, ks.failed);
     outf(o, "tasks: %lu live, sleepers: %lu\n", task_count(), timer_pending());
+    struct pc_stats pc;
+    pc_get_stats(&pc);
+    outf(o, "pagecache: %lu pages, %lu mapped, %lu shared, %lu dirty, %lu fills, %lu reclaimed\n",
+         pc.pages, pc.mapped, pc.shared, pc.dirty, pc.fills, pc.reclaimed);
+    outf(o, "pagecache faults: %lu fills started, %lu waits\n", pc.fill_tasks, pc.waits);
 }
 
 /* Print s with anything unprintable escaped, at most max characters. */

@@ -96,7 +96,7 @@ static inline unsigned objs_per_slab(int c)
 /* Turn a fresh page into an empty class-c slab on the partial list. */
 static bool new_slab(int c)
 {
-    void *mem = page_alloc();
+    void *mem = page_alloc_noreclaim();     /* under our lock: the shrinkers kfree */
     if (!mem)
         return false;
     struct page *pg = page_of(mem);
@@ -177,6 +177,11 @@ void *kmalloc_from(size_t size, const void *site)
     uintptr_t *obj = NULL;
 
     spin_lock(&lock);
+    if (!partial[c] && !new_slab(c)) {
+        spin_unlock(&lock);             /* let the caches give memory back, then retry */
+        page_reclaim(0);
+        spin_lock(&lock);
+    }
     if (partial[c] || new_slab(c)) {
         struct page *pg = partial[c];
         obj = pg->slab_free;

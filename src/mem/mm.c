@@ -85,6 +85,7 @@
 #include "layout.h"
 #include "mem/mm.h"
 #include "mem/page_alloc.h"
+#include "fs/pagecache.h"
 
 #define MAP_SHARED          0x01
 #define MAP_PRIVATE         0x02
@@ -99,7 +100,14 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static bool owned(uint64_t pa) { return page_of(pa_to_va(pa)) != NULL; }
+static bool owned(uint64_t pa)
+{
+    struct page *pg = page_of(pa_to_va(pa));
+    return pg && pg->kind != PAGE_CACHE;
+}
+
+/* The page-cache page mapped at pa, or NULL. */
+static struct pc_page *cached(uint64_t pa) { return pc_page_of(pa_to_va(pa)); }
 
 /* The accesses a prot allows (W implies R, as in the PTE). */
 static uint32_t allows(uint32_t prot)
@@ -133,6 +141,16 @@ bool mm_running_elsewhere(struct mm *mm)
             return true;
     return false;
 }
+
+/* Page-cache references of removed page-table entries: a page may be
+ * mapped in many places, so the list lives in batches of its own. */
+#define PC_BATCH 29
+struct pc_batch {
+    struct pc_batch *next;
+    uint64_t gen;               /* on mm->deferred_pc: the generation that removed them */
+    uint32_t n, shared;         /* shared: bit i set if pg[i] was in a MAP_SHARED region */
+    struct pc_page *pg[PC_BATCH];
+};
 
 /* A reference to a page that other address spaces share (refs > 1 when
  * it was unmapped), waiting for a shootdown: the page descriptor's own
@@ -176,8 +194,39 @@ static void drop_shared_ref(struct mm *mm, struct page *pg)
 /* What one operation took out of the address space. */
 struct retired {
     struct page *pages;         /* owned frames, linked through page->next */
-    struct vma *vmas;           /* removed VMA_SHARED regions (hold a reference) */
+    struct vma *vmas;           /* removed VMA_SHARED / VMA_PAGECACHE regions (hold a reference) */
+    struct pc_batch *cache;     /* page-cache references of removed entries */
 };
+
+static uint64_t pc_leaked;      /* references kept for ever: no memory to retire them */
+
+static void retire_cache(struct retired *r, struct pc_page *pg, bool shared)
+{
+    struct pc_batch *b = r->cache;
+    if (!b || b->n == PC_BATCH) {
+        b = kzalloc(sizeof *b);
+        if (!b) {               /* never release what a stale TLB may reach: leak it */
+            pc_leaked++;
+            return;
+        }
+        b->next = r->cache;
+        r->cache = b;
+    }
+    if (shared)
+        b->shared |= 1u << b->n;
+    b->pg[b->n++] = pg;
+}
+
+static void release_cache(struct pc_batch *b)
+{
+    while (b) {
+        struct pc_batch *next = b->next;
+        for (uint32_t i = 0; i < b->n; i++)
+            pc_unmap_put(b->pg[i], b->shared & (1u << i));
+        kfree(b);
+        b = next;
+    }
+}
 
 static void release_retired(struct page *pages, struct vma *vmas)
 {
@@ -205,11 +254,19 @@ static void retire(struct mm *mm, struct retired *r)
 {
     uint64_t gen = atomic_fetch_add(&mm->gen, 1) + 1;
     pt_flush();
-    if (!r->pages && !r->vmas)
+    if (!r->pages && !r->vmas && !r->cache)
         return;
     if (!mm_running_elsewhere(mm)) {
         release_retired(r->pages, r->vmas);
+        release_cache(r->cache);
         return;
+    }
+    while (r->cache) {
+        struct pc_batch *b = r->cache;
+        r->cache = b->next;
+        b->gen = gen;
+        b->next = mm->deferred_pc;
+        mm->deferred_pc = b;
     }
     /* the list lives in the page descriptors, out of any stale TLB's reach */
     while (r->pages) {
@@ -258,7 +315,7 @@ static bool vma_mergeable(const struct vma *a, const struct vma *b)
 {
     if (a->end != b->start || a->kind != b->kind || a->prot != b->prot)
         return false;
-    if (a->kind == VMA_SHARED)
+    if (a->kind == VMA_SHARED || a->kind == VMA_PAGECACHE)
         return false;                   /* each holds its own reference */
     if (a->kind != VMA_FILE)
         return true;
@@ -346,28 +403,41 @@ static void split_at(struct mm *mm, uint64_t addr, struct spares *s)
             n->file = v->file + (addr - v->start);
             v->sops->get(v->obj);
         }
+        if (v->kind == VMA_PAGECACHE) {
+            uint64_t off = addr - v->start;
+            n->pgoff = v->pgoff + off / PAGE_SIZE;
+            n->file_len = v->file_len > off ? v->file_len - off : 0;
+            v->file_len = MIN(v->file_len, off);
+            v->sops->get(v->obj);
+        }
         n->next = v->next;
         v->next = n;
         return;
     }
 }
 
-/* Unmap every page in [start, end).  Owned ones that are this mm's
- * alone go on r->pages (never freed here: see retire); shared
- * (copy-on-write) ones are dropped one by one (drop_shared_ref).  r NULL:
- * no hart can reach the mm any more (mm_put), drop every reference now.
- * Returns whether any PTE was removed. */
-static bool unmap_pages(struct mm *mm, uint64_t start, uint64_t end, bool shared,
+/* Unmap every page in [start, end) of region v.  Owned ones that are
+ * this mm's alone go on r->pages (never freed here: see retire); shared
+ * (copy-on-write) ones are dropped one by one (drop_shared_ref); page-cache
+ * pages' references go on r->cache.  r NULL: no hart can reach the mm any
+ * more (mm_put), drop every reference now.  Returns whether any PTE was
+ * removed. */
+static bool unmap_pages(struct mm *mm, const struct vma *v, uint64_t start, uint64_t end,
                         struct retired *r)
 {
-    bool any = false;
+    bool any = false, shared = v->kind == VMA_SHARED;
     for (uint64_t va = pt_next(mm->pt, start, end); va < end;
          va = pt_next(mm->pt, va + PAGE_SIZE, end)) {
         uint64_t pa = pt_unmap(mm->pt, va);
         if (!pa)
             continue;
         any = true;
-        if (owned(pa) && !shared) {
+        struct pc_page *cp = shared ? NULL : cached(pa);
+        if (cp && !r) {
+            pc_unmap_put(cp, v->kind == VMA_PAGECACHE && v->mshared);
+        } else if (cp) {
+            retire_cache(r, cp, v->kind == VMA_PAGECACHE && v->mshared);
+        } else if (owned(pa) && !shared) {
             mm->user_pages--;
             struct page *pg = page_of(pa_to_va(pa));
             if (!r) {
@@ -393,13 +463,13 @@ static void unmap_range(struct mm *mm, uint64_t start, uint64_t end, struct spar
     split_at(mm, start, s);
     split_at(mm, end, s);
     bool any = false;
-    struct retired r = { NULL, NULL };
+    struct retired r = { NULL, NULL, NULL };
     for (struct vma **pp = &mm->vmas; *pp && (*pp)->start < end;) {
         struct vma *v = *pp;
         if (v->start >= start && v->end <= end) {
             *pp = v->next;
-            any |= unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, &r);
-            if (v->kind == VMA_SHARED) {
+            any |= unmap_pages(mm, v, v->start, v->end, &r);
+            if (v->kind == VMA_SHARED || v->kind == VMA_PAGECACHE) {
                 /* its pages' owner (a ring) may free them at the put:
                  * not before the harts have let go of them */
                 v->next = r.vmas;
@@ -451,6 +521,108 @@ static int populate(struct mm *mm, struct vma *v, uint64_t va)
     return 0;
 }
 
+/* A private page of region v at va holding the file's bytes of page pg
+ * (those of the region; the rest zero).  0 or -ENOMEM. */
+static int private_copy(struct mm *mm, struct vma *v, uint64_t va, struct pc_page *pg)
+{
+    uint8_t *page = page_alloc();               /* zeroed */
+    if (!page)
+        return -ENOMEM;
+    uint64_t off = va - v->start;
+    memcpy(page, pg->data, MIN(PAGE_SIZE, v->file_len - off));
+    if (pt_map(mm->pt, va, va_to_pa(page), v->prot) < 0) {
+        page_free(page);
+        return -ENOMEM;
+    }
+    mm->user_pages++;
+    return 0;
+}
+
+/*
+ * Give page va of file region v its page from the page cache.  A page not
+ * cached yet: MM_FAULT_IO with *need (if the caller can wait), else -EFAULT.
+ * A MAP_SHARED region maps the cache page itself (writable, and the page
+ * dirty, only on a write access); a private one maps it read-only, or
+ * copies it on a write access, or when the page is partly file, partly
+ * zero (the end of a program's data).
+ */
+/* Fault-around: after a read fault, map the next pages of the region
+ * that are cached already (read-only, as a read fault would), so a
+ * program's second run takes a trap per FAULT_AROUND pages of its text,
+ * not per page.  Best effort: it stops at the first page it cannot map. */
+#define FAULT_AROUND 16
+static void fault_around(struct mm *mm, struct vma *v, uint64_t va)
+{
+    for (int k = 1; k < FAULT_AROUND; k++) {
+        uint64_t a = va + (uint64_t)k * PAGE_SIZE, off = a - v->start;
+        uint32_t have;
+        if (a >= v->end || off >= v->file_len || v->file_len - off < PAGE_SIZE ||
+            pt_lookup(mm->pt, a, &have))
+            return;
+        struct pc_page *pg = pc_lookup(v->pc_fs, v->pc_ino, v->pgoff + off / PAGE_SIZE);
+        if (!pg)
+            return;
+        int r = pt_map(mm->pt, a, va_to_pa(pg->data), v->prot & ~PROT_WRITE);
+        if (r == 0)
+            pc_map_get(pg, v->mshared, false);
+        pc_put(pg);
+        if (r)
+            return;
+    }
+}
+
+static int populate_file(struct mm *mm, struct vma *v, uint64_t va, uint32_t access,
+                         struct pc_page **need)
+{
+    uint64_t off = va - v->start;
+    if (off >= v->file_len)
+        return populate(mm, v, va);             /* zero fill past the file's part */
+    uint64_t index = v->pgoff + off / PAGE_SIZE;
+    struct pc_page *pg = pc_lookup(v->pc_fs, v->pc_ino, index);
+    if (!pg) {
+        if (!need)
+            return -EFAULT;
+        *need = pc_get(v->pc_fs, v->pc_ino, index);
+        return *need ? MM_FAULT_IO : -ENOMEM;
+    }
+    int r;
+    bool write = access & PROT_WRITE;
+    if (v->file_len - off < PAGE_SIZE || (!v->mshared && write)) {
+        r = private_copy(mm, v, va, pg);
+    } else {
+        uint32_t prot = v->mshared && write ? v->prot : v->prot & ~PROT_WRITE;
+        r = pt_map(mm->pt, va, va_to_pa(pg->data), prot);
+        if (r == 0)
+            pc_map_get(pg, v->mshared, v->mshared && write);
+    }
+    pc_put(pg);
+    if (r == 0 && !write)
+        fault_around(mm, v, va);
+    return r;
+}
+
+/* A write to a present page-cache page of region v. */
+static int write_cached(struct mm *mm, struct vma *v, uint64_t va, uint64_t pa)
+{
+    struct pc_page *cp = cached(pa);
+    if (v->mshared) {
+        pc_mark_dirty(cp);
+        return pt_protect(mm->pt, va, v->prot);     /* widening: no flush */
+    }
+    /* private: copy; the cache page's entry is replaced, its reference
+     * retired once no hart can reach it */
+    uint8_t *page = page_alloc_nozero();
+    if (!page)
+        return -ENOMEM;
+    memcpy(page, cp->data, PAGE_SIZE);
+    pt_map(mm->pt, va, va_to_pa(page), v->prot);   /* slot exists */
+    mm->user_pages++;
+    struct retired r = { NULL, NULL, NULL };
+    retire_cache(&r, cp, false);
+    retire(mm, &r);
+    return 0;
+}
+
 /* A write to page va of v, backed by pg, which other address spaces
  * share: give this one a copy. */
 static int cow_copy(struct mm *mm, struct vma *v, uint64_t va, struct page *pg)
@@ -465,7 +637,7 @@ static int cow_copy(struct mm *mm, struct vma *v, uint64_t va, struct page *pg)
     return 0;
 }
 
-static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
+static int fault_locked(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **need)
 {
     if (va >= USER_TOP)
         return -EFAULT;
@@ -479,6 +651,8 @@ static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
         return -EFAULT;
     uint32_t have = 0;
     uint64_t pa = pt_lookup(mm->pt, va, &have);
+    if (!pa && v->kind == VMA_PAGECACHE)
+        return populate_file(mm, v, va, access, need);
     if (!pa)
         return populate(mm, v, va);
     if (!(access & ~have)) {
@@ -487,6 +661,12 @@ static int fault_locked(struct mm *mm, uint64_t va, uint32_t access)
     }
     if (v->kind == VMA_SHARED)
         return pt_protect(mm->pt, va, v->prot);
+    if (v->kind == VMA_PAGECACHE && cached(pa)) {
+        if (access & PROT_WRITE)
+            return write_cached(mm, v, va, pa);
+        return pt_protect(mm->pt, va, v->mshared ? have | (v->prot & ~PROT_WRITE)
+                                                 : v->prot & ~PROT_WRITE);
+    }
     if (!owned(pa)) {
         if (access & PROT_WRITE) {
             /* a shared file page made writable by mprotect: copy it */
@@ -547,8 +727,8 @@ void mm_put(struct mm *mm)
     while (mm->vmas) {
         struct vma *v = mm->vmas;
         mm->vmas = v->next;
-        unmap_pages(mm, v->start, v->end, v->kind == VMA_SHARED, NULL);
-        if (v->kind == VMA_SHARED) {
+        unmap_pages(mm, v, v->start, v->end, NULL);
+        if (v->kind == VMA_SHARED || v->kind == VMA_PAGECACHE) {
             v->next = shared;
             shared = v;
         } else {
@@ -588,7 +768,7 @@ static int fork_pages(struct mm *mm, struct mm *c, bool cow, bool *narrowed)
         n->next = NULL;
         *tail = n;
         tail = &n->next;
-        if (v->kind == VMA_SHARED)
+        if (v->kind == VMA_SHARED || v->kind == VMA_PAGECACHE)
             v->sops->get(v->obj);
         uint32_t prot = 0;
         uint64_t pa;
@@ -596,9 +776,12 @@ static int fork_pages(struct mm *mm, struct mm *c, bool cow, bool *narrowed)
              va = pt_next_leaf(mm->pt, va + PAGE_SIZE, v->end, &pa, &prot)) {
             if (!pa)
                 continue;
-            if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd page or shared memory */
+            if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd, cache page or shared memory */
                 if (pt_map(c->pt, va, pa, prot) < 0)
                     return -ENOMEM;
+                struct pc_page *cp = v->kind == VMA_SHARED ? NULL : cached(pa);
+                if (cp)
+                    pc_map_get(cp, v->kind == VMA_PAGECACHE && v->mshared, false);
                 continue;
             }
             if (cow) {
@@ -712,7 +895,16 @@ int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
 int mm_fault(struct mm *mm, uint64_t va, uint32_t access)
 {
     spin_lock(&mm->lock);
-    int r = fault_locked(mm, va, access);
+    int r = fault_locked(mm, va, access, NULL);
+    spin_unlock(&mm->lock);
+    return r;
+}
+
+int mm_fault_io(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **need)
+{
+    *need = NULL;
+    spin_lock(&mm->lock);
+    int r = fault_locked(mm, va, access, need);
     spin_unlock(&mm->lock);
     return r;
 }
@@ -772,6 +964,8 @@ static uint64_t find_gap(struct mm *mm, uint64_t len, uint64_t top)
     return best;
 }
 
+static long mmap_vma(struct mm *mm, uint64_t addr, uint64_t len, int flags, struct vma *v);
+
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
              int fd, uint64_t off)
 {
@@ -781,25 +975,31 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
     if (!len)
         return -ENOMEM;
     if (!(flags & MAP_ANONYMOUS))
-        return fd < 0 ? -EBADF : -ENODEV;       /* no file mappings */
+        return fd < 0 ? -EBADF : -ENODEV;       /* files: mm_map_file */
     if ((flags & MAP_TYPE) != MAP_PRIVATE)
         return -EINVAL;                         /* shared anonymous: not yet */
-    bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
-    if (fixed) {
-        if (addr & PAGE_MASK)
-            return -EINVAL;
-        if (addr < MMAP_MIN_ADDR)
-            return -EPERM;
-        if (addr >= USER_TOP || len > USER_TOP - addr)
-            return -ENOMEM;
-    }
     struct vma *v = kzalloc(sizeof *v);
     if (!v)
         return -ENOMEM;
     v->prot = (uint32_t)prot & PROT_ALL;
     v->kind = VMA_ANON;
+    return mmap_vma(mm, addr, len, flags, v);
+}
 
+/* Place v (len bytes, page aligned) as mmap's flags say, link it and take
+ * its reference (sops); v is freed on failure.  Address or -errno. */
+static long mmap_vma(struct mm *mm, uint64_t addr, uint64_t len, int flags, struct vma *v)
+{
+    bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
     long r;
+    if (fixed) {
+        r = addr & PAGE_MASK ? -EINVAL : addr < MMAP_MIN_ADDR ? -EPERM
+          : addr >= USER_TOP || len > USER_TOP - addr ? -ENOMEM : 0;
+        if (r) {
+            kfree(v);
+            return r;
+        }
+    }
     uint64_t start = 0;
     spin_lock(&mm->lock);
     if (flags & MAP_FIXED_NOREPLACE) {
@@ -833,6 +1033,8 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
     }
     v->start = start;
     v->end = start + len;
+    if (v->sops)
+        v->sops->get(v->obj);
     vma_link(mm, v);
     vma_merge(mm);                      /* may free v */
     spin_unlock(&mm->lock);
@@ -841,6 +1043,50 @@ fail:
     spin_unlock(&mm->lock);
     kfree(v);
     return r;
+}
+
+long mm_map_file(struct mm *mm, uint64_t addr, uint64_t len, uint32_t prot, int flags,
+                 struct ext2_fs *fs, uint32_t ino, uint64_t pgoff, uint64_t file_len,
+                 const struct vma_shared_ops *sops, void *obj)
+{
+    int type = flags & MAP_TYPE;
+    if (len == 0 || (prot & ~PROT_ALL) || (type != MAP_SHARED && type != MAP_PRIVATE))
+        return -EINVAL;
+    if (!(len = page_len(len)))
+        return -ENOMEM;
+    struct vma *v = kzalloc(sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    v->prot = prot;
+    v->kind = VMA_PAGECACHE;
+    v->pc_fs = fs;
+    v->pc_ino = ino;
+    v->pgoff = pgoff;
+    v->file_len = MIN(file_len, len);
+    v->mshared = type == MAP_SHARED;
+    v->sops = sops;
+    v->obj = obj;
+    return mmap_vma(mm, addr, len, flags, v);
+}
+
+long mm_shared_files(struct mm *mm, uint64_t addr, uint64_t len,
+                     void (*fn)(struct ext2_fs *fs, uint32_t ino, void *arg), void *arg)
+{
+    if ((addr & PAGE_MASK) || addr >= USER_TOP || len > USER_TOP - addr)
+        return -EINVAL;
+    uint64_t end = addr + ALIGN_UP(len, PAGE_SIZE), covered = addr;
+    spin_lock(&mm->lock);
+    for (struct vma *v = mm->vmas; v && v->start < end; v = v->next) {
+        if (v->end <= addr)
+            continue;
+        if (v->start > covered)
+            break;
+        covered = v->end;
+        if (v->kind == VMA_PAGECACHE && v->mshared)
+            fn(v->pc_fs, v->pc_ino, arg);
+    }
+    spin_unlock(&mm->lock);
+    return covered >= end ? 0 : -ENOMEM;
 }
 
 long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
@@ -929,12 +1175,11 @@ long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len)
         return -EINVAL;
     uint64_t end = addr + len;
     bool any = false;
-    struct retired r = { NULL, NULL };
+    struct retired r = { NULL, NULL, NULL };
     spin_lock(&mm->lock);
     for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
         if (v->end > addr)
-            any |= unmap_pages(mm, MAX(v->start, addr), MIN(v->end, end),
-                               v->kind == VMA_SHARED, &r);
+            any |= unmap_pages(mm, v, MAX(v->start, addr), MIN(v->end, end), &r);
     if (any)
         retire(mm, &r);
     spin_unlock(&mm->lock);
@@ -951,7 +1196,15 @@ static uint8_t *user_byte(struct mm *mm, uint64_t u, uint32_t need)
     uint32_t have = 0;
     uint64_t pa = pt_lookup(mm->pt, u, &have);
     if (!pa || (need & ~have)) {
-        if (fault_locked(mm, u, need) < 0)
+        struct pc_page *io = NULL;
+        int r = fault_locked(mm, u, need, &io);
+        if (r == MM_FAULT_IO) {
+            /* cannot wait here: leave the page to the thread (see hart.h) */
+            struct pc_page *old = this_hart()->copy_needs;
+            this_hart()->copy_needs = io;
+            pc_put(old);
+        }
+        if (r != 0)
             return NULL;
         pa = pt_lookup(mm->pt, u, &have);
         if (!pa || (need & ~have))
@@ -1113,6 +1366,19 @@ void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
         }
     }
     mm->deferred_vmas = vkeep;
+    struct pc_batch *bkeep = NULL, *bdone = NULL;
+    while (mm->deferred_pc) {
+        struct pc_batch *b = mm->deferred_pc;
+        mm->deferred_pc = b->next;
+        if (b->gen <= upto_gen) {
+            b->next = bdone;
+            bdone = b;
+        } else {
+            b->next = bkeep;
+            bkeep = b;
+        }
+    }
+    mm->deferred_pc = bkeep;
     struct page_ref *rkeep = NULL, *rdone = NULL;
     while (mm->deferred_refs) {
         struct page_ref *n = mm->deferred_refs;
@@ -1128,6 +1394,7 @@ void mm_free_deferred(struct mm *mm, uint64_t upto_gen)
     mm->deferred_refs = rkeep;
     spin_unlock(&mm->lock);
     release_retired(done, vdone);
+    release_cache(bdone);
     while (rdone) {
         struct page_ref *n = rdone;
         rdone = n->next;

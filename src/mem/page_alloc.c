@@ -161,22 +161,70 @@ NOINLINE_IF_POISON void *page_alloc_order(unsigned order)
     return page_alloc_from(order, __builtin_return_address(0));
 }
 
-static void *alloc_block(unsigned order, const void *site, bool zero);
+#define MAX_SHRINKERS 4
+static page_shrinker_fn shrinkers[MAX_SHRINKERS];
+static _Atomic unsigned nshrinkers;
+
+void page_alloc_add_shrinker(page_shrinker_fn fn)
+{
+    unsigned i = atomic_fetch_add(&nshrinkers, 1);
+    if (i < MAX_SHRINKERS)
+        shrinkers[i] = fn;
+}
+
+/* Ask the caches to give back pages; did any? */
+bool page_reclaim(unsigned order)
+{
+    unsigned long want = (1UL << order) + 64, got = 0;
+    unsigned n = MIN(atomic_load(&nshrinkers), MAX_SHRINKERS);
+    for (unsigned i = 0; i < n && got < want; i++)
+        if (shrinkers[i])
+            got += shrinkers[i](want - got);
+    return got > 0;
+}
+
+static struct page *take_block(unsigned order);
+static void *alloc_block(unsigned order, const void *site, bool zero, bool reclaim);
 
 void *page_alloc_from(unsigned order, const void *site)
 {
-    return alloc_block(order, site, true);
+    return alloc_block(order, site, true, true);
 }
 
 /* For a page about to be overwritten whole (a copy-on-write copy). */
 NOINLINE_IF_POISON void *page_alloc_nozero(void)
 {
-    return alloc_block(0, __builtin_return_address(0), false);
+    return alloc_block(0, __builtin_return_address(0), false, true);
 }
 
-static void *alloc_block(unsigned order, const void *site, bool zero)
+NOINLINE_IF_POISON void *page_alloc_noreclaim(void)
+{
+    return alloc_block(0, __builtin_return_address(0), true, false);
+}
+
+static void *alloc_block(unsigned order, const void *site, bool zero, bool reclaim)
 {
     (void)site;
+    struct page *pg = take_block(order);
+    if (!pg && reclaim && order <= PAGE_MAX_ORDER && page_reclaim(order))
+        pg = take_block(order);
+    if (!pg) {
+        spin_lock(&lock);
+        stats.failed_calls++;
+        spin_unlock(&lock);
+        return NULL;
+    }
+    /* Check and zero outside the lock: the block is ours alone now. */
+    check_block((size_t)(pg - pages), order, site);
+    void *p = page_addr(pg);
+    if (zero)
+        memset(p, 0, PAGE_SIZE << order);
+    return p;
+}
+
+/* A block of 2^order pages off the free lists, or NULL. */
+static struct page *take_block(unsigned order)
+{
     struct page *pg = NULL;
     unsigned k;
 
@@ -201,18 +249,8 @@ static void *alloc_block(unsigned order, const void *site, bool zero)
             stats.free_pages -= 1UL << order;
         }
     }
-    if (!pg)
-        stats.failed_calls++;
     spin_unlock(&lock);
-
-    if (!pg)
-        return NULL;
-    /* Check and zero outside the lock: the block is ours alone now. */
-    check_block((size_t)(pg - pages), order, site);
-    void *p = page_addr(pg);
-    if (zero)
-        memset(p, 0, PAGE_SIZE << order);
-    return p;
+    return pg;
 }
 
 NOINLINE_IF_POISON void page_free_order(void *p, unsigned order)

@@ -10,10 +10,15 @@
  *
  * Every field of the ELF file is untrusted: a malformed file gives
  * -ENOEXEC and leaves the caller's old image intact.  Program text is
- * mapped straight from the initrd (its pages are 4 KiB aligned there).
+ * mapped straight from the initrd (its pages are 4 KiB aligned there), or,
+ * for a program on an ext2 disk, from the page cache: its segments become
+ * private file regions (VMA_PAGECACHE) whose pages are read on demand and
+ * shared by every process running the program; only the ELF header and
+ * program headers (the first page) must be read before exec.
  */
 #include "fs/vfs.h"
 #include "fs/ext2_ops.h"
+#include "fs/pagecache.h"
 #include "arch.h"
 #include "core/executor.h"
 #include "lib/errno.h"
@@ -126,7 +131,8 @@ static int elf_check(const uint8_t *data, size_t size, const struct elf64_ehdr *
 }
 
 static int load_segments(struct mm *mm, const uint8_t *data, size_t size,
-                         const struct elf64_ehdr *e, uint64_t *phdr_va, uint64_t *brk)
+                         const struct elf64_ehdr *e, const struct exec_file *xf,
+                         uint64_t *phdr_va, uint64_t *brk)
 {
     const struct elf64_phdr *ph = (const void *)(data + e->phoff);
     uint64_t end = 0;
@@ -146,10 +152,19 @@ static int load_segments(struct mm *mm, const uint8_t *data, size_t size,
         uint64_t len = ALIGN_UP(p->vaddr + p->memsz, PAGE_SIZE) - start;
         uint32_t prot = (p->flags & PF_R ? PROT_READ : 0) | (p->flags & PF_W ? PROT_WRITE : 0) |
                         (p->flags & PF_X ? PROT_EXEC : 0);
-        int r = mm_map_region(mm, start, len, prot, VMA_FILE, data + p->offset - delta,
+        long r;
+        if (xf) {
+            r = mm_map_file(mm, start, len, prot, 0x02 /* MAP_PRIVATE */ | 0x100000 /* MAP_FIXED_NOREPLACE */,
+                            xf->f->x2.fs, xf->f->x2.ino, (p->offset - delta) / PAGE_SIZE,
+                            p->filesz + delta, &pc_file_vma_ops, xf->f);
+            if (r > 0)
+                r = 0;
+        } else {
+            r = mm_map_region(mm, start, len, prot, VMA_FILE, data + p->offset - delta,
                               p->filesz + delta);
+        }
         if (r < 0)
-            return r == -ENOMEM ? r : -ENOEXEC;
+            return r == -ENOMEM ? (int)r : -ENOEXEC;
         if (e->phoff >= p->offset && e->phoff < p->offset + p->filesz)
             *phdr_va = p->vaddr + (e->phoff - p->offset);
         if (p->vaddr + p->memsz > end)
@@ -217,24 +232,34 @@ static long build_stack(struct mm *mm, struct args *a, const struct elf64_ehdr *
     return r ? -ENOMEM : (long)sp;
 }
 
-/* Build the image of `path` with arguments a. */
-static int exec_args(const char *path, struct args *a, struct exec_image *img)
+/* Build the image of `path` (xf: an ext2 program) with arguments a. */
+static int exec_args(const char *path, struct args *a, const struct exec_file *xf,
+                     struct exec_image *img)
 {
     const uint8_t *data;
-    size_t size;
+    size_t size, head;
     const char *rel, *mnt;
-    int r = vfs_route(path, &rel, &mnt) ? x2_exec_image(path, &data, &size)
-                                        : initrd_lookup(path, &data, &size);
+    int r = 0;
+    if (xf) {
+        data = xf->head->data;          /* the headers must be in the first page */
+        size = xf->size;
+        head = MIN(size, PAGE_SIZE);
+    } else if (vfs_route(path, &rel, &mnt)) {
+        return -ENOENT;                 /* an ext2 path needs its file (fs_execve) */
+    } else {
+        r = initrd_lookup(path, &data, &size);
+        head = size;
+    }
     if (r < 0)
         return r;
     const struct elf64_ehdr *e;
-    if ((r = elf_check(data, size, &e)) < 0)
+    if ((r = elf_check(data, head, &e)) < 0)
         return r;
     struct mm *mm = mm_create();
     if (!mm)
         return -ENOMEM;
     uint64_t phdr_va, brk;
-    if ((r = load_segments(mm, data, size, e, &phdr_va, &brk)) < 0) {
+    if ((r = load_segments(mm, data, size, e, xf, &phdr_va, &brk)) < 0) {
         mm_put(mm);
         return r;
     }
@@ -273,10 +298,11 @@ void exec_abandon(struct thread *th, struct exec_image *img)
 
 /* execve's last step (fs_execve): build and commit; the caller is the
  * process's only thread (sys_proc.c ended the others first). */
-int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp)
+int exec_load(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
+              const struct exec_file *xf)
 {
     struct exec_image img;
-    int r = exec_prepare(th, path, uargv, uenvp, &img);
+    int r = exec_prepare(th, path, uargv, uenvp, xf, &img);
     if (r == 0)
         exec_commit(th, &img);
     return r;
@@ -344,7 +370,7 @@ int exec_end_other_threads(struct thread *th)
 }
 
 int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t uenvp,
-                 struct exec_image *img)
+                 const struct exec_file *xf, struct exec_image *img)
 {
     struct args a = { 0 };
     a.buf = kmalloc(ARG_BYTES);
@@ -354,14 +380,14 @@ int exec_prepare(struct thread *th, const char *path, uint64_t uargv, uint64_t u
     if (r == 0)
         r = args_copyin(&a, th->proc->mm, uenvp, &a.envc);
     if (r == 0)
-        r = exec_args(path, &a, img);
+        r = exec_args(path, &a, xf, img);
     kfree(a.buf);
     return r;
 }
 
 /* Start `path` with arguments argv[0..argc) as a new process with no
  * parent (pid 1 the first time), fds 0-2 on the console.  Pid or -errno. */
-int exec_spawn_argv(const char *path, int argc, const char *const argv[])
+static int spawn(const char *path, int argc, const char *const argv[], const struct exec_file *xf)
 {
     struct proc *p = proc_alloc(NULL);
     if (!p)
@@ -393,7 +419,7 @@ int exec_spawn_argv(const char *path, int argc, const char *const argv[])
     a.envc = 2;
     struct exec_image img;
     if (r == 0)
-        r = exec_args(path, &a, &img);
+        r = exec_args(path, &a, xf, &img);
     kfree(a.buf);
     if (r < 0)
         return r;
@@ -402,6 +428,17 @@ int exec_spawn_argv(const char *path, int argc, const char *const argv[])
         atomic_store(&console_fg_pgrp, p->pgid);
     thread_start(th);
     return p->pid;
+}
+
+int exec_spawn_argv(const char *path, int argc, const char *const argv[])
+{
+    return spawn(path, argc, argv, NULL);
+}
+
+int exec_init_file(const char *path, const struct exec_file *xf)
+{
+    int r = spawn(path, 1, &path, xf);
+    return r < 0 ? r : 0;
 }
 
 int exec_spawn(const char *path)

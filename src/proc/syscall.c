@@ -22,7 +22,7 @@ static const struct { syscall_fn fn; const char *name; } table[NR_MAX] = {
     E(155, getpgid), E(160, uname), E(169, gettimeofday), E(172, getpid),
     E(173, getppid), E(174, getuid), E(175, getuid), E(176, getuid), E(177, getuid),
     E(178, gettid), E(214, brk), E(215, munmap), E(220, clone), E(221, execve),
-    E(222, mmap), E(226, mprotect), E(233, madvise), E(260, wait4), E(261, prlimit64),
+    E(222, mmap), E(226, mprotect), E(227, msync), E(233, madvise), E(260, wait4), E(261, prlimit64),
     E(278, getrandom), E(168, getcpu), E(425, io_uring_setup), E(426, io_uring_enter),
     E(427, io_uring_register), E(140, setpriority), E(141, getpriority),
     E(67, pread64), E(68, pwrite64), E(69, preadv), E(70, pwritev), E(291, statx),

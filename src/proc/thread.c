@@ -66,6 +66,44 @@ static enum poll await_syscall(struct thread *th, struct cx *cx)
 }
 
 /*
+ * A system call that failed with -EFAULT because a copy met a file page
+ * that is not cached yet (this hart's copy_needs) is run again once the
+ * page is read: th->sc.pgfault waits for it, a0 gets back the call's
+ * first argument (a synchronous call overwrote it).  false: no such page.
+ * (A page left in the slot by a copy of another task only causes one
+ * harmless rerun of a call that failed with -EFAULT anyway.)
+ * The calls that copy do so before they change anything they cannot
+ * redo, or report the bytes done instead of -EFAULT.
+ */
+static bool copy_restart(struct thread *th, uint64_t a0)
+{
+    struct pc_page *pg = this_hart()->copy_needs;
+    this_hart()->copy_needs = NULL;
+    if (!pg)
+        return false;
+    th->tf.x[REG_A0] = a0;
+    th->copy_wait = true;
+    pc_fill_start(pg);
+    pc_wait_init(&th->sc.pgfault, pg);
+    return true;
+}
+
+/*
+ * A page fault's wait for a file page (the page cache's one fill of it):
+ * READY at once, the wait cancelled, if the process is being killed - the
+ * fill goes on and just populates the cache.
+ */
+static enum poll await_page(struct thread *th, struct cx *cx)
+{
+    if (atomic_load(&th->proc->killed) || th->exiting) {
+        future_cancel(&th->sc.pgfault.base);
+        th->sc.pgfault.result = 0;
+        return READY;
+    }
+    return future_poll(&th->sc.pgfault.base, cx);
+}
+
+/*
  * The thread's scheduling priority: what its runtime says its best ready
  * coroutine deserves (a hint in the ring's control word), never above the
  * ceiling the kernel set for the process.
@@ -125,18 +163,47 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
         } else if (t.kind == UT_SYSCALL) {
             arch_irq_enable();
             user_skip_ecall(th);
+            uint64_t a0 = th->tf.x[REG_A0];
             if (syscall_start(th) == PENDING) {
                 AWAIT(th, await_syscall(th, cx));
-                if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart)
+                if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart &&
+                    !(th->sc.result == -EFAULT && copy_restart(th, th->tf.x[REG_A0])))
                     syscall_finish(th, th->sc.result);
+            } else if ((long)th->tf.x[REG_A0] == -EFAULT) {
+                copy_restart(th, a0);
+            }
+            if (th->copy_wait) {
+                /* the call met a file page not cached: read it, then run
+                 * the call again from its start */
+                th->copy_wait = false;
+                AWAIT(th, await_page(th, cx));
+                pc_put(th->sc.pgfault.pg);
+                if (th->sc.pgfault.result < 0 && th->sc.pgfault.result != -EAGAIN)
+                    user_syscall_return(th, -EFAULT);   /* not again: the page cannot be read */
+                else
+                    th->tf.sepc -= 4;
             }
         } else if (t.kind == UT_PAGE_FAULT) {
             arch_irq_enable();
-            int r = mm_fault(th->proc->mm, t.addr, t.access);
-            if (r == -ENOMEM)
+            struct pc_page *need;
+            int r = mm_fault_io(th->proc->mm, t.addr, t.access, &need);
+            if (r == MM_FAULT_IO) {
+                /* the file page is on the disk: wait for it without the
+                 * mm's lock (the hart runs others), then fault again */
+                pc_fill_start(need);
+                pc_wait_init(&th->sc.pgfault, need);
+                AWAIT(th, await_page(th, cx));
+                pc_put(th->sc.pgfault.pg);
+                r = th->sc.pgfault.result;
+                if (r == -ENOMEM)
+                    fatal(th, 9, "out of memory");
+                else if (r < 0 && r != -EAGAIN)   /* -EAGAIN: truncated meanwhile: fault again */
+                    fault(th, SIGBUS, "I/O error reading a mapped file");
+            } else if (r == -ENOMEM) {
                 fatal(th, 9, "out of memory");
-            else if (r < 0)
+            } else if (r < 0) {
                 fault(th, SIGSEGV, user_trap_name(th));
+            }
         } else if (t.kind == UT_FP_FIRST_USE) {
             arch_irq_enable();
             if (user_fp_enable(th) < 0)

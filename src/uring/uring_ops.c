@@ -7,6 +7,7 @@
  *             link timeout due? -> the same, and the timeout says -ETIME
  *             otherwise run the opcode (op_run) until it is done
  */
+#include "fs/pagecache.h"
 #include "arch.h"
 #include "lib/errno.h"
 #include "core/executor.h"
@@ -234,7 +235,8 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
             poll_unregister(op);
         }
     } else if (opc == IORING_OP_FSYNC) {
-        /* an ext2 file: write its disk's dirty blocks and flush; the
+        /* an ext2 file: its dirty mapped pages, then its disk's dirty
+         * blocks, and flush; the
          * initrd and /proc: nothing to write; a console, pipe, ring: EINVAL
          * as on Linux */
         op->sync = NULL;
@@ -248,7 +250,7 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
             if (!op->sync) {
                 op->res = -ENOMEM;
             } else {
-                bc_sync_init(op->sync, x2_fs_dev(op->f->x2.fs));
+                pc_fsync_init(op->sync, op->f->x2.fs, op->f->x2.ino);
                 AWAIT(op, future_poll(&op->sync->base, cx));
                 op->res = op->sync->result;
                 kfree(op->sync);

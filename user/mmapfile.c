@@ -1,0 +1,240 @@
+/*
+ * mmapfile MODE FILE - file mappings through the page cache.
+ *
+ *   make FILE      write 3 pages of a known pattern with write()
+ *   shared FILE    MAP_SHARED: the pattern is there; a store through the
+ *                  mapping is seen by pread at once and (msync) on disk
+ *   private FILE   MAP_PRIVATE: a store is seen through the mapping only
+ *   two FILE       a forked child and its parent map FILE MAP_SHARED each:
+ *                  what the child stores, the parent sees
+ *   coherent FILE  a pwrite is seen through an existing mapping
+ *   check FILE     after a reboot: the shared store is in the file,
+ *                  through a fresh mapping (faults read the disk) and read()
+ *   sysread FILE   read() into a buffer that is itself a fresh mapping
+ *                  of FILE (the system call's copy meets a page not cached)
+ *   overlap FILE COLD  a child counts in a shared mapping of FILE while we
+ *                  fault on COLD, a file whose pages are on the disk only:
+ *                  on one hart the count moves only if the fault let the
+ *                  hart run the child while it waited for the disk
+ *   killwait FILE COLD  a process is killed (by a child running meanwhile)
+ *                  while its fault on COLD waits for the disk: it dies,
+ *                  and COLD reads right afterwards
+ *
+ * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PG 4096
+#define LEN (3 * PG)
+#define MARK "written through a shared mapping"
+#define MARK_OFF 5000
+
+static const char *mode;
+
+static int fail(const char *why)
+{
+	printf("mmapfile: %s FAILED: %s\n", mode, why);
+	return 1;
+}
+
+static char pattern(long i) { return (char)('a' + (i * 7 + i / PG) % 26); }
+
+static int pattern_ok(const char *p)
+{
+	for (long i = 0; i < LEN; i++)
+		if (p[i] != pattern(i))
+			return 0;
+	return 1;
+}
+
+static int make(const char *path)
+{
+	static char buf[LEN];
+	for (long i = 0; i < LEN; i++)
+		buf[i] = pattern(i);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, LEN) != LEN || fsync(fd) || close(fd))
+		return fail("write");
+	return 0;
+}
+
+static char *map(const char *path, int flags, int *fdp)
+{
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return NULL;
+	char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);          /* the mapping keeps the file */
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: mmapfile make|shared|private|two|coherent|check|sysread FILE\n");
+		return 2;
+	}
+	mode = argv[1];
+	const char *path = argv[2];
+	char buf[64];
+	int fd;
+
+	if (!strcmp(mode, "make")) {
+		if (make(path))
+			return 1;
+	} else if (!strcmp(mode, "shared")) {
+		char *p = map(path, MAP_SHARED, &fd);
+		if (!p)
+			return fail("mmap");
+		if (!pattern_ok(p))
+			return fail("the mapping does not show the file");
+		memcpy(p + MARK_OFF, MARK, sizeof MARK);
+		if (pread(fd, buf, sizeof MARK, MARK_OFF) != sizeof MARK || memcmp(buf, MARK, sizeof MARK))
+			return fail("pread does not see the store");
+		if (msync(p, LEN, MS_SYNC))
+			return fail("msync");
+		if (munmap(p, LEN))
+			return fail("munmap");
+		close(fd);
+	} else if (!strcmp(mode, "private")) {
+		char *p = map(path, MAP_PRIVATE, &fd);
+		if (!p)
+			return fail("mmap");
+		if (!pattern_ok(p))
+			return fail("the mapping does not show the file");
+		memcpy(p + 100, "private", 7);
+		if (pread(fd, buf, 7, 100) != 7 || !memcmp(buf, "private", 7))
+			return fail("a private store reached the file");
+		if (memcmp(p + 100, "private", 7))
+			return fail("the private store is lost");
+		char *q = map(path, MAP_SHARED, NULL);
+		if (!q || q[100] != pattern(100))
+			return fail("a second mapping sees the private store");
+		munmap(p, LEN);
+		munmap(q, LEN);
+		close(fd);
+	} else if (!strcmp(mode, "two")) {
+		char *p = map(path, MAP_SHARED, NULL);
+		if (!p)
+			return fail("mmap");
+		(void)p[0];
+		pid_t pid = fork();
+		if (pid == 0) {
+			char *c = map(path, MAP_SHARED, NULL);
+			if (!c)
+				_exit(3);
+			memcpy(c + 2 * PG + 10, "from the child", 14);
+			_exit(0);
+		}
+		int st;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || st != 0)
+			return fail("child");
+		if (memcmp(p + 2 * PG + 10, "from the child", 14))
+			return fail("the parent does not see the child's store");
+		munmap(p, LEN);
+	} else if (!strcmp(mode, "coherent")) {
+		char *p = map(path, MAP_SHARED, &fd);
+		if (!p)
+			return fail("mmap");
+		(void)p[PG];
+		if (pwrite(fd, "PWRITE", 6, PG + 1) != 6)
+			return fail("pwrite");
+		if (memcmp(p + PG + 1, "PWRITE", 6))
+			return fail("the mapping does not see the pwrite");
+		munmap(p, LEN);
+		close(fd);
+	} else if (!strcmp(mode, "check")) {
+		char *p = map(path, MAP_PRIVATE, &fd);
+		if (!p)
+			return fail("mmap");
+		if (memcmp(p + MARK_OFF, MARK, sizeof MARK))
+			return fail("the mapping lost the shared store");
+		if (pread(fd, buf, sizeof MARK, MARK_OFF) != sizeof MARK || memcmp(buf, MARK, sizeof MARK))
+			return fail("read() lost the shared store");
+		if (p[0] != pattern(0) || p[LEN - 1] != pattern(LEN - 1))
+			return fail("the rest of the file changed");
+		close(fd);
+	} else if (!strcmp(mode, "sysread")) {
+		char *p = map(path, MAP_PRIVATE, &fd);
+		if (!p)
+			return fail("mmap");
+		int src = open(path, O_RDONLY);
+		if (src < 0 || read(src, p + PG, 100) != 100)
+			return fail("read into the mapping");
+		if (p[PG] != pattern(0) || p[PG + 99] != pattern(99))
+			return fail("read into the mapping stored the wrong bytes");
+		if (write(1, p + 2 * PG, 0) != 0)
+			return fail("write from the mapping");
+		close(src);
+		close(fd);
+	} else if (!strcmp(mode, "overlap") && argc == 4) {
+		volatile unsigned long *cnt = (volatile unsigned long *)map(path, MAP_SHARED, NULL);
+		int cfd = open(argv[3], O_RDONLY);
+		volatile char *cold = cfd < 0 ? MAP_FAILED : mmap(NULL, LEN, PROT_READ, MAP_PRIVATE, cfd, 0);
+		if (!cnt || cold == MAP_FAILED)
+			return fail("mmap");
+		cnt[0] = 0;
+		pid_t pid = fork();
+		if (pid == 0)
+			for (;;)
+				cnt[0]++;
+		if (pid < 0)
+			return fail("fork");
+		while (cnt[0] == 0)
+			sched_yield();
+		unsigned long c0 = cnt[0];
+		char c = cold[PG];             /* waits for the disk */
+		unsigned long c1 = cnt[0];
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (c != pattern(PG))
+			return fail("the cold page is wrong");
+		if (c1 == c0)
+			return fail("nothing ran while the fault waited");
+		printf("mmapfile: the child counted %lu while the fault waited\n", c1 - c0);
+	} else if (!strcmp(mode, "killwait") && argc == 4) {
+		volatile unsigned long *flag = (volatile unsigned long *)map(path, MAP_SHARED, NULL);
+		if (!flag)
+			return fail("mmap");
+		flag[0] = 0;
+		pid_t victim = fork();
+		if (victim == 0) {
+			int cfd = open(argv[3], O_RDONLY);
+			volatile char *cold = mmap(NULL, LEN, PROT_READ, MAP_PRIVATE, cfd, 0);
+			if (cold == MAP_FAILED)
+				_exit(3);
+			pid_t killer = fork();
+			if (killer == 0) {
+				while (flag[0] == 0)
+					sched_yield();
+				kill(getppid(), SIGKILL);
+				_exit(0);
+			}
+			flag[0] = 1;
+			(void)cold[2 * PG];     /* waits for the disk; killed meanwhile */
+			_exit(4);               /* the kill came after the fault (not what we test, not wrong) */
+		}
+		int st;
+		if (victim < 0 || waitpid(victim, &st, 0) != victim)
+			return fail("fork or wait");
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+			return fail("the victim was not killed");
+		char *q = map(argv[3], MAP_PRIVATE, NULL);
+		if (!q || q[2 * PG] != pattern(2 * PG) || q[LEN - 1] != pattern(LEN - 1))
+			return fail("the cold file reads wrong after the kill");
+	} else {
+		return fail("unknown mode");
+	}
+	printf("mmapfile: %s ok\n", mode);
+	return 0;
+}
