@@ -182,6 +182,19 @@ def test_uring_32_reads_in_flight_at_offsets_and_fsync(boot, tmp_path):
     assert "uring_blk: 32 reads ok" in out and "uring_blk: fsync ok" in out, out
 
 
+def test_uring_openat_write_read_statx_close_on_the_ext2_root(boot, tmp_path):
+    """A file's whole life through io_uring alone (OPENAT, WRITE, READ, STATX,
+    CLOSE), and the errors Linux gives (-ENOENT, -EBADF, -EFAULT)."""
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    out = run(m, "uring_files /")
+    assert "uring_files: all ok" in out, out
+    assert "statx by path: size, mode, inode" in out and "close of a bad fd: -EBADF" in out, out
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log
+
+
 def test_mount_a_second_disk(boot, tmp_path):
     root = root_copy(tmp_path)
     data = make_image(tmp_path, "data.img", {"hello": b"from the second disk\n"}, block=1024)
@@ -350,3 +363,27 @@ def test_cold_uring_reads_racing_read_ahead_never_fail(boot, tmp_path):
         out = run(m, "uring_blk /mnt/blob")
         assert "uring_blk: 32 reads ok" in out, out
         run(m, "umount /mnt")
+
+
+def test_uring_files_gives_the_same_results_on_linux(tmp_path):
+    """The same static binary as /init of the Linux 6.1 that make bench-linux
+    builds (skipped when that build is not there: it takes many minutes)."""
+    import stat as st
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(BUILD), "ci"))
+    import bench_linux
+    import qemu
+    image = os.path.join(BUILD, "linux", "obj", "arch", "riscv", "boot", "Image")
+    if not os.path.exists(image):
+        pytest.skip("no Linux build (make bench-linux)")
+    with open(os.path.join(STRIP, "uring_files"), "rb") as f:
+        init = f.read()
+    parts = [bench_linux._newc("dev", st.S_IFDIR | 0o755),
+             bench_linux._newc("dev/console", st.S_IFCHR | 0o600, rdev=(5, 1)),
+             bench_linux._newc("init", st.S_IFREG | 0o755, init), bench_linux._newc("TRAILER!!!", 0)]
+    blob = b"".join(parts)
+    cpio = tmp_path / "initramfs.cpio"
+    cpio.write_bytes(blob + b"\0" * (-len(blob) % 512))
+    status, out, _ = qemu.run(image, qemu.OPENSBI, str(cpio), 1, "256M", bench_linux.LINUX_APPEND,
+                              timeout=120)
+    assert "uring_files: all ok" in out, out[-3000:]

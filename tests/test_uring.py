@@ -124,6 +124,13 @@ def uring_check(boot, name, timeout=120, smp=4):
     return out
 
 
+def test_a_read_polled_by_the_waiting_enter_outlives_the_wait(boot):
+    # the wait of io_uring_enter polls the pipe READ it submitted; a signal,
+    # another completion or the process's death ending the wait must leave
+    # the READ to complete (or be cancelled) on its own
+    uring_check(boot, "owned_read_outlives_the_wait", smp=2)
+
+
 def test_link_timeout_of_an_op_cancelled_before_it_starts_still_completes(boot):
     # issue 13.6: READ (bad fd) -> NOP -> LINK_TIMEOUT gives three completions
     uring_check(boot, "link_timeout_cancelled_before_start")

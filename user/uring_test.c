@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1256,6 +1257,80 @@ static int t_failed_copyout_installs_nothing(void)
     return 0;
 }
 
+/*
+ * A pipe READ submitted by the very io_uring_enter that then waits is
+ * polled by that wait, with the thread's waker (uring.h: struct
+ * enter_wait).  Whatever ends the wait -- a signal, enough other
+ * completions, the process's death -- the READ lives on as any other
+ * operation: it completes when data comes, or is cancelled and freed.
+ */
+static void on_alarm(int sig) { (void)sig; }
+
+static int t_owned_read_outlives_the_wait(void)
+{
+    struct uring *r = ring(8);
+    int p[2];
+    mkpipe(p, 0);
+    char buf[16] = { 0 };
+    /* a signal ends the wait: the READ completes later, on its own */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;           /* no SA_RESTART */
+    REQUIRE(sigaction(SIGALRM, &sa, NULL) == 0, "sigaction");
+    struct itimerval it = { .it_value = { 0, 30000 } };
+    REQUIRE(setitimer(ITIMER_REAL, &it, NULL) == 0, "setitimer");
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, sizeof buf, 1);
+    long e = uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS);
+    REQUIRE(e == 1, "interrupted enter gave %ld (errno %d)", e, errno);
+    REQUIRE(uring_cq_ready(r) == 0, "a read of an empty pipe completed");
+    REQUIRE(write(p[1], "abc", 3) == 3, "write");
+    REQUIRE(collect(r, 1) == 0 && order[0] == 1 && res_of[1] == 3, "READ after the signal: ud %lu res %ld",
+            (unsigned long)order[0], (long)res_of[1]);
+    /* another completion ends the wait first */
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, sizeof buf, 2);
+    sqe(r, IORING_OP_NOP, -1, 0, 0, 3);
+    REQUIRE(uring_enter(r, 2, 1, IORING_ENTER_GETEVENTS) == 2, "enter");
+    REQUIRE(collect(r, 1) == 0 && order[0] == 3, "first completion ud %lu", (unsigned long)order[0]);
+    REQUIRE(write(p[1], "de", 2) == 2, "write");
+    REQUIRE(collect(r, 1) == 0 && order[0] == 2 && res_of[2] == 2, "READ after the NOP: res %ld",
+            (long)res_of[2]);
+    /* the wait owns the READ and the pipe's writer wakes it: two
+     * completions wanted, a TIMEOUT's and the READ's */
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        sleep_ms(50);
+        _exit(write(p[1], "f", 1) == 1 ? 0 : 1);
+    }
+    struct __kernel_timespec ts = ts_ms(20);
+    sqe(r, IORING_OP_TIMEOUT, -1, (uint64_t)&ts, 1, 4);
+    sqe(r, IORING_OP_READ, p[0], (uint64_t)buf, sizeof buf, 5);
+    REQUIRE(uring_enter(r, 2, 2, IORING_ENTER_GETEVENTS) == 2, "enter");
+    REQUIRE(uring_cq_ready(r) == 2, "%u completions after a wait for 2", uring_cq_ready(r));
+    REQUIRE(collect(r, 2) == 0 && res_of[4] == -ETIME && res_of[5] == 1, "TIMEOUT %ld READ %ld",
+            (long)res_of[4], (long)res_of[5]);
+    waitpid(pid, NULL, 0);
+    /* the process dies waiting: its READ is cancelled and freed */
+    pid = fork();
+    REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        struct uring *c = ring(8);
+        sqe(c, IORING_OP_READ, p[0], (uint64_t)buf, sizeof buf, 6);
+        uring_enter(c, 1, 1, IORING_ENTER_GETEVENTS);
+        _exit(3);
+    }
+    sleep_ms(30);
+    kill(pid, SIGKILL);
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st), "child status %#x", st);
+    int live = -1;
+    for (int i = 0; i < 200 && (live = uring_ops_live()) != 0; i++)
+        sleep_ms(10);
+    REQUIRE(live == 0, "%d io_uring operations left after the process died", live);
+    REQUIRE(write(p[1], "g", 1) == 1 && read(p[0], buf, 1) == 1, "the pipe still works");
+    return 0;
+}
+
 /* ---- driver ------------------------------------------------------------------- */
 
 static const struct check {
@@ -1291,6 +1366,7 @@ static const struct check {
     { "poll_add_both_sides", t_poll_add_both_sides },
     { "huge_timeouts_do_not_wrap", t_huge_timeouts_do_not_wrap },
     { "exec_cancels_operations", t_exec_cancels_operations },
+    { "owned_read_outlives_the_wait", t_owned_read_outlives_the_wait },
 };
 
 static void hold(void)

@@ -75,11 +75,42 @@ static inline bool task_may_run_on(const struct task *t, unsigned i) {
     return !t->hart_mask || ((t->hart_mask >> i) & 1);
 }
 void task_put(struct task *t);
+static inline void task_get(struct task *t) { atomic_fetch_add(&t->refs, 1); }
+/*
+ * Reusing a task's block for a new root future of the same size (io_uring
+ * keeps finished operations' blocks): if the caller holds the only
+ * reference (the task is DONE or was cancelled unstarted, and whoever
+ * finished it has let go), reset it to what task_alloc returns and say
+ * true; false while anyone else still holds it.
+ */
+bool task_renew(struct task *t, const char *name);
 /* Pin t to `hart` (a one-hart mask; TASK_NO_HART: any hart).  Before
  * task_start, or by the task itself during its poll: it moves when it is
  * next queued. */
 void task_pin(struct task *t, unsigned hart);
 void task_cancel(struct task *t);   /* only for a task never started */
+
+/*
+ * Polling a task before it is started, on this hart, as the executor
+ * would (io_uring polls an operation inside io_uring_enter, so one that
+ * can complete at once never reaches a run queue):
+ *   task_inline_begin: it is RUNNING from now on: a wake is remembered,
+ *                      never queued (call it before anyone can wake it);
+ *   task_poll_inline:  poll its root future once.  READY: the task is
+ *                      DONE and its reference dropped (freed).  PENDING:
+ *                      it becomes an ordinary started task, idle until a
+ *                      wake, or queued now if it was woken meanwhile.
+ * After PENDING the caller must not touch the task: it may be polled,
+ * finished and freed on another hart at once.
+ */
+void task_inline_begin(struct task *t);
+enum poll task_poll_inline(struct task *t);
+/* Between the two, the caller may poll it with another task's waker
+ * (cx): it stays RUNNING.  READY: DONE and its reference dropped, as in
+ * task_poll_inline; PENDING: task_poll_inline must follow, which polls it
+ * once more with its own waker (every future re-registers its waker on a
+ * poll) before it lets it go. */
+enum poll task_poll_for(struct task *t, struct cx *cx);
 
 /* Awaiting a task's completion (needs a kept reference). */
 struct task_join {

@@ -2,10 +2,13 @@
  * uring.h - asynchronous system calls with the io_uring ABI.
  *
  * A ring is a file (io_uring_setup) whose memory the process maps at the
- * IORING_OFF_* offsets.  Every submission becomes a kernel task whose
- * root future is the operation (struct uring_op): for READ and WRITE the
- * same file_io future a blocking read/write awaits.  io_uring_enter only
- * starts tasks and returns: nothing waits synchronously.  Completions are
+ * IORING_OFF_* offsets.  Every submission gets a kernel task whose root
+ * future is the operation (struct uring_op): for READ and WRITE the same
+ * file_io future a blocking read/write awaits.  io_uring_enter polls each
+ * once (task_poll_inline) and returns: what completes at once does there,
+ * without a trip through a run queue; nothing waits synchronously; a
+ * pending op's task is polled again when its waker fires (or by the
+ * waiting enter that owns it: struct enter_wait).  Completions are
  * written as operations finish, in any order; one that finds the
  * completion ring full waits on the ring's overflow list (a small record,
  * never lost) and the SQ ring says IORING_SQ_CQ_OVERFLOW.  NOP and
@@ -51,6 +54,16 @@ struct uring_cqe_rec;
 struct uring_charge;
 struct mm;
 
+/* Who submits (io_uring_enter, under the ring's submit_lock): what the
+ * operations take from the submitter. */
+struct uring_submitter {
+    struct mm *mm;
+    struct fdtable *files;
+    const char *cwd;            /* relative paths (OPENAT, STATX) */
+    const void *owner;          /* its process */
+    struct enter_wait *wait;    /* its wait, if it will wait (GETEVENTS) */
+};
+
 struct uring {
     _Atomic int refs;           /* the file, mappings, ops in flight */
     struct spinlock lock;       /* CQ tail, overflow list, in-flight list */
@@ -70,16 +83,22 @@ struct uring {
     struct uring *all_next, *all_prev;  /* every ring (uring_cancel_owner) */
     struct uring_op *inflight;  /* submitted, not yet completed */
     uint32_t ninflight;
+    /* Finished ops' blocks (task + op), kept for the next submissions: a
+     * lock-free stack anyone pushes on, which the submitter (under
+     * submit_lock) empties into its own list `spare`.  Each holds the
+     * ring's reference to its task (uring.c: op_block_get). */
+    _Atomic(struct uring_op *) done_ops;
+    _Atomic uint32_t ndone;
+    struct uring_op *spare;
     uint64_t posted;            /* completions ever posted (TIMEOUT counts) */
     bool dead;                  /* the file is closed: post nothing more */
     struct spinlock submit_lock;/* io_uring_enter's submissions, one at a time */
-    struct mm *mm;              /* the submitter's, while it submits */
-    struct fdtable *files;      /* (ditto) */
-    const void *owner;          /* (ditto): its process */
+    const struct uring_submitter *sub;  /* while io_uring_enter submits, else NULL */
 };
 
 /* One submission, as a task's root future. */
 struct pc_fsync;
+struct fscall;
 
 struct uring_op {
     struct future base;
@@ -88,19 +107,21 @@ struct uring_op {
     struct task *task;
     struct mm *mm;                      /* the submitter's: the buffers' address space */
     const void *owner;                  /* the submitter's process (an identity only) */
+    /* (op_new sets the fields above and zeroes the rest) */
     struct uring_op *link_next;         /* IOSQE_IO_LINK: starts when this succeeds */
     struct uring_op *inflight_next, *inflight_prev;
     _Atomic bool cancel_req;            /* ASYNC_CANCEL or ring teardown */
     bool started;
     int32_t res;
     struct file *f;
+    struct fdtable *files;              /* OPENAT, CLOSE: the submitter's table (a reference) */
     bool has_link_timeout;
     uint64_t lt_user_data;
     uint64_t lt_rel;                    /* its length in ticks: the clock starts with the op */
     uint64_t lt_deadline;
     bool lt_fired;                      /* the LINK_TIMEOUT expired first */
     uint64_t timeout_target;            /* TIMEOUT: completions to wait for */
-    int32_t prep_err;                   /* TIMEOUT: bad argument found at submission */
+    int32_t prep_err;                   /* TIMEOUT, OPENAT, STATX: bad argument found at submission */
     uint64_t timeout_rel;               /* TIMEOUT behind a link: ticks from its start */
     struct sleep lt_sleep;              /* LINK_TIMEOUT deadline */
     union {
@@ -113,17 +134,32 @@ struct uring_op {
             };
         };
         struct pc_fsync *sync;          /* FSYNC of an ext2 file (kmalloc'd) */
+        struct fscall *fsc;             /* OPENAT, STATX: the path walk (sys_fs.c) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
     int64_t vec_total;
 };
 
-/* io_uring_enter's wait for completions (lives in the thread's syscall). */
+/*
+ * io_uring_enter's wait for completions (lives in the thread's syscall).
+ *
+ * It owns up to ENTER_OWNED pipe READs/WRITEs submitted by the same call
+ * that had to wait: their tasks stay RUNNING, their wakers are the
+ * thread's, and this future polls them when the thread is woken, so such
+ * an op costs one waiter registration and its completion is posted from
+ * here (no run-queue trip for its task, no second wake for the thread).
+ * Whatever is still pending when the wait ends (or is cancelled) is
+ * handed to its own task (task_poll_inline re-registers its wakers).
+ */
+#define ENTER_OWNED 4
 struct enter_wait {
     struct future base;
     struct uring *r;
     uint32_t min;
+    uint8_t nowned;
+    bool fresh;                         /* not polled yet: the owned ops just were */
     struct waiter w;
+    struct uring_op *owned[ENTER_OWNED];
 };
 
 /* The new ring's fd, or -errno.  *ring (if not NULL and the call succeeds)
@@ -131,7 +167,7 @@ struct enter_wait {
 long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtable *files,
                  struct uring **ring);
 /* owner: the submitting process (an identity for uring_cancel_owner). */
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const char *cwd, const void *owner,
                  uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
                  bool *must_wait);
 /* A process is gone: cancel every operation it submitted, in every ring. */
@@ -144,6 +180,10 @@ unsigned uring_prio_hint(struct uring *r);
 
 /* src/uring/uring_ops.c */
 extern const struct future_ops uring_op_ops;
+/* At submission: what OPENAT, CLOSE and STATX take from the submitter. */
+void uring_op_prep(struct uring_op *op);
+/* An op that never ran (a broken link): drop what it holds. */
+void uring_op_release(struct uring_op *op);
 /* MSG_RING from ring `from`: post (off, len) as a completion on the ring
  * file f (or the one at sqe->fd); 0, -EBADF, -EBADFD or -EOVERFLOW. */
 int32_t uring_msg_ring(struct uring *from, struct file *f, const struct io_uring_sqe *sqe);

@@ -18,11 +18,8 @@
 
 static _Atomic uint32_t next_task_id = 1;
 
-void *task_alloc(size_t size, const char *name, struct task **out)
+static void task_init(struct task *t, const char *name)
 {
-    struct task *t = kmalloc_from(sizeof *t + size, __builtin_return_address(0));
-    if (!t)
-        return NULL;
     memset(t, 0, sizeof *t);
     atomic_store(&t->refs, 1);
     t->id = atomic_fetch_add(&next_task_id, 1);
@@ -31,8 +28,26 @@ void *task_alloc(size_t size, const char *name, struct task **out)
     t->name = name;
     waitq_init(&t->done, "task.done");
     t->root = (struct future *)(t + 1);
+}
+
+void *task_alloc(size_t size, const char *name, struct task **out)
+{
+    struct task *t = kmalloc_from(sizeof *t + size, __builtin_return_address(0));
+    if (!t)
+        return NULL;
+    task_init(t, name);
     *out = t;
     return t->root;
+}
+
+bool task_renew(struct task *t, const char *name)
+{
+    /* acquire: pairs with the release of the last other task_put, after
+     * which its owner (an executor in task_finish) touches nothing */
+    if (atomic_load_explicit(&t->refs, memory_order_acquire) != 1)
+        return false;
+    task_init(t, name);
+    return true;
 }
 
 static void list_add(struct task *t)
@@ -71,6 +86,48 @@ void task_start(struct task *t, unsigned hart, bool keep)
     if (hart == TASK_NO_HART && __builtin_expect(chaos_on, 0))
         h = chaos_pick_hart(h);     /* chaos: spawned anywhere (within its mask) */
     runq_push(task_hart_for(t, h), t);
+}
+
+void task_inline_begin(struct task *t)
+{
+    atomic_store(&t->state, TASK_RUNNING);
+}
+
+enum poll task_poll_inline(struct task *t)
+{
+    struct hart *h = this_hart();
+    struct task *outer = h->current;    /* the caller's task (a thread in a system call) */
+    struct cx cx = { .task = t };
+    t->hart = h->index;
+    t->polls++;
+    h->current = t;
+    enum poll r = future_poll(t->root, &cx);
+    h->current = outer;
+    if (r == READY) {
+        /* never listed, never queued, no joiner: a wake during the poll
+         * was for a future that is done now */
+        atomic_store(&t->state, TASK_DONE);
+        task_put(t);
+        return READY;
+    }
+    list_add(t);                /* before any executor can finish it */
+    uint32_t s = TASK_RUNNING;
+    if (atomic_compare_exchange_strong(&t->state, &s, 0))
+        return PENDING;         /* idle: its waker queues it */
+    atomic_store(&t->state, TASK_QUEUED);   /* woken during the poll */
+    runq_push(task_hart_for(t, h), t);
+    return PENDING;
+}
+
+enum poll task_poll_for(struct task *t, struct cx *cx)
+{
+    t->hart = this_hart()->index;
+    t->polls++;
+    if (future_poll(t->root, cx) == PENDING)
+        return PENDING;
+    atomic_store(&t->state, TASK_DONE);
+    task_put(t);
+    return READY;
 }
 
 void task_pin(struct task *t, unsigned hart)

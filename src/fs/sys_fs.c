@@ -10,7 +10,11 @@
  *     finish: copy results out, install the fd
  *
  * An fscall is allocated at the call and freed when it completes or is
- * cancelled; it holds the reference to any file it works on.
+ * cancelled; it holds the reference to any file it works on.  The walk
+ * (the loop above) is a future of its own, fs_walk, so that io_uring's
+ * OPENAT and STATX (src/uring) run the very same walk and finish outside
+ * a system call: an fscall names the address space and file table it
+ * works for (mm, files), never the thread.
  */
 #include "arch.h"
 #include "dev/console.h"
@@ -32,9 +36,22 @@
 #define AT_EMPTY_PATH 0x1000
 #define MAX_HOPS 40
 
+struct fscall;
+
+/* The loop of the header: route, attempt, follow symlinks; result. */
+struct fs_walk {
+    struct future base;
+    struct fscall *fc;
+    long result;
+};
+
 struct fscall {
     struct x2op op;
     struct x2run run;
+    struct fs_walk walk;
+    struct thread *th;                  /* the caller, or NULL (io_uring) */
+    struct mm *mm;                      /* whose memory the user pointers name */
+    struct fdtable *files;              /* where an fd is installed */
     int hops;
     bool fixed;                         /* op.fs given (an open file): no routing */
     long (*fallback)(struct thread *th, struct fscall *fc);
@@ -68,42 +85,60 @@ static int renormalise(char *p)
     return r;
 }
 
-static enum poll fscall_poll(struct future *base, struct cx *cx)
+static enum poll walk_poll(struct future *base, struct cx *cx)
 {
-    struct syscall_wait *sc = (struct syscall_wait *)base;
-    struct fscall *fc = sc->fsc;
+    struct fs_walk *w = (struct fs_walk *)base;
+    struct fscall *fc = w->fc;
     long r;
-    ASYNC_BEGIN(sc);
+    ASYNC_BEGIN(w);
     for (;;) {
         if (!fc->fixed) {
             struct ext2_fs *fs = vfs_route(fc->op.path, &fc->op.rel, &fc->op.mnt);
             if (two_paths(fc->op.kind)) {
                 struct ext2_fs *fs2 = vfs_route(fc->op.path2, &fc->op.rel2, &fc->op.mnt2);
                 if (fs2 != fs) {
-                    sc->result = fs && fs2 ? -EXDEV : -EROFS;
+                    w->result = fs && fs2 ? -EXDEV : -EROFS;
                     break;
                 }
             }
             if (!fs) {
-                sc->result = fc->fallback ? fc->fallback(sc->th, fc) : -EROFS;
+                w->result = fc->fallback ? fc->fallback(fc->th, fc) : -EROFS;
                 break;
             }
             fc->op.fs = fs;
         }
         x2run_init(&fc->run, fc->op.fs, x2_excl(&fc->op), x2_attempt, &fc->op);
-        AWAIT(sc, future_poll(&fc->run.base, cx));
-        sc->result = fc->run.result;
-        if (sc->result != -ESYMLINK)
+        AWAIT(w, future_poll(&fc->run.base, cx));
+        w->result = fc->run.result;
+        if (w->result != -ESYMLINK)
             break;
         if (++fc->hops > MAX_HOPS) {
-            sc->result = -ELOOP;
+            w->result = -ELOOP;
             break;
         }
         if ((r = renormalise(fc->op.path)) || (two_paths(fc->op.kind) && (r = renormalise(fc->op.path2)))) {
-            sc->result = r;
+            w->result = r;
             break;
         }
     }
+    ASYNC_END(w);
+}
+
+static void walk_cancel(struct future *base)
+{
+    struct fs_walk *w = (struct fs_walk *)base;
+    future_cancel(&w->fc->run.base);
+}
+
+static const struct future_ops walk_ops = { walk_poll, walk_cancel, "fs walk" };
+
+static enum poll fscall_poll(struct future *base, struct cx *cx)
+{
+    struct syscall_wait *sc = (struct syscall_wait *)base;
+    struct fscall *fc = sc->fsc;
+    ASYNC_BEGIN(sc);
+    AWAIT(sc, future_poll(&fc->walk.base, cx));
+    sc->result = fc->walk.result;
     if (fc->finish)
         sc->result = fc->finish(sc->th, fc, sc->result);
     fscall_free(fc);
@@ -116,20 +151,28 @@ static void fscall_cancel(struct future *base)
     struct syscall_wait *sc = (struct syscall_wait *)base;
     if (!sc->fsc)
         return;
-    future_cancel(&sc->fsc->run.base);
+    future_cancel(&sc->fsc->walk.base);
     fscall_free(sc->fsc);
     sc->fsc = NULL;
 }
 
 static const struct future_ops fscall_ops = { fscall_poll, fscall_cancel, "fs call" };
 
-static struct fscall *fscall_new(enum x2kind kind)
+/* th: the caller, or NULL (io_uring, which sets mm and files itself). */
+static struct fscall *fscall_new(struct thread *th, enum x2kind kind)
 {
     struct fscall *fc = kzalloc(sizeof *fc);
     if (fc) {
         fc->op.kind = kind;
         fc->run.base.resume = RESUME_DONE;
         fc->pcf.base.resume = RESUME_DONE;
+        future_init(&fc->walk.base, &walk_ops);
+        fc->walk.fc = fc;
+        fc->th = th;
+        if (th) {
+            fc->mm = th->proc->mm;
+            fc->files = th->proc->files;
+        }
     }
     return fc;
 }
@@ -152,9 +195,9 @@ static long fscall_start(struct thread *th, struct fscall *fc)
 /* ---- paths ------------------------------------------------------------------ */
 
 /* The directory a dirfd names, for a relative path: its path. */
-static int dirfd_path(struct thread *th, int dirfd, char *out, size_t cap)
+static int dirfd_path(struct fdtable *files, int dirfd, char *out, size_t cap)
 {
-    struct file *d = fd_get(th->proc->files, dirfd);
+    struct file *d = fd_get(files, dirfd);
     if (!d)
         return -EBADF;
     int r = 0;
@@ -168,18 +211,18 @@ static int dirfd_path(struct thread *th, int dirfd, char *out, size_t cap)
     return r;
 }
 
-/* Copy in a user path and make it absolute (dirfd-relative). */
-long fs_user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap)
+/* Copy in a user path (once) and make it absolute (dirfd-relative). */
+static long path_at(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd, uint64_t upath,
+                    char *abs, size_t cap)
 {
     char path[X2_PATH_CAP], base[128];
-    long n = copyin_str(th->proc->mm, path, upath, sizeof path);
+    long n = copyin_str(mm, path, upath, sizeof path);
     if (n < 0)
         return n;
     if (n == 0)
         return -ENOENT;
-    const char *cwd = th->proc->cwd;
     if (path[0] != '/' && dirfd != AT_FDCWD) {
-        int r = dirfd_path(th, dirfd, base, sizeof base);
+        int r = dirfd_path(files, dirfd, base, sizeof base);
         if (r)
             return r;
         cwd = base;
@@ -191,10 +234,15 @@ long fs_user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_
     return r;
 }
 
-static long set_path(struct thread *th, struct fscall *fc, int dirfd, uint64_t upath, int which)
+long fs_user_path(struct thread *th, int dirfd, uint64_t upath, char *abs, size_t cap)
+{
+    return path_at(th->proc->mm, th->proc->files, th->proc->cwd, dirfd, upath, abs, cap);
+}
+
+static long set_path_at(struct fscall *fc, const char *cwd, int dirfd, uint64_t upath, int which)
 {
     char *dst = which == 1 ? fc->op.path : fc->op.path2;
-    long r = fs_user_path(th, dirfd, upath, dst, X2_PATH_CAP);
+    long r = path_at(fc->mm, fc->files, cwd, dirfd, upath, dst, X2_PATH_CAP);
     if (r)
         return r;
     /* a trailing "/." (from "dir/"): walk to the directory, then check it */
@@ -206,9 +254,14 @@ static long set_path(struct thread *th, struct fscall *fc, int dirfd, uint64_t u
     return 0;
 }
 
+static long set_path(struct thread *th, struct fscall *fc, int dirfd, uint64_t upath, int which)
+{
+    return set_path_at(fc, th->proc->cwd, dirfd, upath, which);
+}
+
 static struct fscall *path_call(struct thread *th, enum x2kind kind, int dirfd, uint64_t upath, long *err)
 {
-    struct fscall *fc = fscall_new(kind);
+    struct fscall *fc = fscall_new(th, kind);
     if (!fc) {
         *err = -ENOMEM;
         return NULL;
@@ -220,10 +273,11 @@ static struct fscall *path_call(struct thread *th, enum x2kind kind, int dirfd, 
     return fc;
 }
 
-/* An open ext2 file's call: no routing. */
-static struct fscall *file_call(struct thread *th, enum x2kind kind, int fd, long *err)
+/* An open ext2 file's call: no routing.  th NULL: io_uring's (files given). */
+static struct fscall *file_call_in(struct thread *th, struct fdtable *files, enum x2kind kind, int fd,
+                                   long *err)
 {
-    struct file *f = fd_get(th->proc->files, fd);
+    struct file *f = fd_get(files, fd);
     if (!f) {
         *err = -EBADF;
         return NULL;
@@ -233,12 +287,13 @@ static struct fscall *file_call(struct thread *th, enum x2kind kind, int fd, lon
         *err = 1;                       /* not ext2: the caller's own path */
         return NULL;
     }
-    struct fscall *fc = fscall_new(kind);
+    struct fscall *fc = fscall_new(th, kind);
     if (!fc) {
         file_put(f);
         *err = -ENOMEM;
         return NULL;
     }
+    fc->files = files;
     fc->f = f;
     fc->fixed = true;
     fc->op.fs = f->x2.fs;
@@ -247,15 +302,21 @@ static struct fscall *file_call(struct thread *th, enum x2kind kind, int fd, lon
     return fc;
 }
 
+static struct fscall *file_call(struct thread *th, enum x2kind kind, int fd, long *err)
+{
+    return file_call_in(th, th->proc->files, kind, fd, err);
+}
+
 /* ---- open ------------------------------------------------------------------------ */
 
 static long open_fallback(struct thread *th, struct fscall *fc)
 {
+    (void)th;                           /* NULL from io_uring */
     struct file *f;
     long r = file_open(fc->op.path, fc->op.flags, &f);
     if (r < 0)
         return r;
-    r = fd_install(th->proc->files, f, 0, fc->op.flags & O_CLOEXEC);
+    r = fd_install(fc->files, f, 0, fc->op.flags & O_CLOEXEC);
     if (r < 0)
         file_put(f);
     return r;
@@ -263,6 +324,7 @@ static long open_fallback(struct thread *th, struct fscall *fc)
 
 static long open_finish(struct thread *th, struct fscall *fc, long r)
 {
+    (void)th;                           /* NULL from io_uring */
     /* not on ext2: r is the fallback's answer, an fd (0 too) or -errno */
     if (r || !fc->op.fs)
         return r;
@@ -282,7 +344,7 @@ static long open_finish(struct thread *th, struct fscall *fc, long r)
     f->x2.ino = fc->op.ino;
     f->x2.mode = fc->op.ftype;
     strlcpy(f->x2.path, fc->op.path, sizeof f->x2.path);
-    r = fd_install(th->proc->files, f, 0, fc->op.flags & O_CLOEXEC);
+    r = fd_install(fc->files, f, 0, fc->op.flags & O_CLOEXEC);
     if (r < 0)
         file_put(f);
     return r;
@@ -317,11 +379,12 @@ static long stat_fallback(struct thread *th, struct fscall *fc)
 
 static long stat_out(struct thread *th, struct fscall *fc, long r)
 {
+    (void)th;                           /* NULL from io_uring */
     if (r)
         return r;
     if ((fc->flags & O_DIRECTORY) && (fc->op.st.st_mode & S_IFMT) != S_IFDIR)
         return -ENOTDIR;
-    return copyout(th->proc->mm, fc->u[0], &fc->op.st, sizeof fc->op.st) ? -EFAULT : 0;
+    return copyout(fc->mm, fc->u[0], &fc->op.st, sizeof fc->op.st) ? -EFAULT : 0;
 }
 
 SYS(fstat)
@@ -380,6 +443,7 @@ _Static_assert(sizeof(struct kstatx) == 256, "struct statx");
 
 static long statx_out(struct thread *th, struct fscall *fc, long r)
 {
+    (void)th;                           /* NULL from io_uring */
     if (r)
         return r;
     struct kstat *st = &fc->op.st;
@@ -401,7 +465,7 @@ static long statx_out(struct thread *th, struct fscall *fc, long r)
     x.stx_rdev_minor = (uint32_t)(st->st_rdev & 0xff);
     x.stx_dev_major = (uint32_t)(st->st_dev >> 8);
     x.stx_dev_minor = (uint32_t)(st->st_dev & 0xff);
-    return copyout(th->proc->mm, fc->u[0], &x, sizeof x) ? -EFAULT : 0;
+    return copyout(fc->mm, fc->u[0], &x, sizeof x) ? -EFAULT : 0;
 }
 
 SYS(statx)
@@ -419,6 +483,7 @@ SYS(statx)
                 return -EBADF;
             struct fscall tmp;
             memset(&tmp, 0, sizeof tmp);
+            tmp.mm = th->proc->mm;
             tmp.u[0] = a[4];
             int r = file_stat(f, &tmp.op.st);
             file_put(f);
@@ -434,6 +499,105 @@ SYS(statx)
     fc->u[0] = a[4];
     fc->finish = statx_out;
     return fscall_start(th, fc);
+}
+
+/* ---- io_uring's OPENAT and STATX (src/uring/uring_ops.c) ------------------------------ */
+
+/*
+ * The same walk and finish as openat(2) and statx(2), for the address
+ * space and file table of the submitter: the path is copied in (once)
+ * and made absolute here, at submission; the walk, which may wait for
+ * the disk, runs in the operation's future (fs_uring_poll).
+ */
+struct fscall *fs_uring_openat(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd,
+                               uint64_t upath, int flags, uint32_t mode, long *err)
+{
+    if ((flags & O_ACCMODE) == O_ACCMODE) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    struct fscall *fc = fscall_new(NULL, X2_OPEN);
+    if (!fc) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    fc->mm = mm;
+    fc->files = files;
+    if ((*err = set_path_at(fc, cwd, dirfd, upath, 1))) {
+        fscall_free(fc);
+        return NULL;
+    }
+    fc->op.flags = flags | (fc->flags & O_DIRECTORY);
+    fc->op.mode = mode;
+    fc->fallback = open_fallback;
+    fc->finish = open_finish;
+    return fc;
+}
+
+struct fscall *fs_uring_statx(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd,
+                              uint64_t upath, int flags, uint64_t ubuf, long *err)
+{
+    char path[2];
+    struct fscall *fc;
+    if ((flags & AT_EMPTY_PATH) && copyin_str(mm, path, upath, sizeof path) == 0) {
+        fc = file_call_in(NULL, files, X2_FSTAT, dirfd, err);
+        if (!fc && *err != 1)
+            return NULL;
+        if (!fc) {                      /* not ext2: stat it now; the walk is done */
+            struct file *f = fd_get(files, dirfd);
+            if (!f) {
+                *err = -EBADF;
+                return NULL;
+            }
+            fc = fscall_new(NULL, X2_FSTAT);
+            if (!fc) {
+                file_put(f);
+                *err = -ENOMEM;
+                return NULL;
+            }
+            fc->walk.result = file_stat(f, &fc->op.st);
+            fc->walk.base.resume = RESUME_DONE;
+            file_put(f);
+        }
+    } else {
+        fc = fscall_new(NULL, X2_STAT);
+        if (!fc) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        fc->files = files;
+        fc->mm = mm;
+        if ((*err = set_path_at(fc, cwd, dirfd, upath, 1))) {
+            fscall_free(fc);
+            return NULL;
+        }
+        fc->op.flags = flags & AT_SYMLINK_NOFOLLOW;
+        fc->fallback = stat_fallback;
+    }
+    fc->mm = mm;
+    fc->files = files;
+    fc->u[0] = ubuf;
+    fc->finish = statx_out;
+    return fc;
+}
+
+/* Run the walk; when READY, *result is the call's and fc is freed. */
+enum poll fs_uring_poll(struct fscall *fc, struct cx *cx, long *result)
+{
+    if (future_poll(&fc->walk.base, cx) == PENDING)
+        return PENDING;
+    long r = fc->walk.result;
+    if (fc->finish)
+        r = fc->finish(NULL, fc, r);
+    fscall_free(fc);
+    *result = r;
+    return READY;
+}
+
+void fs_uring_cancel(struct fscall *fc)
+{
+    future_cancel(&fc->walk.base);
+    fscall_free(fc);
 }
 
 /* ---- directories --------------------------------------------------------------------- */
@@ -609,7 +773,7 @@ SYS(chdir)
 SYS(fchdir)
 {
     char p[128];
-    int r = dirfd_path(th, (int)a[0], p, sizeof p);
+    int r = dirfd_path(th->proc->files, (int)a[0], p, sizeof p);
     if (r)
         return r;
     strlcpy(th->proc->cwd, p, sizeof th->proc->cwd);
@@ -820,7 +984,7 @@ SYS(fstatfs)
     if (!fc && err != 1)
         return err;
     if (!fc) {
-        fc = fscall_new(X2_STATFS);
+        fc = fscall_new(th, X2_STATFS);
         if (!fc)
             return -ENOMEM;
         strlcpy(fc->op.path, "/", sizeof fc->op.path);
@@ -986,7 +1150,7 @@ static long start_sync(struct thread *th, struct fscall *fc)
 SYS(sync)
 {
     (void)a;
-    struct fscall *fc = fscall_new(X2_STATFS);
+    struct fscall *fc = fscall_new(th, X2_STATFS);
     if (!fc)
         return -ENOMEM;
     long r = start_sync(th, fc);
@@ -1070,7 +1234,7 @@ SYS(umount2)
  * machine stops.  A future like sync. */
 long fs_shutdown(struct thread *th, bool restart)
 {
-    struct fscall *fc = fscall_new(X2_STATFS);
+    struct fscall *fc = fscall_new(th, X2_STATFS);
     if (!fc)
         return -ENOMEM;
     fc->nfs = vfs_mounted(fc->fsl, 8);

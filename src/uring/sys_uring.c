@@ -1,6 +1,6 @@
 /*
  * sys_uring.c - io_uring_setup and io_uring_enter.  Entering submits
- * (starting one task per operation) and returns at once; only with
+ * (polling each operation once: uring.c) and returns at once; only with
  * IORING_ENTER_GETEVENTS does the thread wait, on the ring's completion
  * queue, for min_complete completions.
  */
@@ -53,8 +53,8 @@ SYS(io_uring_enter)
     }
     bool must_wait;
     sc_wait_init(th, &enter_ops);
-    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, th->proc, (uint32_t)a[1], (uint32_t)a[2],
-                         (uint32_t)a[3], &th->sc.uring.wait, &must_wait);
+    long r = uring_enter(f->uring, th->proc->mm, th->proc->files, th->proc->cwd, th->proc, (uint32_t)a[1],
+                         (uint32_t)a[2], (uint32_t)a[3], &th->sc.uring.wait, &must_wait);
     if (r < 0 || !must_wait) {
         file_put(f);
         return r;

@@ -179,8 +179,7 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     waitq_init(&r->cq_wait, "uring.cq");
     r->sq_entries = sq;
     r->cq_entries = cq;
-    r->mm = NULL;               /* the submitter's, during io_uring_enter only */
-    r->files = NULL;            /* the submitter's, during io_uring_enter only */
+    r->sub = NULL;              /* the submitter's, during io_uring_enter only */
 
     memset(&p, 0, sizeof p - 0);
     p.sq_entries = sq;
@@ -232,10 +231,73 @@ long uring_setup(uint32_t entries, struct mm *mm, uint64_t uparams, struct fdtab
     return fd;
 }
 
+/* ---- operation blocks ---------------------------------------------------- */
+
+/*
+ * An op's block is its task (task + struct uring_op, one allocation).
+ * Each op holds two references to its task: the run's (dropped by the
+ * executor's task_finish, by task_poll_inline when it completes inline,
+ * or by task_cancel for a link never started) and the ring's, which
+ * op_block_retire keeps on done_ops for the next submission, so that a
+ * steady stream of operations allocates nothing (and does not make the
+ * allocator give a slab page back and zero a new one each time).  A block
+ * is reused only once the run's reference is gone (task_renew).
+ */
+#define OP_CACHE 16
+
+static void op_block_retire(struct uring *r, struct uring_op *op)
+{
+    if (atomic_load_explicit(&r->ndone, memory_order_relaxed) >= OP_CACHE) {
+        task_put(op->task);
+        return;
+    }
+    atomic_fetch_add_explicit(&r->ndone, 1, memory_order_relaxed);
+    struct uring_op *head = atomic_load_explicit(&r->done_ops, memory_order_relaxed);
+    do {
+        op->inflight_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&r->done_ops, &head, op, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* A block for a new op (under submit_lock), holding both references. */
+static struct uring_op *op_block_get(struct uring *r, struct task **t)
+{
+    struct uring_op *op = r->spare;
+    if (!op && atomic_load_explicit(&r->done_ops, memory_order_relaxed)) {
+        /* take the whole stack: only this side pops, so no ABA */
+        op = atomic_exchange_explicit(&r->done_ops, NULL, memory_order_acquire);
+        r->spare = op;
+    }
+    if (op && task_renew(op->task, "uring_op")) {
+        r->spare = op->inflight_next;
+        atomic_fetch_sub_explicit(&r->ndone, 1, memory_order_relaxed);
+        *t = op->task;
+    } else {
+        /* none, or the newest is still being finished elsewhere */
+        op = task_alloc(sizeof *op, "uring_op", t);
+        if (!op)
+            return NULL;
+    }
+    task_get(*t);
+    return op;
+}
+
+static void op_blocks_free(struct uring *r)
+{
+    struct uring_op *lists[2] = { r->spare, atomic_exchange(&r->done_ops, NULL) };
+    for (int i = 0; i < 2; i++)
+        for (struct uring_op *op = lists[i], *next; op; op = next) {
+            next = op->inflight_next;
+            task_put(op->task);
+        }
+    r->spare = NULL;
+}
+
 void uring_put(struct uring *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
+    op_blocks_free(r);
     spin_lock(&all_rings_lock);
     if (r->all_prev)
         r->all_prev->all_next = r->all_next;
@@ -251,11 +313,13 @@ void uring_put(struct uring *r)
 }
 
 /* An operation in flight holds the ring and the address space whose
- * buffers it uses. */
+ * buffers it uses; its block goes back to the ring first. */
 static void op_ref_put(struct uring_op *op)
 {
+    struct uring *r = op->ring;
     mm_put(op->mm);
-    uring_put(op->ring);
+    op_block_retire(r, op);
+    uring_put(r);
 }
 
 /* The file's last reference: cancel everything in flight. */
@@ -380,7 +444,7 @@ static void flush_overflow_locked(struct uring *r, struct uring_cqe_rec **done)
     set_overflow_flag_locked(r, r->overflow_head != NULL);
 }
 
-static void flush_overflow(struct uring *r)
+static __attribute__((noinline)) void flush_overflow(struct uring *r)
 {
     struct uring_cqe_rec *done = NULL;
     spin_lock(&r->lock);
@@ -403,7 +467,12 @@ static void flush_overflow(struct uring *r)
  * holds fewer than cq_entries of them and the charge allows one more;
  * else nothing is queued and the sender hears -EOVERFLOW: false.
  */
-static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
+static void inflight_del_locked(struct uring *r, struct uring_op *op);
+
+/* retire: an op whose completion this is, taken off the in-flight list
+ * under the same lock (or NULL). */
+static bool post_retire_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge,
+                               struct uring_op *retire)
 {
     struct uring_cqe_rec *rec = NULL;
     bool ok = false;
@@ -450,11 +519,18 @@ static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct
             break;
         }
     }
+    if (retire)
+        inflight_del_locked(r, retire);
     spin_unlock(&r->lock);
     if (rec)                            /* not needed after all */
         rec_free(rec);
     trace_event(TR_URING_COMPLETE, (uint32_t)user_data, res);
     return ok;
+}
+
+static bool post_nowake(struct uring *r, uint64_t user_data, int32_t res, struct uring_charge *charge)
+{
+    return post_retire_nowake(r, user_data, res, charge, NULL);
 }
 
 bool uring_post(struct uring *r, uint64_t user_data, int32_t res)
@@ -484,19 +560,35 @@ static void inflight_del_locked(struct uring *r, struct uring_op *op)
     r->ninflight--;
 }
 
-/* Start an op's task.  `started` says whether its task may be woken
- * (ASYNC_CANCEL, ring teardown): set under the lock together with the
- * start, so no waker can slip in between and queue it first.  A linked
+/*
+ * Start an op.  `now` (at submission): poll it here, inside
+ * io_uring_enter, so one that can complete at once does (its CQE is
+ * there when the call returns) and never reaches a run queue; one that
+ * must wait has registered its task's waker where it waits, and its task
+ * is polled again only when woken.  Otherwise (a link started by its
+ * predecessor's completion, which may itself run inline: no recursion
+ * down a chain) its task is queued.
+ *
+ * `started` says whether its task may be woken (ASYNC_CANCEL, ring
+ * teardown): set under the lock once the task is RUNNING (inline) or
+ * queued, so no waker can slip in between and queue it twice.  A linked
  * timeout's clock starts here, when the op it guards starts (Linux arms
- * it when the request is issued), not when it was submitted. */
-static void start_op(struct uring *r, struct uring_op *op)
+ * it when the request is issued), not when it was submitted.
+ */
+static void start_op(struct uring *r, struct uring_op *op, bool now)
 {
     if (op->has_link_timeout)
         op->lt_deadline = deadline_after(op->lt_rel);
+    struct task *t = op->task;
+    if (now)
+        task_inline_begin(t);
     spin_lock(&r->lock);
     op->started = true;
-    task_start(op->task, TASK_NO_HART, false);
+    if (!now)
+        task_start(t, TASK_NO_HART, false);
     spin_unlock(&r->lock);
+    if (now)
+        task_poll_inline(t);    /* op may be gone after this */
 }
 
 /* Called by the op's future when it is done: CQE, then the link chain. */
@@ -506,19 +598,18 @@ void uring_op_complete(struct uring_op *op, int32_t res)
     op->res = res;
     if (op->has_link_timeout)
         uring_post(r, op->lt_user_data, op->lt_fired ? -ETIME : -ECANCELED);
-    uring_post(r, op->sqe.user_data, res);
+    /* its CQE and its leaving the in-flight list: one critical section */
+    post_retire_nowake(r, op->sqe.user_data, res, NULL, op);
+    waitq_wake_all(&r->cq_wait);
     /* the chain: the next link runs only if this one fully succeeded
      * (a short read or write breaks it, as on Linux) */
     bool rw = op->sqe.opcode == IORING_OP_READ || op->sqe.opcode == IORING_OP_WRITE;
     bool ok = res >= 0 && !(rw && (uint64_t)res < op->sqe.len);
     struct uring_op *next = op->link_next;
     op->link_next = NULL;
-    spin_lock(&r->lock);
-    inflight_del_locked(r, op);
-    spin_unlock(&r->lock);
     while (next) {
         if (ok && !r->dead) {
-            start_op(r, next);
+            start_op(r, next, false);
             break;
         }
         struct uring_op *after = next->link_next;
@@ -530,12 +621,14 @@ void uring_op_complete(struct uring_op *op, int32_t res)
         spin_lock(&r->lock);
         inflight_del_locked(r, next);
         spin_unlock(&r->lock);
-        if (next->f)
-            file_put(next->f);
+        uring_op_release(next);
         struct uring_op *dead = next;
         next = after;
-        op_ref_put(dead);
-        task_cancel(dead->task);
+        struct task *t = dead->task;
+        task_get(t);            /* task_cancel drops the run's reference ... */
+        task_cancel(t);
+        op_ref_put(dead);       /* ... and this may give the block to the ring */
+        task_put(t);
     }
     op_ref_put(op);             /* the op's references */
 }
@@ -596,13 +689,15 @@ static bool sqe_take(struct uring *r, uint32_t tail, struct io_uring_sqe *out)
     return false;
 }
 
-static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
+/* now: the op starts at once (submit polls it inline right after): it is
+ * RUNNING and `started` from the moment it is in flight (see start_op). */
+static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe, bool now)
 {
     struct task *t;
-    struct uring_op *op = task_alloc(sizeof *op, "uring_op", &t);
+    struct uring_op *op = op_block_get(r, &t);
     if (!op)
         return NULL;
-    memset(op, 0, sizeof *op);
+    memset(&op->link_next, 0, sizeof *op - offsetof(struct uring_op, link_next));
     future_init(&op->base, &uring_op_ops);
     op->ring = r;
     op->task = t;
@@ -612,15 +707,19 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe)
      * files its fds name, resolved now as Linux does; it holds no file
      * table.  It belongs to the submitting process, whose end cancels it
      * (uring_cancel_owner), as does the ring's. */
-    op->mm = r->mm;
-    op->owner = r->owner;
+    op->mm = r->sub->mm;
+    op->owner = r->sub->owner;
     mm_get(op->mm);
     uint8_t opc = op->sqe.opcode;
     if (opc == IORING_OP_READ || opc == IORING_OP_WRITE || opc == IORING_OP_READV ||
         opc == IORING_OP_WRITEV || opc == IORING_OP_POLL_ADD || opc == IORING_OP_MSG_RING ||
         opc == IORING_OP_FSYNC)
-        op->f = fd_get(r->files, op->sqe.fd);   /* NULL: the op says -EBADF */
+        op->f = fd_get(r->sub->files, op->sqe.fd);   /* NULL: the op says -EBADF */
+    uring_op_prep(op);
+    if (now)
+        task_inline_begin(t);
     spin_lock(&r->lock);
+    op->started = now;
     op->inflight_next = r->inflight;
     if (r->inflight)
         r->inflight->inflight_prev = op;
@@ -689,7 +788,7 @@ static void timeout_prep(struct uring *r, struct uring_op *op, bool behind_link)
     uint64_t ticks;
     if (op->sqe.len != 1) {
         op->prep_err = -EINVAL;
-    } else if (copyin(r->mm, ts, op->sqe.addr, sizeof ts)) {
+    } else if (copyin(r->sub->mm, ts, op->sqe.addr, sizeof ts)) {
         op->prep_err = -EFAULT;
     } else if (ticks_of_timespec(ts, &ticks) < 0) {
         op->prep_err = -EINVAL;
@@ -712,11 +811,34 @@ static bool busy(struct uring *r)
 
 
 /*
+ * An op the submitting io_uring_enter may keep (struct enter_wait): a
+ * READ or WRITE of a pipe, whose only wait is a wait-queue registration
+ * (re-targeted at every poll).  Polled with the thread's waker; if it
+ * must wait it stays with the enter's wait (true), else it is done.
+ */
+static bool own_pending(struct uring *r, struct uring_op *op)
+{
+    struct enter_wait *e = r->sub->wait;
+    uint8_t opc = op->sqe.opcode;
+    if (!e || e->nowned == ENTER_OWNED || !task_current() || !op->f ||
+        (op->f->type != FT_PIPE_READ && op->f->type != FT_PIPE_WRITE) ||
+        (opc != IORING_OP_READ && opc != IORING_OP_WRITE))
+        return false;
+    struct task *t = op->task;
+    struct cx cx = { .task = task_current() };      /* the thread's, which will wait */
+    if (task_poll_for(t, &cx) == PENDING)
+        e->owned[e->nowned++] = op;     /* (t stays RUNNING: op stays valid) */
+    return true;
+}
+
+/*
  * Submit up to n SQEs; returns how many were consumed, or -errno if none.
  *
  * NOP and MSG_RING never wait, so outside a link chain they complete
  * right here, without a task (their CQE is written exactly as any other;
- * runs of NOPs in nop_run).  Every other operation becomes a task.
+ * runs of NOPs in nop_run).  Every other operation gets a task (a block
+ * reused from finished ops) and is polled here once (start_op): what can
+ * complete at once does, and only what must wait is left to its task.
  */
 static long submit(struct uring *r, uint32_t n)
 {
@@ -750,8 +872,8 @@ static long submit(struct uring *r, uint32_t n)
         if ((opc == IORING_OP_NOP || opc == IORING_OP_MSG_RING) && alone) {
             /* never waits: completes here (a NOP gets here when the CQ
              * ring is full, or when tracing) */
-            post_nowake(r, sqe.user_data, opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->files, &sqe),
-                        NULL);
+            post_nowake(r, sqe.user_data,
+                        opc == IORING_OP_NOP ? 0 : uring_msg_ring_fd(r, r->sub->files, &sqe), NULL);
             posted = true;
             continue;
         }
@@ -761,7 +883,7 @@ static long submit(struct uring *r, uint32_t n)
             struct uring_op *prev = chain_tail;
             int64_t ts[2];
             uint64_t ticks;
-            if (!prev || prev->has_link_timeout || copyin(r->mm, ts, sqe.addr, sizeof ts) ||
+            if (!prev || prev->has_link_timeout || copyin(r->sub->mm, ts, sqe.addr, sizeof ts) ||
                 ticks_of_timespec(ts, &ticks) < 0) {
                 post_nowake(r, sqe.user_data, -EINVAL, NULL);
                 posted = true;
@@ -771,12 +893,12 @@ static long submit(struct uring *r, uint32_t n)
             prev->lt_user_data = sqe.user_data;
             prev->lt_rel = ticks;
             if (!(sqe.flags & IOSQE_IO_LINK)) {
-                start_op(r, chain_head);
+                start_op(r, chain_head, true);
                 chain_head = chain_tail = NULL;
             }
             continue;
         }
-        struct uring_op *op = op_new(r, &sqe);
+        struct uring_op *op = op_new(r, &sqe, alone);
         if (!op) {
             post_nowake(r, sqe.user_data, -ENOMEM, NULL);
             posted = true;
@@ -784,18 +906,24 @@ static long submit(struct uring *r, uint32_t n)
         }
         if (opc == IORING_OP_TIMEOUT)
             timeout_prep(r, op, chain_tail != NULL);
+        if (alone) {
+            /* start_op(r, op, true), its lock done by op_new */
+            if (!own_pending(r, op))
+                task_poll_inline(op->task);
+            continue;
+        }
         if (chain_tail)
             chain_tail->link_next = op;
         else
             chain_head = op;
         chain_tail = op;
         if (!(sqe.flags & LINKED)) {
-            start_op(r, chain_head);
+            start_op(r, chain_head, true);
             chain_head = chain_tail = NULL;
         }
     }
     if (chain_head)             /* a link left open at the end of the batch */
-        start_op(r, chain_head);
+        start_op(r, chain_head, true);
     atomic_store_explicit(RING_U32(r, r->p.sq_off.head), r->sq_head, memory_order_release);
     if (posted)                 /* TIMEOUTs counting completions, other waiters */
         waitq_wake_all(&r->cq_wait);
@@ -807,7 +935,7 @@ static long submit(struct uring *r, uint32_t n)
 /* ---- io_uring_enter's wait: a future on the ring's CQ queue ---------------- */
 
 
-static bool enough(struct enter_wait *e)
+static inline __attribute__((always_inline)) bool enough(struct enter_wait *e)
 {
     struct uring *r = e->r;
     if (r->overflow_head)
@@ -815,18 +943,57 @@ static bool enough(struct enter_wait *e)
     return r->dead || cq_ready(r) >= e->min;
 }
 
+/* Poll the ops this wait owns; those done (their CQEs posted) leave. */
+static void owned_poll(struct enter_wait *e, struct cx *cx)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < e->nowned; i++) {
+        struct uring_op *op = e->owned[i];
+        if (task_poll_for(op->task, cx) == PENDING)
+            e->owned[k++] = op;
+    }
+    e->nowned = (uint8_t)k;
+}
+
+/* The wait is over: each op still pending goes to its own task. */
+static void owned_release(struct enter_wait *e)
+{
+    uint8_t n = e->nowned;
+    e->nowned = 0;
+    for (unsigned i = 0; i < n; i++)
+        task_poll_inline(e->owned[i]->task);
+}
+
 static enum poll enter_wait_poll(struct future *base, struct cx *cx)
 {
     struct enter_wait *e = (struct enter_wait *)base;
-    ASYNC_BEGIN(e);
-    AWAIT_COND(e, cx, &e->r->cq_wait, &e->w, enough(e));
-    ASYNC_END(e);
+    struct uring *r = e->r;
+    if (base->resume == RESUME_DONE)
+        return READY;
+    if (e->fresh) {
+        e->fresh = false;       /* the owned ops were polled at submission; a
+                                 * wake since then is remembered: we run again */
+    } else if (e->nowned) {
+        /* (off the CQ queue first: their CQEs need not wake us, we run) */
+        waitq_unregister(&r->cq_wait, &e->w);
+        owned_poll(e, cx);
+    }
+    if (!enough(e)) {
+        waitq_register(&r->cq_wait, &e->w, cx);
+        if (!enough(e))
+            return PENDING;
+    }
+    waitq_unregister(&r->cq_wait, &e->w);
+    owned_release(e);
+    base->resume = RESUME_DONE;
+    return READY;
 }
 
 static void enter_wait_cancel(struct future *base)
 {
     struct enter_wait *e = (struct enter_wait *)base;
     waitq_unregister(&e->r->cq_wait, &e->w);
+    owned_release(e);
 }
 
 static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_cancel, "uring_wait" };
@@ -837,7 +1004,7 @@ static const struct future_ops enter_wait_ops = { enter_wait_poll, enter_wait_ca
  * completes when min_complete completions are there; *must_wait says
  * whether the caller has to await it.
  */
-long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const void *owner,
+long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const char *cwd, const void *owner,
                  uint32_t to_submit, uint32_t min_complete, uint32_t flags, struct enter_wait *e,
                  bool *must_wait)
 {
@@ -845,27 +1012,31 @@ long uring_enter(struct uring *r, struct mm *mm, struct fdtable *files, const vo
     long submitted = 0;
     if (flags & ~(uint32_t)(IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP))
         return -EINVAL;
+    bool waits = (flags & IORING_ENTER_GETEVENTS) && min_complete;
+    if (waits) {
+        future_init(&e->base, &enter_wait_ops);
+        e->r = r;
+        e->min = MIN(min_complete, r->cq_entries);
+        e->w.linked = false;
+        e->nowned = 0;
+        e->fresh = true;
+    }
     if (to_submit) {
         /* one submitter at a time: the SQ head is the kernel's alone */
         spin_lock(&r->submit_lock);
-        r->mm = mm;
-        r->files = files;
-        r->owner = owner;
+        struct uring_submitter sub = { mm, files, cwd, owner, waits ? e : NULL };
+        r->sub = &sub;
         submitted = submit(r, MIN(to_submit, r->sq_entries));
-        r->mm = NULL;
-        r->files = NULL;
-        r->owner = NULL;
+        r->sub = NULL;
         spin_unlock(&r->submit_lock);
         if (submitted < 0)
-            return submitted;
+            return submitted;   /* (nothing submitted: nothing owned) */
     }
-    if (!(flags & IORING_ENTER_GETEVENTS) || min_complete == 0)
+    if (!waits)
         return submitted;
-    future_init(&e->base, &enter_wait_ops);
-    e->r = r;
-    e->min = MIN(min_complete, r->cq_entries);
-    e->w.linked = false;
     *must_wait = !enough(e);    /* then the caller awaits e */
+    if (!*must_wait && e->nowned)
+        owned_release(e);
     return submitted;
 }
 

@@ -1,7 +1,9 @@
 /*
  * uring_ops.c - what each submitted operation does.  An operation is
  * the root future of its own task; READ and WRITE await the very
- * file_io future that read(2) and write(2) await.
+ * file_io future that read(2) and write(2) await, OPENAT and STATX the
+ * path walk of openat(2) and statx(2) (sys_fs.c), copied in and checked
+ * at submission (uring_op_prep).
  *
  *   op_poll:  cancel requested? -> cancel the inner future, -ECANCELED
  *             link timeout due? -> the same, and the timeout says -ETIME
@@ -17,6 +19,8 @@
 #include "fs/bcache.h"
 #include "fs/ext2.h"
 #include "mem/kmalloc.h"
+#include "proc/syscall.h"
+#include "fs/pipe.h"          /* O_CLOEXEC */
 
 #define POLLIN 0x1
 #define POLLOUT 0x4
@@ -73,6 +77,79 @@ static void op_cancel_inner(struct uring_op *op)
             future_cancel(&op->sleep.base);
         waitq_unregister(&op->ring->cq_wait, &op->w);
         break;
+    }
+}
+
+/* ---- OPENAT, CLOSE, STATX ------------------------------------------------------ */
+
+/*
+ * At submission (the submitter's mm, file table and cwd are the ring's
+ * for the length of io_uring_enter): check the SQE as Linux 6.1's prep
+ * does, copy the path in once and make it absolute.  What goes wrong
+ * here is the op's result (prep_err) when it runs.  OPENAT and CLOSE keep
+ * a reference to the file table they change.
+ */
+void uring_op_prep(struct uring_op *op)
+{
+    struct uring *r = op->ring;
+    const struct io_uring_sqe *s = &op->sqe;
+    long err = 0;
+    if (s->opcode == IORING_OP_OPENAT) {
+        if (s->buf_index)
+            err = -EINVAL;
+        else if (s->file_index)         /* a fixed-file slot: none registered */
+            err = (s->open_flags & O_CLOEXEC) ? -EINVAL : -ENXIO;
+        else
+            op->fsc = fs_uring_openat(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr,
+                                      (int)s->open_flags, s->len, &err);
+    } else if (s->opcode == IORING_OP_STATX) {
+        if (s->buf_index || s->splice_fd_in)
+            err = -EINVAL;
+        else
+            op->fsc = fs_uring_statx(r->sub->mm, r->sub->files, r->sub->cwd, s->fd, s->addr,
+                                     (int)s->statx_flags, s->addr2, &err);
+    } else if (s->opcode == IORING_OP_CLOSE) {
+        if (s->off || s->addr || s->len || s->rw_flags || s->buf_index)
+            err = -EINVAL;
+        else if (s->file_index)
+            err = s->fd ? -EINVAL : -ENXIO;
+    } else {
+        return;
+    }
+    op->prep_err = (int32_t)err;
+    if (!err && s->opcode != IORING_OP_STATX) {
+        op->files = r->sub->files;
+        atomic_fetch_add(&op->files->refs, 1);
+    }
+}
+
+/* CLOSE: as close(2), but a ring cannot be closed through a ring (Linux). */
+static int32_t close_fd(struct uring_op *op)
+{
+    struct file *f = fd_get(op->files, op->sqe.fd);
+    if (!f)
+        return -EBADF;
+    bool ring = f->type == FT_URING;
+    file_put(f);
+    return ring ? -EBADF : fd_close(op->files, op->sqe.fd);
+}
+
+/* What an op holds besides its ring and address space: its file, the
+ * file table, a path walk not run to its end. */
+void uring_op_release(struct uring_op *op)
+{
+    if (op->f) {
+        file_put(op->f);
+        op->f = NULL;
+    }
+    if (op->files) {
+        fdtable_put(op->files);
+        op->files = NULL;
+    }
+    uint8_t opc = op->sqe.opcode;
+    if ((opc == IORING_OP_OPENAT || opc == IORING_OP_STATX) && op->fsc) {
+        fs_uring_cancel(op->fsc);
+        op->fsc = NULL;
     }
 }
 
@@ -259,6 +336,18 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
         }
     } else if (opc == IORING_OP_MSG_RING) {
         op->res = uring_msg_ring(op->ring, op->f, &op->sqe);
+    } else if (opc == IORING_OP_OPENAT || opc == IORING_OP_STATX) {
+        if (op->prep_err) {
+            op->res = op->prep_err;
+        } else {
+            /* the walk of openat(2)/statx(2): waits for the disk as a
+             * future; fs_uring_poll frees it when READY */
+            AWAIT(op, fs_uring_poll(op->fsc, cx, &op->vec_total));
+            op->fsc = NULL;
+            op->res = (int32_t)op->vec_total;
+        }
+    } else if (opc == IORING_OP_CLOSE) {
+        op->res = op->prep_err ? op->prep_err : close_fd(op);
     } else {
         op->res = -EINVAL;      /* an opcode we do not offer */
     }
@@ -271,10 +360,7 @@ static void op_finish(struct uring_op *op, int32_t res)
      * (a cancelled op may never have been) */
     if (op->has_link_timeout && op->lt_sleep.base.ops)
         future_cancel(&op->lt_sleep.base);
-    if (op->f) {
-        file_put(op->f);
-        op->f = NULL;
-    }
+    uring_op_release(op);
     op->base.resume = RESUME_DONE;
     uring_op_complete(op, res);
 }
