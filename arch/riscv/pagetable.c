@@ -37,6 +37,9 @@
 #include "mem/page_alloc.h"
 #include "core/spinlock.h"
 
+/* Page-table pages allocated (retired roots included), for /proc/mem. */
+static _Atomic long pt_pages;
+
 #define PTE_V (1UL << 0)
 #define PTE_R (1UL << 1)
 #define PTE_W (1UL << 2)
@@ -103,6 +106,7 @@ static __attribute__((noinline)) uint64_t *walk_slow(uint64_t *pt, uint64_t va, 
             uint64_t *n = page_alloc();         /* zeroed */
             if (!n)
                 return NULL;
+            atomic_fetch_add_explicit(&pt_pages, 1, memory_order_relaxed);
             /* the zeroing is visible before the link (other harts walk) */
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             *e = PA_PTE(va_to_pa(n)) | PTE_V;
@@ -130,6 +134,14 @@ static inline uint64_t *walk(uint64_t *pt, uint64_t va, bool alloc)
         }
     }
     return walk_slow(pt, va, alloc);
+}
+
+size_t pt_page_count(void) { return (size_t)atomic_load_explicit(&pt_pages, memory_order_relaxed); }
+
+static void pt_page_free(void *p)
+{
+    atomic_fetch_sub_explicit(&pt_pages, 1, memory_order_relaxed);
+    page_free(p);
 }
 
 /* ---- root tables still loaded on some hart ------------------------------ */
@@ -164,7 +176,7 @@ static void reap_retired(void)
     spin_unlock(&retire_lock);
     while (done) {
         uint64_t *next = (uint64_t *)done[0];
-        page_free(done);
+        pt_page_free(done);
         done = next;
     }
 }
@@ -191,6 +203,7 @@ uint64_t *pt_create(void)
     pt = page_alloc();
     if (!pt)
         return NULL;
+    atomic_fetch_add_explicit(&pt_pages, 1, memory_order_relaxed);
     memcpy(&pt[KERNEL_FIRST], &boot_pagetable[KERNEL_FIRST],
            (PT_ENTRIES - KERNEL_FIRST) * sizeof(uint64_t));
     return pt;
@@ -208,8 +221,8 @@ void pt_destroy(uint64_t *pt)
         uint64_t *l1 = pte_next(e2);
         for (unsigned j = 0; j < PT_ENTRIES; j++)
             if (pte_table(l1[j]))
-                page_free(pte_next(l1[j]));
-        page_free(l1);
+                pt_page_free(pte_next(l1[j]));
+        pt_page_free(l1);
     }
     /* The root: never free it under a hart that is running through it. */
     unsigned me = this_hart()->index;
@@ -224,7 +237,7 @@ void pt_destroy(uint64_t *pt)
     }
     spin_unlock(&retire_lock);
     if (!keep)
-        page_free(pt);
+        pt_page_free(pt);
 }
 
 int pt_map(uint64_t *pt, uint64_t va, uint64_t pa, uint32_t prot)

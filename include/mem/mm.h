@@ -191,6 +191,7 @@ uint64_t pt_lookup(uint64_t *pt, uint64_t va, uint32_t *prot);
 int pt_protect(uint64_t *pt, uint64_t va, uint32_t prot);
 void pt_activate(uint64_t *pt);                 /* satp + sfence.vma; NULL: kernel table */
 void pt_idle(void);                             /* before wfi: drop a dead root */
+size_t pt_page_count(void);                     /* page-table pages allocated */
 void pt_flush(void);                            /* sfence.vma on this hart */
 /* First page in [va, end) with a mapping (any prot), or end; skips absent
  * tables, so walking a huge sparse range is cheap. */
