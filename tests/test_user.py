@@ -302,3 +302,12 @@ def test_calls_answered_from_the_trap_behave_like_the_normal_path(boot, smp):
     assert "fastcall: done" in out, out
     assert "FAIL" not in out, out
     assert out.count("ok ") == 8, out
+
+
+@pytest.mark.parametrize("smp", [1, 2])
+def test_fp_registers_survive_lazy_switches_and_illegal_still_raises_sigill(boot, smp):
+    m = shell(boot, smp=smp)
+    out = run(m, "fpkeep", timeout=120)
+    assert "fpkeep: done" in out, out
+    assert "FAIL" not in out, out
+    assert out.count("fpkeep: ok") == 3, out

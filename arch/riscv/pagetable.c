@@ -338,11 +338,14 @@ void pt_activate(uint64_t *pt)
     uint64_t *root = pt ? pt : boot_pagetable;
     csr_write(satp, SATP_SV39 | (va_to_pa(root) >> PAGE_SHIFT));
     __asm__ volatile("sfence.vma" ::: "memory");
-    /* Only now that satp has moved may the old root be freed.  Taking
-     * retire_lock (rather than peeking at the list) makes it exact: a
-     * pt_destroy either sees this hart's new root or is seen here. */
+    /* Only now that satp has moved may the old root be freed.  A peek
+     * at the list first: at a switch between processes it is almost
+     * always empty, and the lock cost a quarter of the switch.  A root
+     * that a pt_destroy on another hart retires just after the peek
+     * (because it saw our old root) is freed at the next switch anywhere,
+     * or reused by pt_create before that. */
     uint64_t *old = atomic_exchange(&hart_root[this_hart()->index], pt);
-    if (old && old != pt)
+    if (old && old != pt && __atomic_load_n(&retired, __ATOMIC_RELAXED))
         reap_retired();
 }
 
