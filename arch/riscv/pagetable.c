@@ -28,6 +28,7 @@
  * per idle hart is held back, and only until the next process starts.
  */
 #include <stdbool.h>
+#include "arch.h"
 #include "csr.h"
 #include "lib/errno.h"
 #include "core/hart.h"
@@ -236,8 +237,16 @@ void pt_destroy(uint64_t *pt)
         retired = pt;
     }
     spin_unlock(&retire_lock);
-    if (!keep)
+    if (!keep) {
         pt_page_free(pt);
+        return;
+    }
+    /* A hart that has it loaded may already sleep in wfi: wake it, so
+     * that it looks again before it sleeps (pt_idle) and the page goes
+     * back now.  A hart that is running will load another root soon. */
+    for (unsigned i = 0; i < nharts; i++)
+        if (i != me && atomic_load(&hart_root[i]) == pt)
+            arch_send_ipi(i);
 }
 
 int pt_map(uint64_t *pt, uint64_t va, uint64_t pa, uint32_t prot)
