@@ -216,7 +216,23 @@ long pc_fill_attempt(struct x2c *c, struct x2ino *ix, struct pc_page *pg)
     }
     if (!r) {
         spin_lock(&lock);
-        if (!(pg->flags & (PC_VALID | PC_GONE))) {
+        uint8_t *taken;
+        if (!(pg->flags & (PC_VALID | PC_GONE)) && nb == 1 && fs->bsize == PAGE_SIZE && b[0] &&
+            (taken = bc_trade(b[0], pg->data))) {
+            /* a 4 KiB block is the page: take its data, give ours (no copy;
+             * the block cache reads the block again if it is wanted) */
+            struct page *d = page_of(taken), *mine = page_of(pg->data);
+            mine->slab_free = NULL;
+            mine->kind = PAGE_USED;
+            d->kind = PAGE_CACHE;
+            d->slab_free = pg;
+            pg->data = taken;
+            if (size - pos0 < PAGE_SIZE)    /* the bytes past the end read as zeros */
+                memset(pg->data + (size - pos0), 0, PAGE_SIZE - (size - pos0));
+            pg->flags |= PC_VALID;
+            pg->err = 0;
+            stats.fills++;
+        } else if (!(pg->flags & (PC_VALID | PC_GONE))) {
             for (unsigned k = 0; k < nb; k++) {
                 uint64_t pos = pos0 + (uint64_t)k * step;
                 uint8_t *dst = pg->data + k * step;

@@ -9,7 +9,15 @@
  * region (the initrd, the kernel image) has no descriptor.  Owned pages
  * are freed when unmapped; shared ones never are, and are never mapped
  * writable (a write fault on one after mprotect makes a private copy).
- * mm->user_pages counts the owned pages currently mapped.
+ * mm->user_pages counts the owned pages currently mapped.  A third kind,
+ * *cached*, is a page of the page cache (its descriptor says PAGE_CACHE)
+ * mapped by a file region (VMA_PAGECACHE): each entry that maps it holds
+ * a page-cache reference, retired like an owned frame when the entry goes
+ * (mm->deferred_pc), so the cache never reclaims a page a stale TLB entry
+ * may reach.  MAP_SHARED regions may map it writable (the page is then
+ * dirty); private ones map it read-only and copy it on a write.  A fault
+ * on a file page that is not cached yet cannot wait here: it returns
+ * MM_FAULT_IO to the thread, which awaits the page's fill (thread.c).
  *
  * Copy-on-write.  fork shares the parent's owned pages with the child:
  * each page's descriptor counts its references (page->refs: one per
