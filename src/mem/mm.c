@@ -1049,6 +1049,8 @@ static long mmap_vma(struct mm *mm, uint64_t addr, uint64_t len, int flags, stru
             start = hint;
         else
             start = find_gap(mm, len, mm->mmap_next);
+        if (!start)                     /* the low GiB is full: above the stack */
+            start = find_gap(mm, len, USER_TOP);
         if (!start) {
             r = -ENOMEM;
             goto fail;
@@ -1364,6 +1366,8 @@ long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
         return -ENOMEM;
     spin_lock(&mm->lock);
     uint64_t addr = find_gap(mm, len, mm->mmap_next);
+    if (!addr)
+        addr = find_gap(mm, len, USER_TOP);
     if (!addr) {
         spin_unlock(&mm->lock);
         kfree(n);
