@@ -131,3 +131,21 @@ def test_a_program_truncated_and_rewritten_while_it_runs_leaves_the_kernel_stand
     assert "racer: exec ok" in out, out
     assert "hello, world" in run(m, "/tmp/h")
     assert "KERNEL PANIC" not in m.log
+
+
+def test_a_mapped_page_wholly_past_the_end_of_the_file_raises_sigbus(boot, tmp_path):
+    m = shell(boot, [root_copy(tmp_path)])
+    out = run(m, "mmapfile pasteof /tmp/short")
+    assert "mmapfile: pasteof ok" in out, out
+    assert "shared read past the end: SIGBUS si_code=2 si_addr_ok=1" in out, out
+    assert "private write past the end: SIGBUS si_code=2 si_addr_ok=1" in out, out
+
+
+def test_truncating_a_mapped_file_makes_the_lost_pages_raise_sigbus(boot, tmp_path):
+    m = shell(boot, [root_copy(tmp_path)])
+    out = run(m, "mmapfile truncate /tmp/shrunk")
+    assert "mmapfile: truncate ok" in out, out
+    assert "shared read of a truncated page: SIGBUS si_code=2 si_addr_ok=1" in out, out
+    # the private copy of the lost page went too (as on Linux)
+    assert "private read of a truncated page: SIGBUS si_code=2 si_addr_ok=1" in out, out
+    assert "hello" in run(m, "echo hello")

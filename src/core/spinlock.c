@@ -28,6 +28,19 @@ void spin_lock(struct spinlock *l)
     }
 }
 
+bool spin_trylock(struct spinlock *l)
+{
+    bool on = arch_irq_disable();
+    struct hart *h = this_hart();
+    if (h->irq_depth++ == 0)
+        h->irq_was_on = on;
+    if (!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
+        return true;
+    if (--h->irq_depth == 0 && h->irq_was_on)
+        arch_irq_enable();
+    return false;
+}
+
 void spin_unlock(struct spinlock *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);

@@ -263,17 +263,23 @@ struct fill_task {
     struct x2run run;
 };
 
-/* Runs under the file system's lock, shared: no write changes the file's
- * blocks meanwhile (a write updates a cached page only once it is VALID,
- * so the fill must not race one).  With per-inode locks it must take the
- * inode's lock, shared, instead. */
+/* Runs with the inode's lock shared: no write changes the file's blocks
+ * meanwhile (a write updates a cached page only once it is VALID, so the
+ * fill must not race one). */
 static long fill_task_attempt(struct x2c *c, void *arg)
 {
     struct pc_page *pg = arg;
     struct x2ino ix;
-    long r = x2_iget(c, pg->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, pg->ino, false);
+    if (r || (r = x2_iget(c, pg->ino, &ix)))
         return r;
+    if (pg->index * PAGE_SIZE >= x2_isize(c->fs, ix.i)) {
+        /* wholly past the end of the file: the faulting access gets
+         * SIGBUS (not a zero page whose stores would go nowhere); the
+         * page stays not VALID, so a fault after the file grew fills it */
+        x2_iput(&ix);
+        return -EFAULT;
+    }
     r = pc_fill_attempt(c, &ix, pg);
     if (r == -EMISS) {
         /* faults on a mapping tend to go on: read the next blocks ahead
@@ -442,9 +448,10 @@ void pc_write(struct ext2_fs *fs, uint32_t ino, uint64_t pos, const uint8_t *src
 }
 
 /* Drop pages of (fs, ino; ino 0: all) from index `from` on (under the lock);
- * unreferenced ones go on *dead. */
-static void drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct pc_page **dead)
+ * unreferenced ones go on *dead.  Returns whether a VALID one went. */
+static bool drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct pc_page **dead)
 {
+    bool valid = false;
     for (unsigned h = 0; h < NHASH; h++)
         for (struct pc_page **pp = &hash[h]; *pp;) {
             struct pc_page *pg = *pp;
@@ -452,12 +459,14 @@ static void drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct 
                 pp = &pg->hnext;
                 continue;
             }
+            valid |= (pg->flags & PC_VALID) != 0;
             unhash_locked(pg);      /* unlinks *pp */
             if (atomic_load(&pg->refs) == 0) {
                 pg->hnext = *dead;
                 *dead = pg;
             }
         }
+    return valid;
 }
 
 static void free_list(struct pc_page *dead)
@@ -475,7 +484,7 @@ void pc_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
         return;
     struct pc_page *dead = NULL;
     spin_lock(&lock);
-    drop_locked(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE, &dead);
+    bool valid = drop_locked(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE, &dead);
     if (size % PAGE_SIZE) {
         struct pc_page *pg = find_locked(fs, ino, size / PAGE_SIZE);
         if (pg && (pg->flags & PC_VALID))
@@ -483,6 +492,13 @@ void pc_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
     }
     spin_unlock(&lock);
     free_list(dead);
+    /* the dropped pages may still be mapped (their references keep the
+     * frames), or privately copied: unmap them, so the next access
+     * faults, finds the page wholly past the end and gets SIGBUS, as on
+     * Linux.  Only a VALID page can have been mapped (a fill never makes
+     * one past the end VALID): a write growing the file walks nothing. */
+    if (valid)
+        mm_unmap_file(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
 void pc_forget(struct ext2_fs *fs)
@@ -496,16 +512,16 @@ void pc_forget(struct ext2_fs *fs)
 
 /* ---- write-back of dirty pages ---------------------------------------------------- */
 
-/* Copy f->pg into its blocks (allocating holes), under the fs lock held
- * exclusively (with per-inode locks: the inode's, exclusively). */
+/* Copy f->pg into its blocks (allocating holes), with the inode's lock
+ * held exclusively. */
 static long flush_attempt(struct x2c *c, void *arg)
 {
     struct pc_flush *f = arg;
     struct pc_page *pg = f->pg;
     struct ext2_fs *fs = c->fs;
     struct x2ino ix;
-    long r = x2_iget(c, pg->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, pg->ino, true);
+    if (r || (r = x2_iget(c, pg->ino, &ix)))
         return r;
     if (!ix.i->i_mode || !ix.i->i_links_count) {
         x2_iput(&ix);

@@ -206,7 +206,9 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
                 if (r == -ENOMEM)
                     fatal(th, 9, "out of memory");
                 else if (r < 0 && r != -EAGAIN)   /* -EAGAIN: truncated meanwhile: fault again */
-                    fault(th, SIGBUS, "I/O error reading a mapped file");
+                    signal_fault(th, SIGBUS, BUS_ADRERR, th->tf.stval,
+                                 r == -EFAULT ? "access past the end of a mapped file"
+                                              : "I/O error reading a mapped file");
             } else if (r == -ENOMEM) {
                 fatal(th, 9, "out of memory");
             } else if (r < 0) {
