@@ -19,6 +19,13 @@
  *   killwait FILE COLD  a process is killed (by a child running meanwhile)
  *                  while its fault on COLD waits for the disk: it dies,
  *                  and COLD reads right afterwards
+ *   uring F0 F1 F2 F3 F4  after a reboot (F0..F4 made, none read since):
+ *                  io_uring operations whose user memory is a page of a
+ *                  file mapping not cached yet - a READ into F0 (private),
+ *                  a WRITE from F1 (shared), a STATX into F2 (private), a
+ *                  READV into F3 (shared, a whole page); F4 is READ's and
+ *                  READV's source.  Each must wait for the page, as a
+ *                  fault does, and copy the right bytes (not -EFAULT).
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
@@ -30,6 +37,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include "uring_raw.h"
 
 #define PG 4096
 #define LEN (3 * PG)
@@ -76,6 +86,117 @@ static char *map(const char *path, int flags, int *fdp)
 	else
 		close(fd);          /* the mapping keeps the file */
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One op, submitted and reaped: its result. */
+static long uring_one(struct uring *r, struct io_uring_sqe *s)
+{
+	struct io_uring_cqe c;
+	if (uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS) < 0 || uring_wait(r, &c) < 0)
+		return -9999;
+	(void)s;
+	return c.res;
+}
+
+static int uring_mode(char **f)
+{
+	struct uring r;
+	char msg[96];
+	int bad = 0;         /* go on after a wrong result: report every op */
+	if (uring_open(&r, 4, NULL) < 0)
+		return fail("io_uring_setup");
+	int src = open(f[4], O_RDONLY);
+	if (src < 0)
+		return fail("open the source");
+
+	/* READ into page 1 of a private mapping of F0, never touched */
+	char *a = map(f[0], MAP_PRIVATE, NULL);
+	struct io_uring_sqe *s = uring_sqe(&r);
+	s->opcode = IORING_OP_READ;
+	s->fd = src;
+	s->addr = (uint64_t)(a + PG);
+	s->len = PG;
+	s->off = PG;
+	long res = a ? uring_one(&r, s) : -1;
+	if (res != PG) {
+		snprintf(msg, sizeof msg, "READ into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	for (long i = 0; i < PG && res == PG; i++)
+		if (a[PG + i] != pattern(PG + i))
+			return fail("READ into a cold mapped page stored the wrong bytes");
+
+	/* WRITE from page 2 of a shared mapping of F1, never touched */
+	char *b = map(f[1], MAP_SHARED, NULL);
+	int out = open("/tmp/mmapfile.uring", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (!b || out < 0)
+		return fail("mmap or open");
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_WRITE;
+	s->fd = out;
+	s->addr = (uint64_t)(b + 2 * PG);
+	s->len = 1000;
+	s->off = 0;
+	res = uring_one(&r, s);
+	if (res != 1000) {
+		snprintf(msg, sizeof msg, "WRITE from a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	static char back[PG];
+	if (res == 1000 && pread(out, back, 1000, 0) != 1000)
+		return fail("pread the WRITE's file");
+	for (long i = 0; i < 1000 && res == 1000; i++)
+		if (back[i] != pattern(2 * PG + i))
+			return fail("WRITE from a cold mapped page wrote the wrong bytes");
+	close(out);
+	unlink("/tmp/mmapfile.uring");
+
+	/* STATX into page 1 of a private mapping of F2, never touched */
+	char *c = map(f[2], MAP_PRIVATE, NULL);
+	if (!c)
+		return fail("mmap");
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_STATX;
+	s->fd = AT_FDCWD;
+	s->addr = (uint64_t)f[4];
+	s->len = 0x7ff;                 /* STATX_BASIC_STATS */
+	s->addr2 = (uint64_t)(c + PG + 8);
+	res = uring_one(&r, s);
+	if (res != 0) {
+		snprintf(msg, sizeof msg, "STATX into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	struct statx *stx = (struct statx *)(c + PG + 8);
+	if (res == 0 && stx->stx_size != LEN)
+		return fail("STATX into a cold mapped page stored the wrong size");
+
+	/* READV into all of page 0 of a shared mapping of F3 (same bytes:
+	 * the file does not change), never touched */
+	char *d = map(f[3], MAP_SHARED, NULL);
+	if (!d)
+		return fail("mmap");
+	static struct iovec iov[2];
+	iov[0].iov_base = d;
+	iov[0].iov_len = 100;
+	iov[1].iov_base = d + 100;
+	iov[1].iov_len = PG - 100;
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_READV;
+	s->fd = src;
+	s->addr = (uint64_t)iov;
+	s->len = 2;
+	if (lseek(src, 0, SEEK_SET) != 0)
+		return fail("lseek");
+	res = uring_one(&r, s);
+	if (res != PG) {
+		snprintf(msg, sizeof msg, "READV into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	if (res == PG && !pattern_ok(d))
+		return fail("READV into a cold mapped page stored the wrong bytes");
+	uring_close(&r);
+	close(src);
+	return bad;
 }
 
 int main(int argc, char **argv)
@@ -232,6 +353,9 @@ int main(int argc, char **argv)
 		char *q = map(argv[3], MAP_PRIVATE, NULL);
 		if (!q || q[2 * PG] != pattern(2 * PG) || q[LEN - 1] != pattern(LEN - 1))
 			return fail("the cold file reads wrong after the kill");
+	} else if (!strcmp(mode, "uring") && argc == 7) {
+		if (uring_mode(argv + 2))
+			return 1;
 	} else {
 		return fail("unknown mode");
 	}
