@@ -62,6 +62,23 @@ def test_io_uring_copies_to_and_from_unread_file_pages_wait_for_them(boot, tmp_p
     assert "mmapfile: uring ok" in out, out
 
 
+def test_io_uring_ops_waiting_for_a_file_page_are_cancelled_cleanly(boot, tmp_path):
+    # an op waiting for a page's fill is cancelled by ASYNC_CANCEL, and by
+    # its process's exit: both end, the fills go on, and the pages read
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    for f in ["/tmp/c5", "/tmp/c6", "/tmp/src"]:
+        run(m, "mmapfile make " + f)
+    poweroff(m)
+    m = shell(boot, [img])              # cold cache
+    out = run(m, "mmapfile uringcancel /tmp/c5 /tmp/c6 /tmp/src")
+    assert "mmapfile: uringcancel ok" in out, out
+    assert "hello" in run(m, "echo hello")
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log
+
+
 def pagecache_stats(m):
     out = run(m, "cat /proc/mem")
     g = re.search(r"pagecache: (\d+) pages, (\d+) mapped, (\d+) shared", out)

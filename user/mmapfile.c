@@ -26,9 +26,14 @@
  *                  READV into F3 (shared, a whole page); F4 is READ's and
  *                  READV's source.  Each must wait for the page, as a
  *                  fault does, and copy the right bytes (not -EFAULT).
+ *   uringcancel F5 F6 SRC  after a reboot: a READ waiting for a cold page
+ *                  of F5 is cancelled (ASYNC_CANCEL in the same batch),
+ *                  and a child exits while its READ waits for a cold page
+ *                  of F6: both end, and the pages read right afterwards.
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,6 +204,66 @@ static int uring_mode(char **f)
 	return bad;
 }
 
+static int uring_cancel_mode(char **f)
+{
+	struct uring r;
+	char msg[128];
+	int src = open(f[2], O_RDONLY);
+	char *a = map(f[0], MAP_PRIVATE, NULL);
+	if (src < 0 || !a || uring_open(&r, 4, NULL) < 0)
+		return fail("open, mmap or io_uring_setup");
+	struct io_uring_sqe *s = uring_sqe(&r);
+	s->opcode = IORING_OP_READ;
+	s->fd = src;
+	s->addr = (uint64_t)(a + PG);
+	s->len = 100;
+	s->user_data = 1;
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_ASYNC_CANCEL;
+	s->addr = 1;
+	s->user_data = 2;
+	if (uring_enter(&r, 2, 2, IORING_ENTER_GETEVENTS) != 2)
+		return fail("io_uring_enter");
+	long res[3] = { 0, 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		struct io_uring_cqe c;
+		if (uring_wait(&r, &c) < 0 || c.user_data < 1 || c.user_data > 2)
+			return fail("reap");
+		res[c.user_data] = c.res;
+	}
+	/* the READ was waiting for the disk when the cancel came */
+	if (res[1] != -ECANCELED || res[2] != 0) {
+		snprintf(msg, sizeof msg, "READ waiting for a page, cancelled: %ld (cancel %ld)", res[1], res[2]);
+		return fail(msg);
+	}
+	if (a[PG] != pattern(PG) || a[PG + 99] != pattern(PG + 99))
+		return fail("the page reads wrong after the cancel");
+	uring_close(&r);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* submit, then exit while the READ waits for the page */
+		char *b = map(f[1], MAP_PRIVATE, NULL);
+		struct uring q;
+		if (!b || uring_open(&q, 4, NULL) < 0)
+			_exit(3);
+		s = uring_sqe(&q);
+		s->opcode = IORING_OP_READ;
+		s->fd = src;
+		s->addr = (uint64_t)(b + PG);
+		s->len = 100;
+		_exit(uring_enter(&q, 1, 0, 0) == 1 && uring_cq_ready(&q) == 0 ? 0 : 4);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return fail("the child's READ did not wait, or it did not exit");
+	char *b = map(f[1], MAP_PRIVATE, NULL);
+	if (!b || b[PG] != pattern(PG))
+		return fail("the page reads wrong after the exit");
+	close(src);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -355,6 +420,9 @@ int main(int argc, char **argv)
 			return fail("the cold file reads wrong after the kill");
 	} else if (!strcmp(mode, "uring") && argc == 7) {
 		if (uring_mode(argv + 2))
+			return 1;
+	} else if (!strcmp(mode, "uringcancel") && argc == 5) {
+		if (uring_cancel_mode(argv + 2))
 			return 1;
 	} else {
 		return fail("unknown mode");
