@@ -21,7 +21,8 @@
  *                  and COLD reads right afterwards
  *   uring F0 F1 F2 F3 F4  after a reboot (F0..F4 made, none read since):
  *                  io_uring operations whose user memory is a page of a
- *                  file mapping not cached yet - a READ into F0 (private),
+ *                  file mapping not cached yet - a READ into F0 (private,
+ *                  two pages),
  *                  a WRITE from F1 (shared), a STATX into F2 (private), a
  *                  READV into F3 (shared, a whole page); F4 is READ's and
  *                  READV's source.  Each must wait for the page, as a
@@ -120,14 +121,14 @@ static int uring_mode(char **f)
 	s->opcode = IORING_OP_READ;
 	s->fd = src;
 	s->addr = (uint64_t)(a + PG);
-	s->len = PG;
+	s->len = 2 * PG;                /* pages 1 and 2: a copy may stop at each */
 	s->off = PG;
 	long res = a ? uring_one(&r, s) : -1;
-	if (res != PG) {
+	if (res != 2 * PG) {
 		snprintf(msg, sizeof msg, "READ into a cold mapped page gave %ld", res);
 		bad = fail(msg);
 	}
-	for (long i = 0; i < PG && res == PG; i++)
+	for (long i = 0; i < 2 * PG && res == 2 * PG; i++)
 		if (a[PG + i] != pattern(PG + i))
 			return fail("READ into a cold mapped page stored the wrong bytes");
 

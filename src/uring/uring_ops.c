@@ -116,11 +116,17 @@ static enum poll copy_miss_wait(struct uring_op *op, struct cx *cx)
 
 /* A file_io ended early (-EFAULT, or short) at a file page not cached:
  * count what it did and set up the wait.  true: await it, then redo the
- * rest (io_rest). */
-static bool io_missed(struct uring_op *op)
+ * rest (io_rest).  A short count is taken for a miss only from an ext2
+ * file, where redoing the rest costs nothing if the count was short for
+ * another reason (the end of the file); a pipe's short read must stay
+ * short, and a page left by another task's copy must not turn it into a
+ * wait for more bytes. */
+static inline __attribute__((always_inline)) bool io_missed(struct uring_op *op)
 {
+    if (__builtin_expect(this_hart()->copy_needs == NULL, 1))
+        return false;           /* the common case: no copy missed */
     long r = op->io.result;
-    if (r != -EFAULT && (r < 0 || (size_t)r >= op->io.len))
+    if (r != -EFAULT && (r < 0 || (size_t)r >= op->io.len || op->f->type != FT_EXT2))
         return false;
     if (!copy_miss_take(op))
         return false;
