@@ -180,3 +180,11 @@ def test_huge_uring_timeouts_do_not_wrap_to_nothing(boot):
 
 def test_execve_ends_the_old_images_uring_operations(boot):
     uring_check(boot, "exec_cancels_operations")
+
+
+def test_a_thread_polling_the_ring_sees_what_a_read_copied_on_write(boot):
+    # a READ's copy-out breaks copy-on-write (the page shared with a forked
+    # child) while another thread runs on the other hart with the old
+    # page's translation; once that thread sees the CQE in the ring it must
+    # read the new bytes: the CQE waits for the owed TLB shootdown
+    uring_check(boot, "cow_copy_seen_by_ring_poller", smp=2)

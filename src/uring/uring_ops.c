@@ -557,6 +557,7 @@ static void op_finish(struct uring_op *op, int32_t res)
  * does not end it: the op posts its real result after the shootdown.
  * Out of memory for the wait, the completion goes without it (as before).
  */
+#define RESUME_FLUSHING (RESUME_DONE - 1)      /* no line number of op_run */
 static enum poll op_flush(struct uring_op *op, struct cx *cx)
 {
     if (!op->wait) {
@@ -572,8 +573,12 @@ static enum poll op_flush(struct uring_op *op, struct cx *cx)
         w->sd = sd;             /* not registered anywhere yet: movable */
         op->wait = w;
     }
-    if (future_poll(&op->wait->sd.base, cx) == PENDING)
+    if (future_poll(&op->wait->sd.base, cx) == PENDING) {
+        /* op_run is done (RESUME_DONE), but the op is not: future_poll
+         * must call op_poll again */
+        op->base.resume = RESUME_FLUSHING;
         return PENDING;
+    }
     wait_free(op);
     return READY;
 }
