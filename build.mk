@@ -65,7 +65,7 @@ DISK_ARGS = -global virtio-mmio.force-legacy=false \
 # (a separate variable: the commas of -drive would split the $(if ...))
 DISK2_ARGS = -drive file=$(DISK2),if=none,format=raw,id=d1 -device virtio-blk-device,drive=d1
 
-.PHONY: all kernel kernel-poison run test bench bench-linux bench-plot gdb trace chaos clean deps unit fresh-check rootfs
+.PHONY: all kernel kernel-poison run test bench bench-linux bench-plot profile gdb trace chaos clean deps unit fresh-check rootfs
 
 # Everything goes through `deps` first, then a second make that reads this
 # file afresh with the tools installed.
@@ -200,6 +200,20 @@ bench-plot: deps all
 
 # The QEMU plugin that counts each hart's instructions (host code).
 $(BUILD)/hartinsn.so: ci/hartinsn.c
+	@mkdir -p $(dir $@)
+	$(Q)gcc -shared -fPIC -O2 -Wall -Wextra -o $@ $<
+
+# make profile PROG=/bin/bench_pipe PER=7500 [FUNC=thread_poll [LINES=1]]:
+# where a benchmark program's instructions go, per function (kernel and
+# the program's own), per operation; FUNC: that function's instructions
+# (or source lines) counted.  PROG=/bin/bench_uring,switch passes an
+# argument.  One hart, -icount; see ci/insnprof.py.  Not part of make test.
+profile: deps all
+	@$(MAKE) --no-print-directory $(BUILD)/insnprof.so
+	$(PYTHON) ci/insnprof.py --prog "$(PROG)" --per $(or $(PER),1) --nm $(CROSS)nm $(if $(FUNC),--annotate $(FUNC)) $(if $(LINES),--lines)
+
+# The QEMU plugin that counts executions of each translated block (host code).
+$(BUILD)/insnprof.so: ci/insnprof.c
 	@mkdir -p $(dir $@)
 	$(Q)gcc -shared -fPIC -O2 -Wall -Wextra -o $@ $<
 

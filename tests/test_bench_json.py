@@ -65,3 +65,32 @@ def test_scaling_experiment_puts_its_work_on_every_hart():
     for w in ("fork", "coro"):
         assert sorted(res[w]["workers"]) == [0, 1], res[w]
         assert res[w]["ops"] == sum(ops for ops, _ in res[w]["workers"].values())
+
+
+def test_benchprog_with_an_argument_runs_only_that_part():
+    """bootargs benchprog=/bin/bench_uring,switch: bench_uring runs with
+    the argument `switch` and prints only its coroutine-switch figure."""
+    sys.path.insert(0, os.path.join(ROOT, "ci"))
+    import qemu
+    status, text, _ = qemu.run(KERNEL, OPENSBI, os.path.join(ROOT, "build", "initrd.cpio"), 1,
+                               "256M", "bench benchprog=/bin/bench_uring,switch", icount=True,
+                               timeout=300)
+    assert status is not None, text[-2000:]
+    user = re.findall(r"^bench (\w+) \d+ \w+", text, re.M)
+    assert "coro_switch" in user, text[-2000:]
+    assert not {"uring_nop_b1", "coro10k", "null_syscall", "pipe_pingpong"} & set(user), user
+
+
+def test_profile_charges_a_benchmark_to_the_functions_it_runs():
+    """make profile's script: bench_syscall's getpid calls are answered in
+    syscall_fast, and the program's own main shows up (user symbols)."""
+    subprocess.run(["make", "-s", "build/insnprof.so"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=120)
+    p = subprocess.run([sys.executable, "ci/insnprof.py", "--prog", "/bin/bench_syscall",
+                        "--per", "15000", "--top", "60"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    funcs = {line.split()[-1]: float(line.split()[0]) for line in p.stdout.splitlines()
+             if line and not line.startswith("#")}
+    assert funcs.get("syscall_fast", 0) >= 10, p.stdout    # about 40 per getpid
+    assert "u:main" in funcs, p.stdout

@@ -16,7 +16,8 @@ CASES = ["handler", "mask", "ignore", "siglongjmp", "abort", "fpregs", "altstack
          "sigsuspend", "sigtimedwait", "segv_handler", "segv_in_handler", "stop_cont",
          "sigchld", "sigchld_ignored", "sigpipe", "default_term", "itimer", "posix_timer",
          "process_signal_to_thread", "exit_group_threads", "exit_race", "init_unkillable",
-         "pgrp_rules", "ttou_background", "ttin_background", "uring_eintr"]
+         "pgrp_rules", "ttou_background", "ttin_background", "uring_eintr",
+         "fork_actions"]
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,23 @@ def test_fork_bomb_fails_cleanly_and_recovers(boot):
     assert "ok" in run(m, "echo ok")
 
 
+def test_128_mib_holds_more_than_3600_children_blocked_in_read(boot):
+    # procfill forks children that each block in read() on a pipe until
+    # fork fails (kept: a 1/64 reserve); each costs its copied pages, its
+    # page tables and its kernel objects.  It was ~3,200 per 128 MiB of
+    # free memory with the stack at the top of Sv39 (a second L1 table)
+    # and 2 KiB struct procs; the figure is per 128 MiB free, so a bigger
+    # initrd does not change it.
+    m = shell(boot, mem="128M")
+    out = run(m, "procfill", timeout=300)
+    assert "stopped by: fork: out of memory" in out, out
+    per = int(re.search(r"procfill: (\d+) children per 128 MiB", out).group(1))
+    assert per > 3600, out
+    n = re.search(r"procfill: (\d+) children blocked", out).group(1)
+    assert "procfill: reaped %s" % n in out, out
+    assert "ok" in run(m, "echo ok")
+
+
 def test_memory_returns_to_baseline_after_1000_forks(boot):
     m = shell(boot)
     run(m, "forkloop 10")
@@ -285,3 +302,12 @@ def test_calls_answered_from_the_trap_behave_like_the_normal_path(boot, smp):
     assert "fastcall: done" in out, out
     assert "FAIL" not in out, out
     assert out.count("ok ") == 8, out
+
+
+@pytest.mark.parametrize("smp", [1, 2])
+def test_fp_registers_survive_lazy_switches_and_illegal_still_raises_sigill(boot, smp):
+    m = shell(boot, smp=smp)
+    out = run(m, "fpkeep", timeout=120)
+    assert "fpkeep: done" in out, out
+    assert "FAIL" not in out, out
+    assert out.count("fpkeep: ok") == 3, out

@@ -15,8 +15,10 @@
  * The counters: /proc/mem on Pollux ("pages: T total, F free, ..." and
  * "kmalloc: O objects, B bytes live, S slab pages"), sysinfo()'s freeram
  * on Linux (Pollux has no sysinfo; Linux's /proc may not be mounted).  On Pollux it also prints, for the record, how much
- * of the figure is kmalloc'ed kernel objects:
+ * of the figure is kmalloc'ed kernel objects, and the split of the pages
+ * ("page tables: P pages" in /proc/mem):
  *   bench_procmem: per child X bytes kmalloc live, Y slab pages per 100
+ *   bench_procmem: per 100 children P page-table pages, S slab pages, U other pages ...
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,7 @@ struct mem {
 	long free_bytes;   /* free memory, whole pages */
 	long kmalloc_live; /* -1 when the kernel does not say (Linux) */
 	long slab_pages;
+	long pt_pages;     /* page-table pages; -1 when the kernel does not say */
 };
 
 static int read_file(const char *path, char *buf, size_t n)
@@ -55,7 +58,7 @@ static void mem_now(struct mem *m)
 	char buf[4096];
 	unsigned long total, free_pages, objs, live, slabs;
 
-	m->kmalloc_live = m->slab_pages = -1;
+	m->kmalloc_live = m->slab_pages = m->pt_pages = -1;
 	if (read_file("/proc/mem", buf, sizeof buf) == 0 &&
 	    sscanf(buf, "pages: %lu total, %lu free", &total, &free_pages) == 2) {
 		m->free_bytes = (long)free_pages * 4096;
@@ -65,6 +68,9 @@ static void mem_now(struct mem *m)
 			m->kmalloc_live = live;
 			m->slab_pages = slabs;
 		}
+		char *t = strstr(buf, "page tables:");
+		if (t && sscanf(t, "page tables: %lu pages", &objs) == 1)
+			m->pt_pages = objs;
 		return;
 	}
 	/* Linux: sysinfo(2) needs no mounted /proc (bench-linux's /init
@@ -121,6 +127,14 @@ int main(void)
 		printf("bench_procmem: per child %ld bytes kmalloc live, %ld slab pages per 100\n",
 		       (after.kmalloc_live - before.kmalloc_live) / N,
 		       (after.slab_pages - before.slab_pages) * 100 / N);
+	if (before.pt_pages >= 0) {
+		long pages = (before.free_bytes - after.free_bytes) / 4096;
+		long pt = after.pt_pages - before.pt_pages;
+		long slab = after.slab_pages - before.slab_pages;
+		printf("bench_procmem: per 100 children %ld page-table pages, %ld slab pages, "
+		       "%ld other pages (mostly user pages the children copied)\n",
+		       pt * 100 / N, slab * 100 / N, (pages - pt - slab) * 100 / N);
+	}
 
 	close(block[1]); /* every child's read returns 0 */
 	for (int i = 0; i < N; i++) {

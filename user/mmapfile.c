@@ -31,16 +31,25 @@
  *                  of F5 is cancelled (ASYNC_CANCEL in the same batch),
  *                  and a child exits while its READ waits for a cold page
  *                  of F6: both end, and the pages read right afterwards.
+ *   pasteof FILE   FILE is made 100 bytes long and mapped 2 pages, shared
+ *                  and private: the rest of page 0 reads as zeros (a store
+ *                  there stays out of the file); touching page 1, wholly
+ *                  past the end, raises SIGBUS (BUS_ADRERR at that address)
+ *   truncate FILE  FILE (2 pages) is mapped shared and private, page 1 read
+ *                  (and written privately), then truncated to 100 bytes:
+ *                  page 1 now raises SIGBUS, page 0's tail reads zeros
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -265,6 +274,121 @@ static int uring_cancel_mode(char **f)
 	return 0;
 }
 
+/* ---- pasteof, truncate: SIGBUS past the end of a mapped file ---- */
+
+static sigjmp_buf bus_jmp;
+static volatile int bus_code;
+static volatile void *bus_addr;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	bus_code = si->si_code;
+	bus_addr = si->si_addr;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Touch *p (a store if write): 0 if it raised SIGBUS with BUS_ADRERR at
+ * p, else a failure reported as `what`. */
+static int expect_sigbus(volatile char *p, int write, const char *what)
+{
+	char why[160];
+	bus_code = -1;
+	bus_addr = NULL;
+	if (sigsetjmp(bus_jmp, 1) == 0) {
+		if (write)
+			*p = 'W';
+		else
+			(void)*p;
+		snprintf(why, sizeof why, "%s: no SIGBUS", what);
+		return fail(why);
+	}
+	printf("mmapfile: %s: SIGBUS si_code=%d si_addr_ok=%d\n", what, bus_code,
+	       bus_addr == (void *)p);
+	if (bus_code != BUS_ADRERR || bus_addr != (void *)p) {
+		snprintf(why, sizeof why, "%s: si_code %d si_addr %p (want %d, %p)", what,
+			 bus_code, (void *)bus_addr, BUS_ADRERR, (void *)p);
+		return fail(why);
+	}
+	return 0;
+}
+
+static int catch_sigbus(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	return sigaction(SIGBUS, &sa, NULL);
+}
+
+static int zeros(const char *p, long from, long to)
+{
+	for (long i = from; i < to; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int pasteof(const char *path)
+{
+	char x[100];
+	memset(x, 'x', sizeof x);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, x, sizeof x) != sizeof x || catch_sigbus())
+		return fail("setup");
+	char *s = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *q = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (s == MAP_FAILED || q == MAP_FAILED)
+		return fail("mmap");
+	if (memcmp(s, x, sizeof x) || memcmp(q, x, sizeof x))
+		return fail("the file's bytes are wrong");
+	if (!zeros(s, sizeof x, PG) || !zeros(q, sizeof x, PG))
+		return fail("the rest of the last page is not zeros");
+	s[200] = 'T';               /* past the end, in the last page */
+	if (msync(s, 2 * PG, MS_SYNC))
+		return fail("msync");
+	char buf[300];
+	struct stat st;
+	if (pread(fd, buf, sizeof buf, 0) != sizeof x || fstat(fd, &st) || st.st_size != sizeof x)
+		return fail("a store past the end reached the file");
+	if (expect_sigbus(s + PG, 0, "shared read past the end") ||
+	    expect_sigbus(s + PG + 123, 1, "shared write past the end") ||
+	    expect_sigbus(q + PG + 7, 1, "private write past the end") ||
+	    expect_sigbus(q + PG, 0, "private read past the end"))
+		return 1;
+	/* the file grows: page 1 is the file's now */
+	if (ftruncate(fd, 2 * PG) || s[PG] != 0 || q[PG + 5] != 0)
+		return fail("page 1 after the file grew");
+	return 0;
+}
+
+static int truncate_mode(const char *path)
+{
+	static char buf[2 * PG];
+	for (long i = 0; i < 2 * PG; i++)
+		buf[i] = pattern(i);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, sizeof buf) != sizeof buf || catch_sigbus())
+		return fail("setup");
+	char *s = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *q = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (s == MAP_FAILED || q == MAP_FAILED)
+		return fail("mmap");
+	if (s[PG + 1] != pattern(PG + 1) || q[PG + 2] != pattern(PG + 2) || s[500] != pattern(500))
+		return fail("the mappings do not show the file");
+	q[PG + 3] = 'P';            /* a private copy of page 1 */
+	if (ftruncate(fd, 100))
+		return fail("ftruncate");
+	if (s[99] != pattern(99) || !zeros(s, 100, PG) || !zeros(q, 100, PG))
+		return fail("page 0 after the truncate");
+	if (expect_sigbus(s + PG + 1, 0, "shared read of a truncated page") ||
+	    expect_sigbus(q + PG + 3, 0, "private read of a truncated page"))
+		return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -409,7 +533,8 @@ int main(int argc, char **argv)
 			}
 			flag[0] = 1;
 			(void)cold[2 * PG];     /* waits for the disk; killed meanwhile */
-			_exit(4);               /* the kill came after the fault (not what we test, not wrong) */
+			for (;;)                /* (or the fill won the race: the kill comes now) */
+				pause();
 		}
 		int st;
 		if (victim < 0 || waitpid(victim, &st, 0) != victim)
@@ -424,6 +549,12 @@ int main(int argc, char **argv)
 			return 1;
 	} else if (!strcmp(mode, "uringcancel") && argc == 5) {
 		if (uring_cancel_mode(argv + 2))
+			return 1;
+	} else if (!strcmp(mode, "pasteof")) {
+		if (pasteof(path))
+			return 1;
+	} else if (!strcmp(mode, "truncate")) {
+		if (truncate_mode(path))
 			return 1;
 	} else {
 		return fail("unknown mode");

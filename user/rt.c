@@ -63,6 +63,20 @@ static uint32_t free_slots[MAX_SLOTS];
 static int nfree = -1;
 static _Atomic int slot_lock;
 
+/* The highest set bit of a priority mask (0 for none): a table, because
+ * __builtin_clz is a ~22-instruction libgcc call on rv64gc without Zbb,
+ * and the ready queue asks at every pop. */
+_Static_assert(RT_PRIOS <= 8, "top_prio's table covers 8 levels");
+static const uint8_t top_prio[256] = {
+#define T4(n) n, n, n, n
+#define T16(n) T4(n), T4(n), T4(n), T4(n)
+#define T64(n) T16(n), T16(n), T16(n), T16(n)
+    0, 0, 1, 1, T4(2), T4(3), T4(3), T16(4), T16(5), T16(5), T64(6), T64(7), T64(7),
+#undef T64
+#undef T16
+#undef T4
+};
+
 static void lock(_Atomic int *l) { while (atomic_exchange_explicit(l, 1, memory_order_acquire)) sched_yield(); }
 static void unlock(_Atomic int *l) { atomic_store_explicit(l, 0, memory_order_release); }
 
@@ -104,13 +118,20 @@ static int ring_open(struct worker *w)
     return 0;
 }
 
+static long flush_enter(struct worker *w, unsigned min_complete);
+
 /* Publish the filled SQEs and enter the kernel once for all of them. */
-static long flush(struct worker *w, unsigned min_complete)
+static inline long flush(struct worker *w, unsigned min_complete)
 {
-    atomic_store_explicit(w->sq_tail, w->sq_local_tail, memory_order_release);
+    if (w->to_submit == 0 && min_complete == 0)
+        return 0;       /* every filled SQE was submitted: the tail is published */
+    return flush_enter(w, min_complete);
+}
+
+static long flush_enter(struct worker *w, unsigned min_complete)
+{
     unsigned n = w->to_submit;
-    if (n == 0 && min_complete == 0)
-        return 0;
+    atomic_store_explicit(w->sq_tail, w->sq_local_tail, memory_order_release);
     w->stats.enters++;
     if (min_complete)
         w->stats.waits++;
@@ -145,11 +166,11 @@ static struct io_uring_sqe *sqe_get(struct worker *w)
 
 /* ---- the ready queue ------------------------------------------------------ */
 
-static void rq_push(struct task *t)
+/* Under rq.lock. */
+static inline void rq_push_locked(struct task *t)
 {
     int p = t->prio % RT_PRIOS;
     t->next = NULL;
-    lock(&rq.lock);
     if (rq.tail[p])
         rq.tail[p]->next = t;
     else
@@ -157,15 +178,14 @@ static void rq_push(struct task *t)
     rq.tail[p] = t;
     rq.mask |= 1u << p;
     rq.len++;
-    unlock(&rq.lock);
 }
 
-static struct task *rq_pop(void)
+/* Under rq.lock: the first task of the highest non-empty level. */
+static inline struct task *rq_pop_locked(void)
 {
     struct task *t = NULL;
-    lock(&rq.lock);
     if (rq.mask) {
-        int p = 31 - __builtin_clz(rq.mask);
+        int p = top_prio[rq.mask];
         t = rq.head[p];
         rq.head[p] = t->next;
         if (!rq.head[p]) {
@@ -174,6 +194,30 @@ static struct task *rq_pop(void)
         }
         rq.len--;
     }
+    return t;
+}
+
+static inline void rq_push(struct task *t)
+{
+    lock(&rq.lock);
+    rq_push_locked(t);
+    unlock(&rq.lock);
+}
+
+static inline struct task *rq_pop(void)
+{
+    lock(&rq.lock);
+    struct task *t = rq_pop_locked();
+    unlock(&rq.lock);
+    return t;
+}
+
+/* Requeue t and take the next task, in one critical section. */
+static inline struct task *rq_push_pop(struct task *t)
+{
+    lock(&rq.lock);
+    rq_push_locked(t);
+    t = rq_pop_locked();
     unlock(&rq.lock);
     return t;
 }
@@ -181,7 +225,7 @@ static struct task *rq_pop(void)
 static int rq_top_prio(void)
 {
     uint32_t m = atomic_load_explicit((_Atomic uint32_t *)&rq.mask, memory_order_relaxed);
-    return m ? 31 - __builtin_clz(m) : 0;
+    return top_prio[m];
 }
 
 /* A coroutine became ready: if a worker sleeps in the kernel, wake it. */
@@ -214,6 +258,12 @@ static void kick_idle_worker(void)
 
 void task_wake(struct task *t)
 {
+    if (t == current) {
+        /* a coroutine waking itself (a yield): it is RUNNING here, so
+         * QUEUED makes run_one requeue it after the poll */
+        atomic_fetch_or(&t->state, RT_QUEUED);
+        return;
+    }
     uint32_t s = atomic_load(&t->state);
     do {
         if (s & (RT_QUEUED | RT_DONE))
@@ -406,7 +456,16 @@ void rt_timeout_init(struct rt_timeout *t, struct future *child, uint64_t ns)
 /* ---- the worker loop ---------------------------------------------------------------- */
 
 /* Deliver every completion in this worker's ring; no system call. */
-static void reap(struct worker *w)
+static void reap_some(struct worker *w);
+
+static inline void reap(struct worker *w)
+{
+    if (atomic_load_explicit(w->cq_head, memory_order_relaxed) !=
+        atomic_load_explicit(w->cq_tail, memory_order_acquire))
+        reap_some(w);
+}
+
+static void reap_some(struct worker *w)
 {
     uint32_t head = atomic_load_explicit(w->cq_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(w->cq_tail, memory_order_acquire);
@@ -431,7 +490,9 @@ static void reap(struct worker *w)
     atomic_store_explicit(w->cq_head, head, memory_order_release);
 }
 
-static void run_one(struct worker *w, struct task *t)
+/* Poll t once.  True if it was woken during the poll: the caller puts
+ * it back on the queue (it is QUEUED). */
+static inline bool run_one(struct worker *w, struct task *t)
 {
     atomic_store(&t->state, RT_RUNNING);
     if (t->last_worker >= 0 && t->last_worker != w->index)
@@ -448,13 +509,17 @@ static void run_one(struct worker *w, struct task *t)
         if (j)
             task_wake(j);
         atomic_fetch_sub(&live, 1);
-        return;
+        return false;
     }
     uint32_t s = RT_RUNNING;
-    if (atomic_compare_exchange_strong(&t->state, &s, 0))
-        return;
+    /* (a relaxed look first: the CAS decides) */
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) == RT_RUNNING &&
+        atomic_compare_exchange_strong(&t->state, &s, 0))
+        return false;
+    /* woken during the poll (QUEUED is set): back on the queue, behind
+     * the ones already there */
     atomic_store(&t->state, RT_QUEUED);
-    rq_push(t);
+    return true;
 }
 
 static void *worker_loop(void *arg)
@@ -468,9 +533,17 @@ static void *worker_loop(void *arg)
     for (;;) {
         /* one round: every coroutine ready now, highest priority first */
         long batch = rq.len;
-        struct task *t;
-        while (batch-- > 0 && (t = rq_pop()) != NULL)
-            run_one(w, t);
+        struct task *t = batch > 0 ? rq_pop() : NULL;
+        while (t) {
+            bool again = run_one(w, t);
+            if (--batch > 0) {
+                t = again ? rq_push_pop(t) : rq_pop();
+            } else {
+                if (again)
+                    rq_push(t);
+                t = NULL;
+            }
+        }
         reap(w);
         if (w->ctl)
             atomic_store_explicit(w->ctl, rq_top_prio(), memory_order_relaxed);

@@ -690,6 +690,54 @@ static void t_ttou_background(void)
 	waitpid(c, &st, 0);
 }
 
+/* ---- actions across fork and execve ---------------------------------------------- */
+
+static int action_is(int sig, uintptr_t h, int flags)
+{
+	struct sigaction o;
+	if (sigaction(sig, NULL, &o) != 0)
+		return 0;
+	return (uintptr_t)o.sa_handler == h && (o.sa_flags & (SA_SIGINFO | SA_RESTART)) == flags;
+}
+
+/* A fork's child starts with its parent's actions; a change on either
+ * side afterwards is that side's own; execve keeps only ignoring. */
+static void t_fork_actions(void)
+{
+	handle(SIGUSR1, SA_RESTART);
+	signal(SIGUSR2, SIG_IGN);
+	pid_t c = fork();
+	if (c == 0) {
+		CHECK(action_is(SIGUSR1, (uintptr_t)on_sig, SA_SIGINFO | SA_RESTART));
+		CHECK(action_is(SIGUSR2, (uintptr_t)SIG_IGN, SA_RESTART));   /* glibc's signal() */
+		signal(SIGUSR1, SIG_DFL);
+		handle(SIGTERM, 0);
+		raise(SIGUSR2);
+		CHECK(action_is(SIGUSR1, (uintptr_t)SIG_DFL, SA_RESTART));
+		char *argv[] = { "sigtest", "exec_actions", NULL };
+		execv("/bin/sigtest", argv);
+		_exit(4);
+	}
+	CHECK(action_is(SIGTERM, (uintptr_t)SIG_DFL, 0));
+	int st;
+	CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(action_is(SIGUSR1, (uintptr_t)on_sig, SA_SIGINFO | SA_RESTART));
+	CHECK(action_is(SIGTERM, (uintptr_t)SIG_DFL, 0));
+	raise(SIGUSR1);
+	CHECK(hits == 1);
+}
+
+/* run by t_fork_actions's child after execve */
+static int exec_actions(void)
+{
+	cur = "exec_actions";
+	CHECK(action_is(SIGUSR2, (uintptr_t)SIG_IGN, 0));
+	CHECK(action_is(SIGTERM, (uintptr_t)SIG_DFL, 0));
+	CHECK(action_is(SIGUSR1, (uintptr_t)SIG_DFL, 0));
+	raise(SIGUSR2);                             /* still ignored */
+	return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 static const struct { const char *name; void (*fn)(void); } cases[] = {
@@ -707,7 +755,7 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 	{ "exit_group_threads", t_exit_group_threads }, { "exit_race", t_exit_race },
 	{ "init_unkillable", t_init_unkillable }, { "pgrp_rules", t_pgrp_rules },
 	{ "ttou_background", t_ttou_background }, { "ttin_background", t_ttin_background },
-	{ "uring_eintr", t_uring_eintr },
+	{ "uring_eintr", t_uring_eintr }, { "fork_actions", t_fork_actions },
 };
 
 static int run_case(int i)
@@ -826,6 +874,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "ttyread"))
 		return ttyread(argc > 2);
+	if (argc > 1 && !strcmp(argv[1], "exec_actions"))
+		return exec_actions();
 	if (argc > 1 && !strcmp(argv[1], "storm"))
 		return storm(argc > 2 ? atoi(argv[2]) : 1000);
 	int fails = 0, ran = 0;

@@ -36,7 +36,9 @@ USER_PROGS := init sh echo cat ls ps kill sleep \
 	uring_smoke uring_test uring_fuzz coread aecho coro10k prio migrate bench_uring \
 	tlbstress cowtest scale poweroff reboot bench_init sigtest defects mkdir rm mv cp ln touch stat df \
 	sync mount umount fstest fswriters uring_blk uring_files bench_fs fsyncer execthreads \
-	bench_procmem mmapfile
+	bench_procmem fpkeep mmapfile
+# how many blocked forked children fit in memory (test_user.py)
+USER_PROGS += procfill
 # the calls answered from the trap (arch/riscv/syscall_fast.c)
 USER_PROGS += fastcall
 

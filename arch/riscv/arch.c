@@ -10,6 +10,7 @@
 #include "layout.h"
 #include "machine.h"
 #include "lib/printk.h"
+#include "mem/mm.h"
 #include "sbi.h"
 
 struct hart *arch_this_hart(void)
@@ -41,6 +42,7 @@ void arch_irq_enable(void) { csr_set(sstatus, SSTATUS_SIE); }
 
 void arch_wait_for_interrupt(void)
 {
+    pt_idle();
     /* Interrupts are masked: a pending one still ends the wfi, and is
      * taken when the caller unmasks. */
     __asm__ volatile("wfi" ::: "memory");

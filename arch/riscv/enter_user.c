@@ -12,7 +12,13 @@
  * Floating point: a thread starts with sstatus.FS = Off.  Its first FP
  * instruction traps as illegal; we give it an FP save area and retry.
  * From then on its FP registers are saved at a trap only if it dirtied
- * them, and restored only if this hart's FP registers hold someone else's.
+ * them, and restored only if this hart's FP registers hold someone else's
+ * - at entry while it used FP lately (fp_eager: it dirtied them within
+ * its last FP_EAGER traps), else lazily: it enters with FS = Off, and
+ * its next FP instruction traps and brings them back (a thread that did
+ * FP once, e.g. in glibc's start-up, does not pay ~35 instructions at
+ * every switch for it).  th->fp holds its FP state whenever it is in the
+ * kernel.
  */
 #include "arch.h"
 #include "csr.h"
@@ -30,6 +36,7 @@
 #include "user_trap.h"
 
 #define SLICE_MS 10
+#define FP_EAGER 16     /* traps after its last FP write that a thread gets its FP state at entry */
 
 void fp_save(uint64_t *area);       /* fp.S */
 void fp_restore(const uint64_t *area);
@@ -42,6 +49,7 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     (void)cx;
     struct hart *h = this_hart();
     struct mm *mm = th->proc->mm;
+    __typeof__(loaded[0]) *ld = &loaded[h->index];     /* once: fences below reload h->index */
     /* Interrupts stay masked from here to sret: an IPI (a shootdown's)
      * or the slice timer arriving once user_mm says "running mm" must
      * stay pending and trap us out of user mode, not be taken and
@@ -52,28 +60,38 @@ enum poll enter_user(struct thread *th, struct cx *cx)
     atomic_store(&h->user_mm, mm);
     atomic_thread_fence(memory_order_seq_cst);
     uint64_t gen = atomic_load(&mm->gen);
-    if (loaded[h->index].mm != mm || loaded[h->index].gen != gen) {
+    if (ld->mm != mm || ld->gen != gen) {
         mm_activate(mm);
-        loaded[h->index].mm = mm;
-        loaded[h->index].gen = gen;
+        ld->mm = mm;
+        ld->gen = gen;
     }
 
-    uint64_t fs = SSTATUS_FS_OFF;
+    uint64_t fs = SSTATUS_FS_OFF;      /* (a lazy entry: FP traps, see the top) */
     if (th->fp) {
-        if (h->fp_owner != th || th->fp_hart != h->index) {
+        if (h->fp_owner == th && th->fp_hart == h->index) {
+            fs = SSTATUS_FS_CLEAN;
+        } else if (th->fp_eager) {
             csr_set(sstatus, SSTATUS_FS_INITIAL);
             fp_restore(th->fp);
             h->fp_owner = th;
             th->fp_hart = h->index;
+            fs = SSTATUS_FS_CLEAN;
         }
-        fs = SSTATUS_FS_CLEAN;
     }
 
     uint64_t now = arch_time();
-    if (loaded[h->index].slice_owner != th || now >= h->slice_end) {
-        loaded[h->index].slice_owner = th;
-        h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : time_ms(SLICE_MS));
-        timer_rearm();
+    if (ld->slice_owner != th || now >= h->slice_end) {
+        ld->slice_owner = th;
+        static uint64_t slice_ticks;    /* time_ms(SLICE_MS), once: it divides */
+        if (!slice_ticks)
+            slice_ticks = time_ms(SLICE_MS);
+        h->slice_end = now + (__builtin_expect(chaos_on, 0) ? chaos_slice(h) : slice_ticks);
+        /* A timer armed for no later than the new slice's end re-arms for
+         * it when it fires (timer_rearm looks at slice_end); so a switch
+         * between threads, which starts a later slice, costs no re-arm.
+         * (timer_armed is this hart's, and interrupts are masked.) */
+        if (h->slice_end < h->timer_armed)
+            timer_rearm();
     }
     th->entered = now;
 
@@ -90,6 +108,9 @@ enum poll enter_user(struct thread *th, struct cx *cx)
         fp_save(th->fp);
         h->fp_owner = th;
         th->fp_hart = h->index;
+        th->fp_eager = FP_EAGER;
+    } else if (th->fp_eager) {
+        th->fp_eager--;
     }
     csr_clear(sstatus, SSTATUS_FS);
     th->proc->utime += arch_time() - th->entered;
@@ -102,6 +123,10 @@ void user_trap_decode(struct thread *th, struct user_trap *t)
     t->addr = th->tf.stval;
     t->pc = th->tf.sepc;
     t->access = 0;
+    if (c == EXC_ECALL_U) {     /* the common case first */
+        t->kind = UT_SYSCALL;
+        return;
+    }
     if (c & SCAUSE_INTR) {
         t->kind = UT_INTERRUPT;
         return;
@@ -117,7 +142,9 @@ void user_trap_decode(struct thread *th, struct user_trap *t)
     case EXC_STORE_PAGE:
         t->kind = UT_PAGE_FAULT; t->access = PROT_WRITE; return;
     case EXC_ILLEGAL:
-        if (!th->fp) {
+        /* no FP state yet, or a lazy entry (FS Off): maybe an FP
+         * instruction; if it traps again with FS on, it is illegal */
+        if (!th->fp || (th->tf.sstatus & SSTATUS_FS) == SSTATUS_FS_OFF) {
             t->kind = UT_FP_FIRST_USE;
             return;
         }
@@ -146,13 +173,17 @@ bool user_slice_expired(void)
     return arch_time() >= this_hart()->slice_end;
 }
 
-/* First FP use: give the thread its save area (zeroed registers). */
+/* FP use with FS Off: give the thread its save area (zeroed registers)
+ * the first time; either way it enters with its FP state loaded next. */
 int user_fp_enable(struct thread *th)
 {
-    th->fp = kzalloc(33 * sizeof(uint64_t));
-    if (!th->fp)
-        return -ENOMEM;
-    th->fp_hart = TASK_NO_HART;
+    if (!th->fp) {
+        th->fp = kzalloc(33 * sizeof(uint64_t));
+        if (!th->fp)
+            return -ENOMEM;
+        th->fp_hart = TASK_NO_HART;
+    }
+    th->fp_eager = FP_EAGER;
     return 0;
 }
 
@@ -170,15 +201,13 @@ void user_fp_release(struct thread *th)
     th->fp = NULL;
 }
 
-/* Syscall ABI: number in a7, arguments a0..a5, result in a0. */
-void user_syscall_args(struct thread *th, long *nr, uint64_t a[6])
+/* Syscall ABI: number in a7, arguments a0..a5, result in a0.  a0..a5
+ * are x10..x15, next to each other in the trapframe: the arguments are
+ * read where the trap saved them, not copied (12 instructions a call). */
+uint64_t *user_syscall_args(struct thread *th, long *nr)
 {
-    /* written out: the loop cost 32 instructions of a 311-instruction
-     * null system call, these six loads and stores 12 */
-    const uint64_t *x = &th->tf.x[REG_A0];
     *nr = th->tf.x[REG_A7];
-    a[0] = x[0]; a[1] = x[1]; a[2] = x[2];
-    a[3] = x[3]; a[4] = x[4]; a[5] = x[5];
+    return &th->tf.x[REG_A0];
 }
 
 void user_syscall_return(struct thread *th, long result)

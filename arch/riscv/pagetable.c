@@ -28,6 +28,7 @@
  * per idle hart is held back, and only until the next process starts.
  */
 #include <stdbool.h>
+#include "arch.h"
 #include "csr.h"
 #include "lib/errno.h"
 #include "core/hart.h"
@@ -36,6 +37,9 @@
 #include "mem/mm.h"
 #include "mem/page_alloc.h"
 #include "core/spinlock.h"
+
+/* Page-table pages allocated (retired roots included), for /proc/mem. */
+static _Atomic long pt_pages;
 
 #define PTE_V (1UL << 0)
 #define PTE_R (1UL << 1)
@@ -103,6 +107,7 @@ static __attribute__((noinline)) uint64_t *walk_slow(uint64_t *pt, uint64_t va, 
             uint64_t *n = page_alloc();         /* zeroed */
             if (!n)
                 return NULL;
+            atomic_fetch_add_explicit(&pt_pages, 1, memory_order_relaxed);
             /* the zeroing is visible before the link (other harts walk) */
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
             *e = PA_PTE(va_to_pa(n)) | PTE_V;
@@ -130,6 +135,14 @@ static inline uint64_t *walk(uint64_t *pt, uint64_t va, bool alloc)
         }
     }
     return walk_slow(pt, va, alloc);
+}
+
+size_t pt_page_count(void) { return (size_t)atomic_load_explicit(&pt_pages, memory_order_relaxed); }
+
+static void pt_page_free(void *p)
+{
+    atomic_fetch_sub_explicit(&pt_pages, 1, memory_order_relaxed);
+    page_free(p);
 }
 
 /* ---- root tables still loaded on some hart ------------------------------ */
@@ -164,7 +177,7 @@ static void reap_retired(void)
     spin_unlock(&retire_lock);
     while (done) {
         uint64_t *next = (uint64_t *)done[0];
-        page_free(done);
+        pt_page_free(done);
         done = next;
     }
 }
@@ -191,6 +204,7 @@ uint64_t *pt_create(void)
     pt = page_alloc();
     if (!pt)
         return NULL;
+    atomic_fetch_add_explicit(&pt_pages, 1, memory_order_relaxed);
     memcpy(&pt[KERNEL_FIRST], &boot_pagetable[KERNEL_FIRST],
            (PT_ENTRIES - KERNEL_FIRST) * sizeof(uint64_t));
     return pt;
@@ -208,8 +222,8 @@ void pt_destroy(uint64_t *pt)
         uint64_t *l1 = pte_next(e2);
         for (unsigned j = 0; j < PT_ENTRIES; j++)
             if (pte_table(l1[j]))
-                page_free(pte_next(l1[j]));
-        page_free(l1);
+                pt_page_free(pte_next(l1[j]));
+        pt_page_free(l1);
     }
     /* The root: never free it under a hart that is running through it. */
     unsigned me = this_hart()->index;
@@ -223,8 +237,16 @@ void pt_destroy(uint64_t *pt)
         retired = pt;
     }
     spin_unlock(&retire_lock);
-    if (!keep)
-        page_free(pt);
+    if (!keep) {
+        pt_page_free(pt);
+        return;
+    }
+    /* A hart that has it loaded may already sleep in wfi: wake it, so
+     * that it looks again before it sleeps (pt_idle) and the page goes
+     * back now.  A hart that is running will load another root soon. */
+    for (unsigned i = 0; i < nharts; i++)
+        if (i != me && atomic_load(&hart_root[i]) == pt)
+            arch_send_ipi(i);
 }
 
 int pt_map(uint64_t *pt, uint64_t va, uint64_t pa, uint32_t prot)
@@ -325,12 +347,33 @@ void pt_activate(uint64_t *pt)
     uint64_t *root = pt ? pt : boot_pagetable;
     csr_write(satp, SATP_SV39 | (va_to_pa(root) >> PAGE_SHIFT));
     __asm__ volatile("sfence.vma" ::: "memory");
-    /* Only now that satp has moved may the old root be freed.  Taking
-     * retire_lock (rather than peeking at the list) makes it exact: a
-     * pt_destroy either sees this hart's new root or is seen here. */
+    /* Only now that satp has moved may the old root be freed.  A peek
+     * at the list first: at a switch between processes it is almost
+     * always empty, and the lock cost a quarter of the switch.  A root
+     * that a pt_destroy on another hart retires just after the peek
+     * (because it saw our old root) is freed at the next switch anywhere,
+     * or reused by pt_create before that. */
     uint64_t *old = atomic_exchange(&hart_root[this_hart()->index], pt);
-    if (old && old != pt)
+    if (old && old != pt && __atomic_load_n(&retired, __ATOMIC_RELAXED))
         reap_retired();
+}
+
+/* A hart about to wait in wfi lets go of a root retired under it (its
+ * address space is gone), so the page goes back now, not whenever the
+ * hart next enters user mode: the free count then reads the same
+ * whichever hart ran the last process (before and after a test). */
+void pt_idle(void)
+{
+    uint64_t *mine = atomic_load(&hart_root[this_hart()->index]);
+    if (!mine || !__atomic_load_n(&retired, __ATOMIC_RELAXED))
+        return;
+    bool dead = false;
+    spin_lock(&retire_lock);
+    for (uint64_t *pt = retired; pt && !dead; pt = (uint64_t *)pt[0])
+        dead = pt == mine;
+    spin_unlock(&retire_lock);
+    if (dead)
+        pt_activate(NULL);
 }
 
 void pt_flush(void)

@@ -35,6 +35,7 @@
 
 /* Called from trapvec.S for an ecall from user mode with a7 in 172..178
  * (a range check there keeps the other calls from paying for this one). */
+__attribute__((optimize("omit-frame-pointer")))     /* a leaf: see spin_lock */
 bool syscall_fast(struct trapframe *tf)
 {
     uint64_t nr = tf->x[REG_A7];
@@ -42,8 +43,13 @@ bool syscall_fast(struct trapframe *tf)
         return false;       /* getppid (173) takes proc_lock: the normal path */
     struct thread *th = (struct thread *)((char *)tf - offsetof(struct thread, tf));
     struct hart *h = this_hart();
-    if (__builtin_expect(trace_on, 0) || csr_read(sip) || atomic_load(&th->sigwork) ||
-        atomic_load(&th->proc->killed) || th->exiting || th->prio_ring ||
+    /* Relaxed loads: a sender stores sigwork or killed, then interrupts
+     * us (an IPI shows in sip, or is taken right after the sret, which
+     * takes the normal path), so no ordering here would catch more. */
+    if (__builtin_expect(trace_on, 0) || csr_read(sip) ||
+        atomic_load_explicit(&th->sigwork, memory_order_relaxed) ||
+        atomic_load_explicit(&th->proc->killed, memory_order_relaxed) ||
+        th->exiting || th->prio_ring ||
         arch_time() >= h->slice_end || runq_has_higher(h, th->task->prio))
         return false;
     long r;

@@ -154,11 +154,11 @@ from_user:
     sd t0, TF_STVAL(sp)
     csrr a0, scause
     sd a0, TF_SCAUSE(sp)
-    li t1, 8                        /* EXC_ECALL_U and a7 in 172..178: */
-    bne a0, t1, 1f                  /* maybe a call that never waits */
-    addi t1, a7, -172
-    li t2, 178 - 172
-    bleu t1, t2, ecall_fast
+    addi t1, a7, -172               /* a7 in 172..178 and EXC_ECALL_U: */
+    li t2, 178 - 172                /* maybe a call that never waits */
+    bgtu t1, t2, 1f                 /* (most calls leave at this test) */
+    li t1, 8
+    beq a0, t1, ecall_fast
 1:  ld sp, TF_KSP(sp)               /* the hart stack, inside user_switch */
 to_future:
     ld ra, 0(sp)

@@ -32,7 +32,10 @@ struct ksiginfo;
 int arch_signal_frame(struct thread *th, uint64_t top, uint64_t handler,
                       const struct ksiginfo *info, uint64_t mask);
 int arch_sigreturn(struct thread *th, uint64_t *mask, uint64_t ss[3]);
-void user_syscall_args(struct thread *th, long *nr, uint64_t a[6]);
+/* The call's number, and its six arguments: the saved user registers
+ * themselves (handlers only read them; the result goes in with
+ * user_syscall_return), valid until the thread enters user mode again. */
+uint64_t *user_syscall_args(struct thread *th, long *nr);
 void user_syscall_return(struct thread *th, long result);
 void user_skip_ecall(struct thread *th);
 void user_set_entry(struct thread *th, uint64_t pc, uint64_t sp);

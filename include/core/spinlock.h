@@ -8,6 +8,7 @@
  */
 #pragma once
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct spinlock {
@@ -20,3 +21,5 @@ struct spinlock {
 void spin_init(struct spinlock *l, const char *name);
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);
+/* Take l only if it is free now: true if taken (then as spin_lock). */
+bool spin_trylock(struct spinlock *l);

@@ -59,6 +59,12 @@ void bc_readahead(struct blkdev *dev, uint64_t blkno, uint32_t size);
 void bc_forget(struct blkdev *dev);
 /* Forget b's contents (a block read at another size). */
 void bc_invalidate(struct buf *b);
+/* The page cache takes a clean page-sized block's data instead of copying
+ * it: if b is VALID, clean, idle and referenced only by the caller, its
+ * data page is returned and `page` (a page from the page allocator)
+ * becomes its data, the buf no longer VALID (a later reader reads the
+ * disk again).  Else NULL and nothing changes. */
+uint8_t *bc_trade(struct buf *b, uint8_t *page);
 
 /* Read (dev, blkno) into the cache.  result 0 or -EIO / -ENOMEM. */
 struct bc_read {

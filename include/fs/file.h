@@ -114,12 +114,17 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t cap);
  * A table starts with FDTABLE_INLINE slots inside itself and grows (by
  * doubling) only when a descriptor beyond them is asked for, up to its
  * RLIMIT_NOFILE soft limit: three descriptors do not pay for 1024.
+ * A fork's copy is sized to the highest open descriptor, not to the
+ * parent's capacity.
  * The limits live in the table because they govern exactly it; a table
  * shared with CLONE_FILES shares them.
  */
 #define NOFILE_DEFAULT 1024     /* soft limit a process starts with (Linux's) */
 #define NOFILE_MAX 4096         /* hard limit; no table is ever bigger */
-#define FDTABLE_INLINE 64       /* as many as one cloexec word covers */
+/* 8: stdio and a few pipes, and the whole table fits kmalloc's 128-byte
+ * class (a blocked forked child costs little); at most 64, what one
+ * cloexec word covers */
+#define FDTABLE_INLINE 8
 
 struct fdtable {
     struct spinlock lock;

@@ -57,9 +57,17 @@ struct vma {
     struct vma *next;           /* sorted by start */
 };
 
-#define USER_STACK_TOP  0x3fffff0000UL  /* top of the main thread's stack */
+/*
+ * Stack and mmap area sit at the top of the lowest GiB, not of the whole
+ * Sv39 user half as on Linux: a static program (text at 0x10000), its
+ * heap, stack and mappings then hang off one level-1 page table, so a
+ * forked child costs one page-table page less (a blocked child: root,
+ * one L1, two L0).  Nothing in the ABI fixes where the stack is; mmap
+ * falls back to the space above the stack when this GiB is full.
+ */
+#define USER_STACK_TOP  0x3fff0000UL    /* top of the main thread's stack */
 #define USER_STACK_MAX  (8UL << 20)
-#define USER_MMAP_TOP   0x3f00000000UL  /* mmap grows down from here */
+#define USER_MMAP_TOP   0x3f000000UL    /* mmap grows down from here */
 
 struct mm {
     struct spinlock lock;       /* vmas and page table */
@@ -84,6 +92,7 @@ struct mm {
     _Atomic uint64_t gen;       /* bumped when a mapping is removed or
                                  * narrowed: enter_user reloads satp and
                                  * flushes the TLB when it changed */
+    struct mm *all_prev, *all_next; /* every mm (mm_unmap_file), under mm.c's list lock */
 };
 
 struct mm *mm_create(void);                     /* NULL: no memory */
@@ -121,6 +130,12 @@ long mm_map_file(struct mm *mm, uint64_t addr, uint64_t len, uint32_t prot, int 
  * calls fn(fs, ino, arg) for each (msync).  0 or -ENOMEM (not all mapped). */
 long mm_shared_files(struct mm *mm, uint64_t addr, uint64_t len,
                      void (*fn)(struct ext2_fs *fs, uint32_t ino, void *arg), void *arg);
+
+/* The file (fs, ino) shrank to `from` pages: unmap its pages from index
+ * `from` on in every address space (cache pages and private copies), so
+ * the next access faults, finds no page and gets SIGBUS (truncate; the
+ * caller has already taken those pages out of the page cache). */
+void mm_unmap_file(struct ext2_fs *fs, uint32_t ino, uint64_t from);
 
 long mm_brk(struct mm *mm, uint64_t newbrk);    /* Linux brk: returns the break */
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
@@ -182,6 +197,8 @@ uint64_t pt_unmap(uint64_t *pt, uint64_t va);
 uint64_t pt_lookup(uint64_t *pt, uint64_t va, uint32_t *prot);
 int pt_protect(uint64_t *pt, uint64_t va, uint32_t prot);
 void pt_activate(uint64_t *pt);                 /* satp + sfence.vma; NULL: kernel table */
+void pt_idle(void);                             /* before wfi: drop a dead root */
+size_t pt_page_count(void);                     /* page-table pages allocated */
 void pt_flush(void);                            /* sfence.vma on this hart */
 /* First page in [va, end) with a mapping (any prot), or end; skips absent
  * tables, so walking a huge sparse range is cheap. */

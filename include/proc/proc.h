@@ -118,10 +118,12 @@ struct thread {
     uint64_t cause;                     /* the trap enter_user returned */
     uint64_t *fp;                       /* FP registers + fcsr, once the thread used FP */
     uint16_t fp_hart;                   /* hart whose FP registers hold ours */
+    uint8_t fp_eager;                   /* traps left that get FP loaded at entry (enter_user.c) */
     bool exiting;
     uint8_t sig_restart;                /* SIGRS_*: an interrupted call awaits delivery */
     bool restore_mask;                  /* sigsuspend/sigtimedwait: saved_mask is the real one */
     bool in_sigwait;                    /* rt_sigtimedwait: its set is only unblocked to wake us */
+    bool yield_after;                   /* sched_yield: give way before user mode again */
     bool copy_wait;                     /* sc.pgfault: a system call to restart once read */
     _Atomic uint8_t sigwork;            /* a signal or a stop may be pending: look */
     int exit_status;                    /* exit(): the status if this thread is the last */
@@ -182,9 +184,11 @@ int exec_spawn_argv(const char *path, int argc, const char *const argv[]);
 /* Start pid 1 from an ext2 program (the root disk's /bin/init). */
 int exec_init_file(const char *path, const struct exec_file *xf);
 
-/* syscall.c: serve the ecall in th->tf.  Returns PENDING with th->sc
- * initialised when the call must wait; READY with tf.a0 set otherwise. */
-enum poll syscall_start(struct thread *th);
+/* syscall.c: serve the ecall in th->tf.  SC_DONE: tf.a0 is set.  SC_WAIT:
+ * th->sc is initialised, to be awaited.  SC_WAITING: th->sc was polled,
+ * PENDING, and its waker registered: await it after the next wake. */
+enum sc_start { SC_DONE, SC_WAIT, SC_WAITING };
+enum sc_start syscall_start(struct thread *th);
 void syscall_finish(struct thread *th, long result);
 
 /* futex.c */

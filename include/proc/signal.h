@@ -67,6 +67,7 @@ struct thread;
 #define CLD_CONTINUED 6
 #define SEGV_MAPERR 1
 #define SEGV_ACCERR 2
+#define BUS_ADRERR 2
 
 /* The kernel's compact siginfo; expanded to Linux's 128 bytes on delivery. */
 struct ksiginfo {
@@ -115,9 +116,19 @@ enum sc_restart {
 /* th->sig_restart: an interrupted call is waiting for the delivery's verdict. */
 enum { SIGRS_NONE = 0, SIGRS_SYS, SIGRS_NEVER, SIGRS_ALWAYS };
 
+/* The actions of a process: 1.5 KiB that most processes never change,
+ * so it is allocated on the first sigaction that sets one and shared
+ * copy-on-write by fork (a table with refs > 1 is never written). */
+struct sigactions {
+    _Atomic int refs;
+    struct k_sigaction a[NSIG_K];
+};
+
 /* Process state (in struct proc). */
 struct proc_signals {
-    struct k_sigaction action[NSIG_K];
+    struct sigactions *actions; /* NULL: every action is SIG_DFL, or SIG_IGN for
+                                 * the bits of `ignored` (all execve can leave) */
+    uint64_t ignored;           /* only while actions is NULL */
     struct sigpending shared;
     bool stopped;               /* group stop in effect */
     int report;                 /* for the parent's wait4: CLD_STOPPED/CLD_CONTINUED, 0 */
@@ -162,6 +173,12 @@ void signal_thread_exit(struct thread *th);
 void signal_fork(struct proc *child, struct proc *parent);
 void signal_exec(struct proc *p);
 void signal_proc_exit_locked(struct proc *p);
+void signal_proc_free(struct proc *p);          /* the struct proc goes */
+/* The action for sig (under proc_lock). */
+struct k_sigaction signal_action(struct proc *p, int sig);
+/* Set it (under proc_lock): 0, or -ENOMEM when a private table is needed
+ * and there is no memory for it. */
+int signal_set_action_locked(struct proc *p, int sig, const struct k_sigaction *act);
 void signal_proc_free(struct proc *p);
 /* The last thread of p exited with wait status `status`: tell the parent. */
 void signal_child_exit_locked(struct proc *p, int status);

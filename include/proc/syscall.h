@@ -3,7 +3,10 @@
  *
  * A handler returns its result, or SYSCALL_WAIT after initialising the
  * thread's syscall future (th->sc), which the thread then awaits: the
- * same future that would serve the call asynchronously.
+ * same future that would serve the call asynchronously.  A handler that
+ * has polled th->sc itself, and got PENDING (so its waker is registered),
+ * returns SYSCALL_WAITING instead: the thread then polls it only after a
+ * wake, not once more at once for nothing.
  */
 #pragma once
 #include <limits.h>
@@ -11,10 +14,13 @@
 #include "proc/proc.h"
 
 #define SYSCALL_WAIT LONG_MIN
+#define SYSCALL_WAITING (LONG_MIN + 1)
 
 /* sys_time.c: ticks to add to arch_time() for CLOCK_REALTIME (else 0). */
 uint64_t time_ticks_of_clock(int clock_realtime);
 
+/* a[] is the caller's saved argument registers (user_syscall_args):
+ * read it, never write it - a user's a1..a5 survive a system call. */
 typedef long (*syscall_fn)(struct thread *th, uint64_t a[6]);
 
 /* Start th->sc as a wait on `child` (embedded in th->sc); the result of

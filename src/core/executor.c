@@ -44,6 +44,22 @@ void executor_init_hart(struct hart *h)
     h->timer_armed = UINT64_MAX;
 }
 
+/* The highest non-empty level of a runq mask: a table, because the
+ * kernel is built without Zbb and __builtin_clz is a libgcc call of
+ * ~22 instructions, paid at every pop. */
+_Static_assert(PRIO_LEVELS <= 8, "top_level's table covers 8 levels");
+static const uint8_t top_level_of[256] = {
+#define T4(n) n, n, n, n
+#define T16(n) T4(n), T4(n), T4(n), T4(n)
+#define T64(n) T16(n), T16(n), T16(n), T16(n)
+    0, 0, 1, 1, T4(2), T4(3), T4(3), T16(4), T16(5), T16(5), T64(6), T64(7), T64(7),
+#undef T64
+#undef T16
+#undef T4
+};
+
+static inline int top_level(uint32_t mask) { return top_level_of[mask & 0xff]; }
+
 /* Take t (after prev, NULL if first) off level p of q.  Under q->lock. */
 static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t)
 {
@@ -64,7 +80,7 @@ static void runq_unlink(struct runq *q, int p, struct task *prev, struct task *t
 static CHAOS_COLD struct task *runq_pop_chaos(struct runq *q)
 {
     struct hart *h = this_hart();
-    int p = 31 - __builtin_clz(q->mask);
+    int p = top_level(q->mask);
     if (chaos_one_in(h, 4)) {
         uint32_t m = q->mask;
         for (unsigned k = chaos_rand(h, __builtin_popcount(m)); k; k--)
@@ -88,7 +104,7 @@ static struct task *runq_pop(struct runq *q)
     if (__builtin_expect(chaos_on, 0) && q->mask) {
         t = runq_pop_chaos(q);
     } else if (q->mask) {
-        int p = 31 - __builtin_clz(q->mask);
+        int p = top_level(q->mask);
         t = q->head[p];
         q->head[p] = t->next;
         if (!q->head[p]) {
@@ -108,7 +124,7 @@ static struct task *runq_pop_for(struct runq *q, unsigned i)
     spin_lock(&q->lock);
     struct task *t = NULL;
     for (uint32_t m = q->mask; m && !t; ) {
-        int p = 31 - __builtin_clz(m);
+        int p = top_level(m);
         m &= ~(1u << p);
         struct task *prev = NULL;
         for (t = q->head[p]; t && !task_may_run_on(t, i); t = t->next)
@@ -156,6 +172,25 @@ static void kick_idle_hart(struct hart *self)
             return;
 }
 
+/* After a push on h: wake h if it sleeps or preempt its user thread
+ * (another hart), or let an idle hart steal (ours, with work to share).
+ * Out of line: a push on our own hart with nobody to kick skips it. */
+static __attribute__((noinline)) void push_notify(struct hart *self, struct hart *h,
+                                                  struct task *t)
+{
+    /* the push, then the idle flags */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (h != self) {
+        if (atomic_load(&h->idle))
+            wake_idle(self, h->index);
+        else if (sched.priority && atomic_load(&h->user_mm) &&
+                 t->prio > atomic_load(&h->current_prio))
+            arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
+    } else {
+        kick_idle_hart(self);
+    }
+}
+
 void runq_push(struct hart *h, struct task *t)
 {
     struct runq *q = &h->runq;
@@ -171,17 +206,9 @@ void runq_push(struct hart *h, struct task *t)
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
     spin_unlock(&q->lock);
 
-    atomic_thread_fence(memory_order_seq_cst);
     struct hart *self = this_hart();
-    if (h != self) {
-        if (atomic_load(&h->idle))
-            wake_idle(self, h->index);
-        else if (sched.priority && atomic_load(&h->user_mm) &&
-                 t->prio > atomic_load(&h->current_prio))
-            arch_send_ipi(h->index);    /* preempt its user thread (thread.c yields) */
-    } else if (len > 1 && sched.steal && !t->hart_mask) {
-        kick_idle_hart(self);
-    }
+    if (h != self || (len > 1 && sched.steal && !t->hart_mask && nharts > 1))
+        push_notify(self, h, t);
 }
 
 /* Where a woken (or requeued) task goes: the hart that polled it last
@@ -296,16 +323,23 @@ static CHAOS_COLD void poll_end_chaos(struct hart *h, struct task *t)
     task_put(t);
 }
 
-static void poll_task(struct hart *h, struct task *t)
+/* Poll t.  Returns t if it was woken during the poll and goes back on
+ * this hart's queue: the caller pushes it (executor_run together with its
+ * next pop, under one lock); NULL otherwise.  Inlined into executor_run's
+ * loop (a call and its frame were a sixth of a thread switch); poll_task
+ * is the same for the others. */
+static inline __attribute__((always_inline)) struct task *poll_task_inline(struct hart *h,
+                                                                          struct task *t)
 {
     if (!task_may_run_on(t, h->index)) {
         runq_push(hart_for(t, h), t);   /* its mask changed while it was queued */
-        return;
+        return NULL;
     }
     atomic_store(&t->state, TASK_RUNNING);
     t->hart = h->index;
     h->current = t;
-    atomic_store(&h->current_prio, t->prio);
+    /* a hint for runq_push on other harts (whether to preempt us) */
+    atomic_store_explicit(&h->current_prio, t->prio, memory_order_relaxed);
     h->polls++;
     t->polls++;
     trace_event(TR_POLL_BEGIN, t->id, (uint64_t)t->name);
@@ -317,16 +351,56 @@ static void poll_task(struct hart *h, struct task *t)
     h->current = NULL;
     if (r == READY) {
         task_finish(t);
-        return;
+        return NULL;
     }
     if (__builtin_expect(chaos_on, 0)) {
         poll_end_chaos(h, t);
-        return;
+        return NULL;
     }
     uint32_t s = TASK_RUNNING;
     if (atomic_compare_exchange_strong(&t->state, &s, 0))
-        return;                 /* (4) waits for a wake */
-    requeue(h, t);
+        return NULL;            /* (4) waits for a wake */
+    /* (6) woken during the poll (a yield, or a wake from elsewhere) */
+    atomic_store(&t->state, TASK_QUEUED);
+    /* wake_target(h, t), knowing that t->hart is h: h, unless its mask
+     * changed during the poll (sched_setaffinity) */
+    if (task_may_run_on(t, h->index))
+        return t;
+    runq_push(hart_for(t, h), t);
+    return NULL;
+}
+
+static __attribute__((noinline)) struct task *poll_task(struct hart *h, struct task *t)
+{
+    return poll_task_inline(h, t);
+}
+
+/* Put t (QUEUED, from poll_task) back on h's queue and take the first
+ * task there, under one lock: what runq_push and runq_pop would do. */
+static struct task *runq_push_pop(struct hart *h, struct task *t)
+{
+    struct runq *q = &h->runq;
+    int p = sched.priority ? t->prio % PRIO_LEVELS : 0;
+    t->next = NULL;
+    spin_lock(&q->lock);
+    if (q->tail[p])
+        q->tail[p]->next = t;
+    else
+        q->head[p] = t;
+    q->tail[p] = t;
+    q->mask |= 1u << p;
+    uint32_t len = atomic_load_explicit(&q->len, memory_order_relaxed) + 1;  /* with t */
+    int top = top_level(q->mask);
+    struct task *n = q->head[top];
+    q->head[top] = n->next;
+    if (!q->head[top]) {
+        q->tail[top] = NULL;
+        q->mask &= ~(1u << top);
+    }
+    spin_unlock(&q->lock);      /* (len itself did not change) */
+    if (len > 1 && sched.steal && !t->hart_mask && nharts > 1)
+        push_notify(h, h, t);   /* as runq_push: others may steal */
+    return n;
 }
 
 /* chaos: maybe not steal at all, else look at the others from a random one */
@@ -341,7 +415,8 @@ static bool steal_from(struct hart *self, unsigned first)
         struct task *t = runq_pop_for(&v->runq, self->index);
         if (t) {
             self->steals++;
-            poll_task(self, t);
+            if ((t = poll_task(self, t)) != NULL)
+                runq_push(self, t);
             return true;
         }
     }
@@ -393,7 +468,8 @@ bool executor_poll_one(void)
     struct task *t = runq_pop(&h->runq);
     if (!t)
         return false;
-    poll_task(h, t);
+    if ((t = poll_task(h, t)) != NULL)
+        runq_push(h, t);
     return true;
 }
 
@@ -413,8 +489,15 @@ void executor_run(void)
 {
     struct hart *h = this_hart();
     arch_irq_enable();
+    /* A task woken during its poll (poll_task returned it) goes back on
+     * the queue together with the next pop, as the last of the batch it
+     * joins: the order is that of a push after its poll. */
+    struct task *again = NULL;
     for (;;) {
-        uint32_t batch = atomic_load(&h->runq.len);
+        /* (relaxed: the batch's size is a hint; the pops are under the
+         * lock, and idle() looks again with a fence) */
+        uint32_t batch = atomic_load_explicit(&h->runq.len, memory_order_relaxed) +
+                         (again != NULL);
         if (__builtin_expect(chaos_on, 0) && run_chaos(h, batch))
             continue;
         if (batch == 0) {
@@ -423,10 +506,11 @@ void executor_run(void)
             continue;
         }
         while (batch--) {
-            struct task *t = runq_pop(&h->runq);
+            struct task *t = again ? runq_push_pop(h, again) : runq_pop(&h->runq);
+            again = NULL;
             if (!t)
                 break;
-            poll_task(h, t);
+            again = poll_task_inline(h, t);
         }
     }
 }

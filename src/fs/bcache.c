@@ -25,6 +25,22 @@
 #define WRITEBACK_MS 5000
 
 static struct spinlock lock = SPINLOCK_INIT("bcache");
+
+/* A block's data: a whole page from the page allocator when the block is
+ * a page (so the page cache can trade pages with us: bc_trade), else
+ * kmalloc'd.  Zeroed either way. */
+static uint8_t *data_alloc(uint32_t size)
+{
+    return size == PAGE_SIZE ? page_alloc() : kmalloc(size);
+}
+
+static void data_free(uint8_t *p, uint32_t size)
+{
+    if (size == PAGE_SIZE)
+        page_free(p);
+    else
+        kfree(p);
+}
 static struct buf *hash[NHASH];
 static struct buf lru = { .lru_prev = &lru, .lru_next = &lru };   /* head: most recent */
 static uint64_t nbufs, cached_bytes, max_bytes;
@@ -97,7 +113,7 @@ static uint64_t reclaim(uint64_t want)
     while (victims) {
         struct buf *b = victims;
         victims = b->hnext;
-        kfree(b->data);
+        data_free(b->data, b->size);
         kfree(b);
     }
     return got;
@@ -140,10 +156,10 @@ struct buf *bc_get(struct blkdev *d, uint64_t blkno, uint32_t size)
         reclaim(cached_bytes + size - max_bytes + 64 * size);
 
     struct buf *nb = kzalloc(sizeof *nb);
-    uint8_t *data = nb ? kmalloc(size) : NULL;
+    uint8_t *data = nb ? data_alloc(size) : NULL;
     if (nb && !data) {              /* memory is short: give back clean blocks, retry */
         reclaim(cached_bytes / 4 + size);
-        data = kmalloc(size);
+        data = data_alloc(size);
     }
     if (!data) {
         kfree(nb);
@@ -160,7 +176,7 @@ struct buf *bc_get(struct blkdev *d, uint64_t blkno, uint32_t size)
     if (b) {
         atomic_fetch_add(&b->refs, 1);
         spin_unlock(&lock);
-        kfree(data);
+        data_free(data, size);
         kfree(nb);
         return b;
     }
@@ -213,6 +229,19 @@ void bc_forget(struct blkdev *d)
             b->flags &= ~B_PINNED;
     spin_unlock(&lock);
     reclaim(UINT64_MAX);
+}
+
+uint8_t *bc_trade(struct buf *b, uint8_t *page)
+{
+    uint8_t *old = NULL;
+    spin_lock(&lock);
+    if (b->size == PAGE_SIZE && b->flags == B_VALID && atomic_load(&b->refs) == 1) {
+        old = b->data;
+        b->data = page;
+        b->flags = 0;               /* read again from the disk if wanted again */
+    }
+    spin_unlock(&lock);
+    return old;
 }
 
 void bc_invalidate(struct buf *b)

@@ -83,28 +83,39 @@ static int grow(struct fdtable *t, unsigned need)
     return 0;
 }
 
+/* Under t->lock. */
+static unsigned used_slots(struct fdtable *t)
+{
+    unsigned n = t->cap;
+    while (n && !t->fd[n - 1])
+        n--;
+    return n;
+}
+
 struct fdtable *fdtable_copy(struct fdtable *t)
 {
     struct fdtable *n = fdtable_create();
     if (!n)
         return NULL;
+    unsigned used;              /* 1 + the highest open descriptor */
     for (;;) {
         spin_lock(&t->lock);
-        unsigned cap = t->cap;
+        used = used_slots(t);
         spin_unlock(&t->lock);
-        if (grow(n, cap - 1) < 0) {
+        if (used && grow(n, used - 1) < 0) {
             fdtable_put(n);
             return NULL;
         }
         spin_lock(&t->lock);
-        if (t->cap <= n->cap)
+        used = used_slots(t);
+        if (used <= n->cap)
             break;              /* still fits: copy under the lock */
         spin_unlock(&t->lock);
     }
-    for (unsigned i = 0; i < t->cap; i++)
+    for (unsigned i = 0; i < used; i++)
         if (t->fd[i])
             n->fd[i] = file_get(t->fd[i]);
-    memcpy(n->cloexec, t->cloexec, CLOEXEC_WORDS(t->cap) * sizeof *n->cloexec);
+    memcpy(n->cloexec, t->cloexec, CLOEXEC_WORDS(used) * sizeof *n->cloexec);
     n->limit = t->limit;
     n->limit_max = t->limit_max;
     spin_unlock(&t->lock);

@@ -216,7 +216,23 @@ long pc_fill_attempt(struct x2c *c, struct x2ino *ix, struct pc_page *pg)
     }
     if (!r) {
         spin_lock(&lock);
-        if (!(pg->flags & (PC_VALID | PC_GONE))) {
+        uint8_t *taken;
+        if (!(pg->flags & (PC_VALID | PC_GONE)) && nb == 1 && fs->bsize == PAGE_SIZE && b[0] &&
+            (taken = bc_trade(b[0], pg->data))) {
+            /* a 4 KiB block is the page: take its data, give ours (no copy;
+             * the block cache reads the block again if it is wanted) */
+            struct page *d = page_of(taken), *mine = page_of(pg->data);
+            mine->slab_free = NULL;
+            mine->kind = PAGE_USED;
+            d->kind = PAGE_CACHE;
+            d->slab_free = pg;
+            pg->data = taken;
+            if (size - pos0 < PAGE_SIZE)    /* the bytes past the end read as zeros */
+                memset(pg->data + (size - pos0), 0, PAGE_SIZE - (size - pos0));
+            pg->flags |= PC_VALID;
+            pg->err = 0;
+            stats.fills++;
+        } else if (!(pg->flags & (PC_VALID | PC_GONE))) {
             for (unsigned k = 0; k < nb; k++) {
                 uint64_t pos = pos0 + (uint64_t)k * step;
                 uint8_t *dst = pg->data + k * step;
@@ -258,6 +274,13 @@ static long fill_task_attempt(struct x2c *c, void *arg)
     long r = x2_iget(c, pg->ino, &ix);
     if (r)
         return r;
+    if (pg->index * PAGE_SIZE >= x2_isize(c->fs, ix.i)) {
+        /* wholly past the end of the file: the faulting access gets
+         * SIGBUS (not a zero page whose stores would go nowhere); the
+         * page stays not VALID, so a fault after the file grew fills it */
+        x2_iput(&ix);
+        return -EFAULT;
+    }
     r = pc_fill_attempt(c, &ix, pg);
     if (r == -EMISS) {
         /* faults on a mapping tend to go on: read the next blocks ahead
@@ -426,9 +449,10 @@ void pc_write(struct ext2_fs *fs, uint32_t ino, uint64_t pos, const uint8_t *src
 }
 
 /* Drop pages of (fs, ino; ino 0: all) from index `from` on (under the lock);
- * unreferenced ones go on *dead. */
-static void drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct pc_page **dead)
+ * unreferenced ones go on *dead.  Returns whether a VALID one went. */
+static bool drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct pc_page **dead)
 {
+    bool valid = false;
     for (unsigned h = 0; h < NHASH; h++)
         for (struct pc_page **pp = &hash[h]; *pp;) {
             struct pc_page *pg = *pp;
@@ -436,12 +460,14 @@ static void drop_locked(struct ext2_fs *fs, uint32_t ino, uint64_t from, struct 
                 pp = &pg->hnext;
                 continue;
             }
+            valid |= (pg->flags & PC_VALID) != 0;
             unhash_locked(pg);      /* unlinks *pp */
             if (atomic_load(&pg->refs) == 0) {
                 pg->hnext = *dead;
                 *dead = pg;
             }
         }
+    return valid;
 }
 
 static void free_list(struct pc_page *dead)
@@ -459,7 +485,7 @@ void pc_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
         return;
     struct pc_page *dead = NULL;
     spin_lock(&lock);
-    drop_locked(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE, &dead);
+    bool valid = drop_locked(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE, &dead);
     if (size % PAGE_SIZE) {
         struct pc_page *pg = find_locked(fs, ino, size / PAGE_SIZE);
         if (pg && (pg->flags & PC_VALID))
@@ -467,6 +493,13 @@ void pc_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
     }
     spin_unlock(&lock);
     free_list(dead);
+    /* the dropped pages may still be mapped (their references keep the
+     * frames), or privately copied: unmap them, so the next access
+     * faults, finds the page wholly past the end and gets SIGBUS, as on
+     * Linux.  Only a VALID page can have been mapped (a fill never makes
+     * one past the end VALID): a write growing the file walks nothing. */
+    if (valid)
+        mm_unmap_file(fs, ino, (size + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
 void pc_forget(struct ext2_fs *fs)

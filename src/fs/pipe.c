@@ -8,9 +8,11 @@
  * Waiting: the waiters live inside the file_io futures (io->w).  A read
  * waits on p->rq for data or for the last writer to go; a write waits on
  * p->wq for room or for the last reader to go.  The "try" functions check
- * and act in one critical section, so AWAIT_COND's final check after
- * registering is also the operation itself (no lost wake-up, and no
- * reader can steal data between a check and a take).
+ * and act in one critical section, and when they must wait they register
+ * the waiter in that same critical section: a writer changes the ring
+ * under p->lock and wakes after it, so it either comes first (the check
+ * sees its data) or finds the waiter (no lost wake-up, and one check per
+ * poll instead of a check, a registration and a second check).
  *
  * Copies to and from user memory happen under p->lock (copyin/copyout
  * never wait); wakes in the I/O paths happen after it is dropped.  The
@@ -95,8 +97,9 @@ static int ring_in(struct pipe *p, struct mm *mm, uint64_t usrc, uint32_t n)
 
 /* ---- read --------------------------------------------------------------- */
 
-/* Take what is there.  true: finished (io->result set); false: wait. */
-static bool try_read(struct file_io *io)
+/* Take what is there.  true: finished (io->result set); false: wait
+ * (io->w registered on p->rq for cx's task). */
+static bool try_read(struct file_io *io, struct cx *cx)
 {
     struct pipe *p = io->f->pipe;
     bool done = true;
@@ -116,6 +119,7 @@ static bool try_read(struct file_io *io)
         io->result = -EAGAIN;
     } else {
         done = false;
+        waitq_register(&p->rq, &io->w, cx);
     }
     spin_unlock(&p->lock);
     if (done && io->result > 0)
@@ -127,7 +131,9 @@ static enum poll pipe_read_poll(struct future *base, struct cx *cx)
 {
     struct file_io *io = (struct file_io *)base;
     ASYNC_BEGIN(io);
-    AWAIT_COND(io, cx, &io->f->pipe->rq, &io->w, try_read(io));
+    while (!try_read(io, cx))
+        SUSPEND(io);            /* a spurious poll tries again */
+    waitq_unregister(&io->f->pipe->rq, &io->w);
     ASYNC_END(io);
 }
 
@@ -141,8 +147,9 @@ static const struct future_ops pipe_read_ops = { pipe_read_poll, pipe_read_cance
 
 /* ---- write -------------------------------------------------------------- */
 
-/* Put in what fits.  true: finished (io->result set); false: wait. */
-static bool try_write(struct file_io *io)
+/* Put in what fits.  true: finished (io->result set); false: wait
+ * (io->w registered on p->wq for cx's task). */
+static bool try_write(struct file_io *io, struct cx *cx)
 {
     struct pipe *p = io->f->pipe;
     bool done = false, wrote = false;
@@ -173,6 +180,8 @@ static bool try_write(struct file_io *io)
             io->result = io->done ? (long)io->done : -EAGAIN;
             done = true;
         }
+        if (!done)
+            waitq_register(&p->wq, &io->w, cx);
     }
     spin_unlock(&p->lock);
     if (wrote)
@@ -184,7 +193,9 @@ static enum poll pipe_write_poll(struct future *base, struct cx *cx)
 {
     struct file_io *io = (struct file_io *)base;
     ASYNC_BEGIN(io);
-    AWAIT_COND(io, cx, &io->f->pipe->wq, &io->w, try_write(io));
+    while (!try_write(io, cx))
+        SUSPEND(io);            /* a spurious poll tries again */
+    waitq_unregister(&io->f->pipe->wq, &io->w);
     ASYNC_END(io);
 }
 

@@ -106,7 +106,7 @@ static long start_io(struct thread *th, int fd, uint64_t ubuf, uint64_t len, boo
     if (io_poll(&th->sc.base, &cx) == READY)
         return th->sc.result;
     io_hold(&th->sc, &th->sc.io);
-    return SYSCALL_WAIT;
+    return SYSCALL_WAITING;     /* polled: its waker is registered */
 }
 
 SYS(read) { return start_io(th, (int)a[0], a[1], a[2], false, -1); }

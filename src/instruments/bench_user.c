@@ -24,8 +24,26 @@ struct bench_user {
     struct future base;
     unsigned i;
     int pid;
+    char arg[32];
     struct sleep nap;
 };
+
+/* bootargs benchprog=/bin/x[,arg]: only that program (one figure set,
+ * quickly), with that one argument if given (bench_uring's parts, for
+ * ci/insnprof.py).  True if `prog` is to run; *arg is its argument or "". */
+static bool selected(const char *prog, char *arg, size_t n)
+{
+    arg[0] = 0;
+    const char *want = bootarg_value("benchprog");
+    if (!want)
+        return true;
+    size_t len = strlen(prog);
+    if (strncmp(want, prog, len) || (want[len] && want[len] != ','))
+        return false;
+    if (want[len] == ',')
+        strlcpy(arg, want + len + 1, n);
+    return true;
+}
 
 static bool alive(int pid)
 {
@@ -51,10 +69,10 @@ static enum poll bench_user_poll(struct future *base, struct cx *cx)
     for (b->i = 0; b->i < ARRAY_SIZE(programs); b->i++) {
         if (!strcmp(programs[b->i], "/bin/bench_fs") && !blk_count())
             continue;
-        /* bootargs benchprog=/bin/x: only that program (one figure set, quickly) */
-        if (bootarg_value("benchprog") && strcmp(bootarg_value("benchprog"), programs[b->i]))
+        if (!selected(programs[b->i], b->arg, sizeof b->arg))
             continue;
-        b->pid = exec_spawn(programs[b->i]);
+        const char *argv[2] = { programs[b->i], b->arg };
+        b->pid = exec_spawn_argv(programs[b->i], b->arg[0] ? 2 : 1, argv);
         if (b->pid < 0) {
             printk("bench: cannot run %s (error %d)\n", programs[b->i], b->pid);
             continue;

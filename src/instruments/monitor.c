@@ -11,6 +11,7 @@
 #include "dev/console.h"
 #include "core/executor.h"
 #include "mem/kmalloc.h"
+#include "mem/mm.h"
 #include "lib/klib.h"
 #include "instruments/monitor.h"
 #include "lib/outbuf.h"
@@ -143,6 +144,7 @@ void report_mem(struct outbuf *o)
             ps.free_pages, ps.total_pages - ps.free_pages, ps.free_pages * PAGE_SIZE / 1024);
     outf(o, "kmalloc: %lu objects, %lu bytes live, %lu slab pages, %lu failed\n",
             ks.live_objects, ks.live_bytes, ks.slab_pages, ks.failed);
+    outf(o, "page tables: %lu pages\n", pt_page_count());
     outf(o, "tasks: %lu live, sleepers: %lu\n", task_count(), timer_pending());
     struct pc_stats pc;
     pc_get_stats(&pc);

@@ -9,7 +9,15 @@
  * region (the initrd, the kernel image) has no descriptor.  Owned pages
  * are freed when unmapped; shared ones never are, and are never mapped
  * writable (a write fault on one after mprotect makes a private copy).
- * mm->user_pages counts the owned pages currently mapped.
+ * mm->user_pages counts the owned pages currently mapped.  A third kind,
+ * *cached*, is a page of the page cache (its descriptor says PAGE_CACHE)
+ * mapped by a file region (VMA_PAGECACHE): each entry that maps it holds
+ * a page-cache reference, retired like an owned frame when the entry goes
+ * (mm->deferred_pc), so the cache never reclaims a page a stale TLB entry
+ * may reach.  MAP_SHARED regions may map it writable (the page is then
+ * dirty); private ones map it read-only and copy it on a write.  A fault
+ * on a file page that is not cached yet cannot wait here: it returns
+ * MM_FAULT_IO to the thread, which awaits the page's fill (thread.c).
  *
  * Copy-on-write.  fork shares the parent's owned pages with the child:
  * each page's descriptor counts its references (page->refs: one per
@@ -77,6 +85,7 @@
  * flush: a stale TLB entry only causes a spurious fault, which mm_fault
  * recognises (the page is already there) and answers with a local flush.
  */
+#include "arch.h"
 #include "core/hart.h"
 #include "lib/errno.h"
 #include "lib/klib.h"
@@ -694,6 +703,12 @@ static int fault_locked(struct mm *mm, uint64_t va, uint32_t access, struct pc_p
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+/* Every address space, for mm_unmap_file.  Lock order: all_lock, then
+ * mm->lock - but mm_fork creates and puts a child under its parent's
+ * lock, so the walker only tries each mm's lock (and starts over). */
+static struct spinlock all_lock = SPINLOCK_INIT("mm_all");
+static struct mm all_mms = { .all_prev = &all_mms, .all_next = &all_mms };
+
 struct mm *mm_create(void)
 {
     struct mm *mm = kzalloc(sizeof *mm);
@@ -708,6 +723,12 @@ struct mm *mm_create(void)
     atomic_store(&mm->refs, 1);
     atomic_store(&mm->gen, 0);
     mm->mmap_next = USER_MMAP_TOP;
+    spin_lock(&all_lock);
+    mm->all_next = all_mms.all_next;
+    mm->all_prev = &all_mms;
+    all_mms.all_next->all_prev = mm;
+    all_mms.all_next = mm;
+    spin_unlock(&all_lock);
     return mm;
 }
 
@@ -720,6 +741,10 @@ void mm_put(struct mm *mm)
 {
     if (!mm || atomic_fetch_sub(&mm->refs, 1) != 1)
         return;
+    spin_lock(&all_lock);           /* first: a walker may be in it till then */
+    mm->all_prev->all_next = mm->all_next;
+    mm->all_next->all_prev = mm->all_prev;
+    spin_unlock(&all_lock);
     /* The last reference: no thread runs it, so no hart is in user mode
      * in it, and a hart that ran it reloads satp and flushes before it
      * next enters user mode.  Everything can go at once. */
@@ -1024,6 +1049,8 @@ static long mmap_vma(struct mm *mm, uint64_t addr, uint64_t len, int flags, stru
             start = hint;
         else
             start = find_gap(mm, len, mm->mmap_next);
+        if (!start)                     /* the low GiB is full: above the stack */
+            start = find_gap(mm, len, USER_TOP);
         if (!start) {
             r = -ENOMEM;
             goto fail;
@@ -1184,6 +1211,37 @@ long mm_dontneed(struct mm *mm, uint64_t addr, uint64_t len)
     return 0;
 }
 
+void mm_unmap_file(struct ext2_fs *fs, uint32_t ino, uint64_t from)
+{
+again:
+    spin_lock(&all_lock);
+    for (struct mm *mm = all_mms.all_next; mm != &all_mms; mm = mm->all_next) {
+        if (!spin_trylock(&mm->lock)) {
+            spin_unlock(&all_lock);     /* its holder may want all_lock (fork) */
+            arch_relax();
+            goto again;                 /* what was unmapped stays unmapped */
+        }
+        bool any = false;
+        struct retired r = { NULL, NULL, NULL };
+        for (struct vma *v = mm->vmas; v; v = v->next) {
+            if (v->kind != VMA_PAGECACHE || v->pc_fs != fs || v->pc_ino != ino)
+                continue;
+            /* the region's file pages from index `from` on (not the zero
+             * tail of a program's data segment past file_len) */
+            uint64_t npg = ALIGN_UP(v->file_len, PAGE_SIZE) / PAGE_SIZE, skip = 0;
+            if (from > v->pgoff)
+                skip = from - v->pgoff;
+            if (skip < npg)
+                any |= unmap_pages(mm, v, v->start + skip * PAGE_SIZE,
+                                   v->start + npg * PAGE_SIZE, &r);
+        }
+        if (any)
+            retire(mm, &r);
+        spin_unlock(&mm->lock);
+    }
+    spin_unlock(&all_lock);
+}
+
 /* ---- copy-in / copy-out ------------------------------------------------------ */
 
 /* The kernel address of user byte u, whose page must allow `need`;
@@ -1308,6 +1366,8 @@ long mm_map_shared(struct mm *mm, uint64_t pa, uint64_t len, uint32_t prot,
         return -ENOMEM;
     spin_lock(&mm->lock);
     uint64_t addr = find_gap(mm, len, mm->mmap_next);
+    if (!addr)
+        addr = find_gap(mm, len, USER_TOP);
     if (!addr) {
         spin_unlock(&mm->lock);
         kfree(n);

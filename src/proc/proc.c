@@ -108,6 +108,7 @@ static void free_proc(struct proc *p)
             *pp = p->all_next;
             break;
         }
+    signal_proc_free(p);
     kfree(p);
 }
 
@@ -150,8 +151,8 @@ void proc_became_zombie(struct proc *p)
         waitq_wake_all(&init_proc->child_exit);
     /* a parent that ignores SIGCHLD (or asked SA_NOCLDWAIT) has no zombies */
     if (parent && parent != init_proc &&
-        (parent->sig.action[SIGCHLD - 1].handler == SIG_IGN_H ||
-         (parent->sig.action[SIGCHLD - 1].flags & SA_NOCLDWAIT))) {
+        (signal_action(parent, SIGCHLD).handler == SIG_IGN_H ||
+         (signal_action(parent, SIGCHLD).flags & SA_NOCLDWAIT))) {
         for (struct proc **pp = &parent->children; *pp; pp = &(*pp)->sibling)
             if (*pp == p) {
                 *pp = p->sibling;

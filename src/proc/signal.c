@@ -49,9 +49,42 @@ static enum def_action default_action(int sig)
     }
 }
 
+/* ---- actions (under proc_lock) ------------------------------------------------ */
+
+struct k_sigaction signal_action(struct proc *p, int sig)
+{
+    if (p->sig.actions)
+        return p->sig.actions->a[sig - 1];
+    return (struct k_sigaction){ .handler = (p->sig.ignored & SIGBIT(sig)) ? SIG_IGN_H : SIG_DFL_H };
+}
+
+int signal_set_action_locked(struct proc *p, int sig, const struct k_sigaction *act)
+{
+    struct sigactions *t = p->sig.actions;
+    if (!t || atomic_load(&t->refs) > 1) {
+        struct sigactions *n = kmalloc(sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        atomic_init(&n->refs, 1);
+        for (int s = 1; s <= NSIG_K; s++)
+            n->a[s - 1] = signal_action(p, s);
+        if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+            kfree(t);           /* the other sharer went meanwhile */
+        p->sig.actions = t = n;
+    }
+    t->a[sig - 1] = *act;
+    return 0;
+}
+
+static void actions_put(struct sigactions *t)
+{
+    if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+        kfree(t);
+}
+
 bool signal_is_ignored(struct proc *p, int sig)
 {
-    uint64_t h = p->sig.action[sig - 1].handler;
+    uint64_t h = signal_action(p, sig).handler;
     if (h == SIG_IGN_H)
         return sig != SIGKILL && sig != SIGSTOP;
     if (h == SIG_DFL_H) {
@@ -238,7 +271,7 @@ static void tell_parent_locked(struct proc *p, int code, int status)
         p->sig.report = code;
         p->sig.report_sig = status;
         waitq_wake_all(&parent->child_exit);
-        if (parent->sig.action[SIGCHLD - 1].flags & SA_NOCLDSTOP)
+        if (signal_action(parent, SIGCHLD).flags & SA_NOCLDSTOP)
             return;
     }
     struct ksiginfo ci = { .signo = SIGCHLD, .code = code, .pid = p->pid, .status = status };
@@ -280,8 +313,8 @@ static int send_locked(struct proc *p, struct thread *th, int sig, const struct 
 {
     if (p->state != PROC_ALIVE || atomic_load(&p->killed) || sig == 0)
         return 0;
-    struct k_sigaction *act = &p->sig.action[sig - 1];
-    if (from_user && is_init(p) && (act->handler == SIG_DFL_H || sig == SIGKILL || sig == SIGSTOP))
+    struct k_sigaction act = signal_action(p, sig);
+    if (from_user && is_init(p) && (act.handler == SIG_DFL_H || sig == SIGKILL || sig == SIGSTOP))
         return 0;               /* Linux: init gets only the signals it handles */
     uint64_t bit = SIGBIT(sig);
     if (bit & STOP_MASK)
@@ -297,7 +330,7 @@ static int send_locked(struct proc *p, struct thread *th, int sig, const struct 
     struct thread *target = th ? (th->sig_blocked & bit ? NULL : th) : wants(p, sig);
     /* a thread in sigtimedwait takes the signal as a result, not an action */
     bool waited = target && target->in_sigwait && (target->saved_mask & bit);
-    if (act->handler == SIG_DFL_H && target && !waited) {
+    if (act.handler == SIG_DFL_H && target && !waited) {
         enum def_action d = default_action(sig);
         if (d == D_TERM || d == D_CORE) {
             kill_now(p, sig);
@@ -468,7 +501,7 @@ bool signal_deliver(struct thread *th)
             finish_restart(th, NULL);
             return false;
         }
-        struct k_sigaction act = p->sig.action[sig - 1];
+        struct k_sigaction act = signal_action(p, sig);
         if (act.handler == SIG_IGN_H) {
             spin_unlock(&proc_lock);
             continue;
@@ -492,8 +525,15 @@ bool signal_deliver(struct thread *th)
         if (!(act.flags & SA_NODEFER))
             th->sig_blocked |= SIGBIT(sig);
         th->sig_blocked &= ~UNBLOCKABLE;
-        if (act.flags & SA_RESETHAND)
-            p->sig.action[sig - 1].handler = SIG_DFL_H;
+        if (act.flags & SA_RESETHAND) {
+            struct k_sigaction dfl = { .handler = SIG_DFL_H };
+            if (signal_set_action_locked(p, sig, &dfl) < 0) {
+                /* a handler that must run once cannot stay: end it */
+                kill_now(p, SIGKILL);
+                spin_unlock(&proc_lock);
+                return false;
+            }
+        }
         spin_unlock(&proc_lock);
 
         finish_restart(th, &act);
@@ -514,10 +554,10 @@ void signal_fault(struct thread *th, int sig, int code, uint64_t addr, const cha
 {
     struct proc *p = th->proc;
     spin_lock(&proc_lock);
-    struct k_sigaction *act = &p->sig.action[sig - 1];
+    struct k_sigaction act = signal_action(p, sig);
     /* Only a handler that can run now takes it; a fault in the handler
      * itself (signal blocked) kills, as Linux's force_sig does. */
-    bool handled = act->handler > SIG_IGN_H && !(th->sig_blocked & SIGBIT(sig));
+    bool handled = act.handler > SIG_IGN_H && !(th->sig_blocked & SIGBIT(sig));
     if (handled) {
         struct ksiginfo k = { .signo = sig, .code = code, .value = addr, .fault = true };
         handled = enqueue(p, &th->sig_pending, sig, &k) == 0;
@@ -533,9 +573,22 @@ void signal_fault(struct thread *th, int sig, int code, uint64_t addr, const cha
 
 /* ---- process lifetime --------------------------------------------------------- */
 
+/* Under proc_lock or before child is visible: parent's table does not
+ * change meanwhile (the caller is a thread of parent). */
 void signal_fork(struct proc *child, struct proc *parent)
 {
-    memcpy(child->sig.action, parent->sig.action, sizeof child->sig.action);
+    spin_lock(&proc_lock);
+    child->sig.actions = parent->sig.actions;
+    child->sig.ignored = parent->sig.ignored;
+    if (child->sig.actions)
+        atomic_fetch_add(&child->sig.actions->refs, 1);
+    spin_unlock(&proc_lock);
+}
+
+void signal_proc_free(struct proc *p)
+{
+    actions_put(p->sig.actions);
+    p->sig.actions = NULL;
 }
 
 /* execve: handlers go back to SIG_DFL (ignored stays ignored); the
@@ -543,12 +596,15 @@ void signal_fork(struct proc *child, struct proc *parent)
 void signal_exec(struct proc *p)
 {
     spin_lock(&proc_lock);
-    for (int i = 0; i < NSIG_K; i++) {
-        struct k_sigaction *a = &p->sig.action[i];
-        if (a->handler != SIG_IGN_H)
-            a->handler = SIG_DFL_H;
-        a->flags = 0;
-        a->mask = 0;
+    /* what is left is a set of ignored signals: no table needed */
+    struct sigactions *t = p->sig.actions;
+    if (t) {
+        p->sig.ignored = 0;
+        for (int s = 1; s <= NSIG_K; s++)
+            if (t->a[s - 1].handler == SIG_IGN_H)
+                p->sig.ignored |= SIGBIT(s);
+        p->sig.actions = NULL;
+        actions_put(t);
     }
     p->sig.tramp_mm = NULL;
     for (struct thread *t = p->threads; t; t = t->sibling)

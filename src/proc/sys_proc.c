@@ -242,20 +242,14 @@ SYS(wait4)
 
 /* ---- sched_yield: go behind every task queued on this hart -------------- */
 
-static enum poll yield_poll(struct future *base, struct cx *cx)
-{
-    struct syscall_wait *sc = (struct syscall_wait *)base;
-    ASYNC_BEGIN(sc);
-    YIELD(sc, cx);
-    ASYNC_END(sc);
-}
-static const struct future_ops yield_ops = { yield_poll, NULL, "sched_yield" };
-
+/* The call itself is done at once (it returns 0); the thread's future
+ * yields after it, before it enters user mode again (thread.c), which
+ * costs no syscall future and no second poll of one. */
 SYS(sched_yield)
 {
     (void)a;
-    sc_wait_init(th, &yield_ops);
-    return SYSCALL_WAIT;
+    th->yield_after = true;
+    return 0;
 }
 
 /* ---- sched_setaffinity / sched_getaffinity: the harts a thread may use ---- */
@@ -302,10 +296,8 @@ SYS(sched_setaffinity)
     /* Another thread moves at its next wake or time slice; this one
      * leaves a hart it may no longer use at once (the yield requeues it
      * on an allowed hart, executor.c). */
-    if (t == th && !task_may_run_on(th->task, this_hart()->index)) {
-        sc_wait_init(th, &yield_ops);
-        return SYSCALL_WAIT;
-    }
+    if (t == th && !task_may_run_on(th->task, this_hart()->index))
+        th->yield_after = true;
     return 0;
 }
 

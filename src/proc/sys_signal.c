@@ -45,9 +45,12 @@ SYS(rt_sigaction)
     }
     struct proc *p = th->proc;
     spin_lock(&proc_lock);
-    struct k_sigaction old = p->sig.action[sig - 1];
+    struct k_sigaction old = signal_action(p, sig);
     if (uact) {
-        p->sig.action[sig - 1] = act;
+        if (signal_set_action_locked(p, sig, &act) < 0) {
+            spin_unlock(&proc_lock);
+            return -ENOMEM;
+        }
         if (signal_is_ignored(p, sig))      /* nothing ignored stays pending */
             signal_flush_locked(p, SIGBIT(sig));
     }

@@ -48,17 +48,16 @@ static const char *const linux_names[NR_MAX] = {
 
 static _Atomic uint64_t enosys_logged[(NR_MAX + 63) / 64 + 1];
 
-enum poll syscall_start(struct thread *th)
+enum sc_start syscall_start(struct thread *th)
 {
     long nr;
-    uint64_t a[6];
-    user_syscall_args(th, &nr, a);
+    uint64_t *a = user_syscall_args(th, &nr);
     trace_event(TR_SYSCALL_BEGIN, nr, th->tid);
     long r;
     if (nr >= 0 && nr < NR_MAX && table[nr].fn) {
         r = table[nr].fn(th, a);
-        if (r == SYSCALL_WAIT)
-            return PENDING;
+        if (__builtin_expect(r <= SYSCALL_WAITING, 0))     /* (the two lowest longs) */
+            return r == SYSCALL_WAIT ? SC_WAIT : SC_WAITING;
     } else {
         unsigned slot = nr >= 0 && nr < NR_MAX ? nr : NR_MAX;
         uint64_t bit = 1UL << (slot % 64);
@@ -70,7 +69,7 @@ enum poll syscall_start(struct thread *th)
     }
     trace_event(TR_SYSCALL_END, nr, r);
     user_syscall_return(th, r);
-    return READY;
+    return SC_DONE;
 }
 
 void syscall_finish(struct thread *th, long result)

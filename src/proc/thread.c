@@ -23,7 +23,7 @@ struct thread *thread_current(void)
     return t ? t->owner : NULL;
 }
 
-static void thread_exit(struct thread *th);
+static void thread_exit(struct thread *th) __attribute__((cold, noinline));   /* (keeps its set-up off the loop) */
 
 /* A fault: the process's handler runs if it has one, else it dies. */
 static void fault(struct thread *th, int sig, const char *cause)
@@ -135,11 +135,13 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
     struct user_trap t;
     ASYNC_BEGIN(th);
     for (;;) {
-        if (atomic_load(&th->proc->killed) || th->exiting)
+        /* Relaxed looks at killed and sigwork: whoever sets them wakes us
+         * after (or interrupts us in user mode), and we come back here. */
+        if (atomic_load_explicit(&th->proc->killed, memory_order_relaxed) || th->exiting)
             break;
         /* signals: handlers become frames on the user stack; a stopped
          * process waits here for SIGCONT */
-        if (atomic_load(&th->sigwork)) {    /* also set with sig_restart */
+        if (atomic_load_explicit(&th->sigwork, memory_order_relaxed)) {   /* also set with sig_restart */
             if (signal_deliver(th)) {
                 th->sc.stop.w.linked = false;
                 AWAIT_COND(th, cx, &th->proc->stopq, &th->sc.stop.w, !signal_stopped(th));
@@ -164,7 +166,13 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             arch_irq_enable();
             user_skip_ecall(th);
             uint64_t a0 = th->tf.x[REG_A0];
-            if (syscall_start(th) == PENDING) {
+            enum sc_start s = syscall_start(th);
+            if (s != SC_DONE) {
+                /* A call that has polled its future already waits for a
+                 * wake (a signal or a kill wakes us too) before the next
+                 * poll: polling it again now would only find it PENDING. */
+                if (s == SC_WAITING)
+                    SUSPEND(th);
                 AWAIT(th, await_syscall(th, cx));
                 if (!atomic_load(&th->proc->killed) && !th->exiting && !th->sig_restart &&
                     !(th->sc.result == -EFAULT && copy_restart(th, th->tf.x[REG_A0])))
@@ -198,7 +206,9 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
                 if (r == -ENOMEM)
                     fatal(th, 9, "out of memory");
                 else if (r < 0 && r != -EAGAIN)   /* -EAGAIN: truncated meanwhile: fault again */
-                    fault(th, SIGBUS, "I/O error reading a mapped file");
+                    signal_fault(th, SIGBUS, BUS_ADRERR, th->tf.stval,
+                                 r == -EFAULT ? "access past the end of a mapped file"
+                                              : "I/O error reading a mapped file");
             } else if (r == -ENOMEM) {
                 fatal(th, 9, "out of memory");
             } else if (r < 0) {
@@ -212,11 +222,14 @@ static enum poll thread_poll(struct future *base, struct cx *cx)
             arch_irq_enable();
             fault(th, t.signal, user_trap_name(th));
         }
-        /* The time slice is over (its timer may have fired in user mode
-         * or during a system call), or a task of higher priority is
-         * waiting here: let the others run. */
-        if (user_slice_expired() || runq_has_higher(this_hart(), th->task->prio))
+        /* sched_yield asked for it, the time slice is over (its timer may
+         * have fired in user mode or during a system call), or a task of
+         * higher priority is waiting here: let the others run. */
+        if (th->yield_after || user_slice_expired() ||
+            runq_has_higher(this_hart(), th->task->prio)) {
+            th->yield_after = false;
             YIELD(th, cx);
+        }
     }
     thread_exit(th);
     ASYNC_END(th);

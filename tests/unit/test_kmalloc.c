@@ -13,7 +13,7 @@
 
 #define REGION_BYTES (16UL << 20)
 
-static const size_t classes[] = { 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048 };
+static const size_t classes[] = { 16, 32, 48, 64, 80, 96, 112, 128, 192, 256, 384, 448, 512, 768, 1024, 2048 };
 static char *region;
 static size_t total_pages;
 

@@ -251,6 +251,54 @@ static void test_tiny_regions(void)
     CHECK(stats().free_pages == 6);
 }
 
+/* A cache the allocator may ask for pages: it holds `held` pages and
+ * frees them when asked (a shrinker). */
+static void *held[64];
+static int nheld, shrink_calls;
+
+static unsigned long test_shrinker(unsigned long want)
+{
+    unsigned long got = 0;
+    shrink_calls++;
+    while (nheld > 0 && got < want) {
+        page_free(held[--nheld]);
+        got++;
+    }
+    return got;
+}
+
+/* An allocation that finds memory full asks the shrinkers and then
+ * succeeds with what they gave back; with nothing to give it fails. */
+static void test_shrinker_gives_pages_back_before_failing(void)
+{
+    fresh();
+    static int registered;
+    if (!registered++)
+        page_alloc_add_shrinker(test_shrinker);
+    struct page_stats s0 = stats();
+    void **pp = calloc(s0.total_pages + 1, sizeof(void *));
+    size_t n = 0;
+    for (void *p; (p = page_alloc_noreclaim());)
+        pp[n++] = p;
+    CHECK(stats().free_pages == 0);
+    /* the cache takes 8 of them */
+    for (int i = 0; i < 8; i++)
+        held[nheld++] = pp[--n];
+    CHECK(page_alloc_noreclaim() == NULL);      /* it does not ask */
+    CHECK(shrink_calls == 0);
+    void *p = page_alloc();                     /* this one asks */
+    CHECK(p != NULL && shrink_calls == 1 && all_zero(p, PAGE_SIZE));
+    CHECK(nheld == 0);                          /* all 8 given (it wants some slack) */
+    pp[n++] = p;
+    while ((p = page_alloc_order(0)))
+        pp[n++] = p;
+    CHECK(shrink_calls >= 2 && n == s0.total_pages);
+    for (size_t i = 0; i < n; i++)
+        page_free(pp[i]);
+    CHECK(stats().free_pages == s0.total_pages);
+    free(pp);
+}
+
 int main(void)
 {
     region = aligned_alloc(PAGE_SIZE, REGION_BYTES);
@@ -264,6 +312,7 @@ int main(void)
         TEST(test_bad_frees_ignored),
         TEST(test_random_mixed),
         TEST(test_tiny_regions),
+        TEST(test_shrinker_gives_pages_back_before_failing),
     };
     int rc = RUN_TESTS(tests);
     free(region);
