@@ -105,6 +105,20 @@ def test_shell_workload_passes_under_chaos(boot, seed):
     assert "ok" in run(m, "echo ok")
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_ext2_lock_workload_under_chaos_then_fsck_clean(boot, tmp_path, seed):
+    """fsmix (renames between two directories, creates and unlinks in a
+    shared one, a reader and a writer at once) on an ext2 root disk."""
+    import test_storage as st
+    img = st.root_copy(tmp_path)
+    m = st.shell(boot, [img], smp=harts_for(seed), bootargs="chaos=%d" % seed)
+    assert "fsmix: ok" in st.run(m, "fsmix 8", timeout=400)
+    no_panic(m)
+    st.poweroff(m)
+    code, log = st.fsck(img)
+    assert code == 0, log
+
+
 def test_same_seed_same_run_under_icount(boot):
     prints = []
     for _ in range(2):

@@ -35,7 +35,7 @@ USER_PROGS := init sh echo cat ls ps kill sleep \
 	bench_syscall bench_yield bench_pipe bench_fork bench_exec \
 	uring_smoke uring_test uring_fuzz coread aecho coro10k prio migrate bench_uring \
 	tlbstress cowtest scale poweroff reboot bench_init sigtest defects mkdir rm mv cp ln touch stat df \
-	sync mount umount fstest fswriters uring_blk uring_files bench_fs fsyncer execthreads \
+	sync mount umount fstest fswriters uring_blk uring_files bench_fs fsyncer execthreads fsmix \
 	bench_procmem fpkeep mmapfile
 # how many blocked forked children fit in memory (test_user.py)
 USER_PROGS += procfill

@@ -44,6 +44,9 @@ struct rwlock {
     struct waitq wq;
 };
 void rwlock_init(struct rwlock *l, const char *name);
+/* Take it now or not at all (never waits; a waiting writer stops readers). */
+bool rwlock_try_read(struct rwlock *l);
+bool rwlock_try_write(struct rwlock *l);
 void rwlock_unlock_read(struct rwlock *l);
 void rwlock_unlock_write(struct rwlock *l);
 

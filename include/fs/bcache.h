@@ -17,7 +17,8 @@
  *  - buf->refs counts holders and an in-flight request; a buf with refs,
  *    DIRTY, IO or PINNED is never reclaimed.
  *  - flags change under the cache lock; the data of a VALID buf is
- *    changed only by its file system under that file system's lock.
+ *    changed only by its file system, under the lock of what the block
+ *    belongs to (ext2: the inode's, or the allocation lock).
  *  - Reclaim drops clean, unreferenced bufs from the cold end of the LRU
  *    when the cache is over its size or the page allocator runs short.
  */
@@ -33,12 +34,15 @@
 #define B_IO 4u
 #define B_PINNED 8u
 #define B_ERROR 16u             /* the last read failed */
+#define B_ORDERED 32u           /* written after every lower write class (bc_dirty_ordered) */
 
 struct buf {
     struct blkdev *dev;
     uint64_t blkno;
     uint32_t size;
     uint32_t flags;
+    uint8_t wclass;             /* write class: lower ones are written first */
+    uint64_t dirty_epoch;       /* the sync epoch when it became dirty */
     _Atomic int refs;
     uint8_t *data;
     struct buf *hnext;
@@ -53,6 +57,17 @@ struct buf *bc_get(struct blkdev *dev, uint64_t blkno, uint32_t size);
 struct buf *bc_peek(struct blkdev *dev, uint64_t blkno, uint32_t size);
 void bc_put(struct buf *b);
 void bc_dirty(struct buf *b);
+/* A read of b is on its way (it will overwrite b->data when it lands). */
+bool bc_read_in_flight(struct buf *b);
+/* Write classes 0 .. BC_NCLASS-1 (0 by default).  A buf dirtied with
+ * bc_dirty_ordered (it now points at a block, or names something, that
+ * must be on the disk first) is written by a sync only after every dirty
+ * buf of a lower class was written and completed; the other dirty bufs
+ * all go in the sync's first round.  ext2 (ext2.h, X2_WC_*) says what
+ * goes in which class. */
+#define BC_NCLASS 6
+void bc_set_class(struct buf *b, int wclass);
+void bc_dirty_ordered(struct buf *b);
 /* Start reading b if it is not VALID and not in flight; never waits. */
 void bc_readahead(struct blkdev *dev, uint64_t blkno, uint32_t size);
 /* Drop every cached block of dev (umount).  Dirty ones must be written first. */
@@ -81,13 +96,17 @@ struct bc_read {
 };
 void bc_read_init(struct bc_read *r, struct blkdev *dev, uint64_t blkno, uint32_t size);
 
-/* Write every dirty buf of dev (NULL: of every disk), wait for them, flush
- * the disk.  result 0 or -EIO. */
+/* Write every buf of dev (NULL: of every disk) that was dirty when the
+ * sync began, wait for them, flush the disk.  result 0 or -EIO.  (Blocks
+ * dirtied meanwhile wait for the next sync: a busy writer cannot keep a
+ * sync going, and a sync does not write a newer block of a lower class
+ * behind the back of its class order.) */
 struct bc_sync {
     struct future base;
     struct blkdev *dev;
     struct buf *batch[32];
-    int n, i, pass, flushdev;
+    int n, i, pass, flushdev, cls;
+    uint64_t epoch;
     struct bio *bio[32];
     struct blk_submit sub;
     struct bio_wait bw;

@@ -14,10 +14,11 @@
  * cache), and the bitmaps, group descriptors and superblock are pinned
  * in the cache from mount on.
  *
- * Locking: each mounted file system has one sleeping reader-writer lock.
- * Attempts that only read take it shared, the others exclusive; it is
- * held across the reads a rerun waits for, so nothing changes between
- * the attempts of one operation.
+ * Locking (include/fs/ext2_lock.h): one sleeping reader-writer lock per
+ * inode, an allocation lock and a rename lock.  An attempt try-locks
+ * what it touches (-ELOCKED: the run awaits that lock and reruns it);
+ * the inode locks an operation holds are kept across the reads its
+ * reruns wait for, so what it read stays as it was.
  *
  * Every block number, inode number, directory record and symlink length
  * read from the disk is checked; a bad one gives -EUCLEAN (or -EIO for a
@@ -30,6 +31,7 @@
 #include "core/sleeplock.h"
 #include "dev/blk.h"
 #include "fs/bcache.h"
+#include "fs/ext2_lock.h"
 
 #define EMISS 1000              /* internal: read c->miss, then run the attempt again */
 #define ESYMLINK 1001           /* internal: a symlink: resolve c->path afresh */
@@ -75,6 +77,13 @@ struct ext2_dirent {
     char name[];
 };
 
+/* Write classes (bcache.h): the order a sync writes ext2's blocks in.
+ * DESIGN.md, "Storage: write order", says why. */
+#define X2_WC_DATA 0                /* file data, symlink blocks */
+#define X2_WC_IND(level) (level)    /* indirect blocks, 1 (single) to 3 (triple) */
+#define X2_WC_META 4                /* inode tables, bitmaps, group descriptors, superblock */
+#define X2_WC_DIR 5                 /* directory blocks */
+
 #define EXT2_ROOT_INO 2
 #define EXT2_MAGIC 0xef53
 #define EXT2_NDIR 12
@@ -90,10 +99,12 @@ struct ext2_fs {
     struct buf **gdt;               /* pinned, ngdt bufs */
     uint32_t ngdt;
     struct buf **bmap;              /* pinned: [2g] block bitmap, [2g+1] inode bitmap */
-    struct rwlock lock;
+    struct mutex alloc;             /* bitmaps, group descriptors, free counts */
+    struct mutex rename;            /* the tree's shape (ext2_lock.h) */
     _Atomic int busy;               /* open files inside it (umount: EBUSY) */
-    struct spinlock olock;          /* open inodes: unlink frees them at last close */
-    struct { uint32_t ino; int count; bool orphan; } opens[128];
+    struct spinlock itab_lock;      /* the in-core inode table */
+    struct x2inode *itab[X2_ITAB];
+    struct x2inode *root_xi;        /* a reference from mount to release */
     int err_logged;
 };
 
@@ -104,20 +115,23 @@ struct x2c {
     uint32_t miss_size;             /* its size (0: the file system's block size) */
     struct buf *held[8];            /* references dropped when the attempt ends */
     int nheld;
+    struct x2locks *lk;             /* the run's locks */
+    int alloc_depth;
 };
 #define X2_PATH_CAP 256
 
-/* Run an attempt until it stops missing: a future.  result: the attempt's. */
+/* Run an attempt until it stops missing: a future.  result: the attempt's.
+ * excl is not used any more (each attempt locks the inodes it touches). */
 typedef long (*x2_attempt_fn)(struct x2c *c, void *arg);
 struct x2run {
     struct future base;
     struct ext2_fs *fs;
-    bool excl;
     x2_attempt_fn fn;
     void *arg;
-    struct rwlock_lock lk;
+    struct x2locks lk;
+    struct rwlock_lock ilk;         /* awaiting an inode lock */
+    struct mutex_lock mlk;          /* awaiting alloc or rename */
     struct bc_read rd;
-    bool locked;
     long result;
 };
 void x2run_init(struct x2run *r, struct ext2_fs *fs, bool excl, x2_attempt_fn fn, void *arg);
@@ -135,7 +149,8 @@ void ext2_release(struct ext2_fs *fs);   /* after a clean sync (umount) */
 void ext2_mark_clean(struct ext2_fs *fs, bool clean);
 static inline struct blkdev *x2_fs_dev(struct ext2_fs *fs) { return fs->dev; }
 
-/* Open-inode registry (ext2_ops.c).  ref: false if the table is full. */
+/* Open files (ext2_lock.c).  ref: inside the attempt that opens, with
+ * the inode locked (so an unlink sees it open); false: no memory. */
 bool x2_open_ref(struct ext2_fs *fs, uint32_t ino);
 /* true: it was unlinked while open and this was the last close: evict it. */
 bool x2_open_unref(struct ext2_fs *fs, uint32_t ino);
@@ -157,6 +172,6 @@ long x2_bmap(struct x2c *c, struct x2ino *ix, uint64_t lblk, bool alloc, uint32_
 long x2_free_from(struct x2c *c, struct x2ino *ix, uint64_t from);
 /* A new inode, zeroed, held in *out (x2_iput it). */
 long x2_alloc_inode(struct x2c *c, uint32_t near_ino, bool dir, struct x2ino *out);
-void x2_free_inode(struct x2c *c, uint32_t ino, bool dir);
+long x2_free_inode(struct x2c *c, uint32_t ino, bool dir);
 uint32_t x2_now(void);
 long x2_corrupt(struct x2c *c, const char *what);

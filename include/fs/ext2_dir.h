@@ -25,12 +25,15 @@ long x2_dir_empty(struct x2c *c, struct x2ino *dir);
 long x2_readlink(struct x2c *c, struct x2ino *ix, char *out, size_t cap);
 uint8_t x2_ftype(uint16_t mode);
 
+enum { X2_LK_NONE, X2_LK_SHARED, X2_LK_EXCL };
+
 struct x2walk {
     const char *rel;            /* path below the mount point */
     const char *mnt;            /* the mount point ("/" or "/mnt") */
     char *path;                 /* -ESYMLINK: X2_PATH_CAP bytes to write the new path */
     bool follow;                /* follow a symlink in the last component */
     bool want_parent;           /* a missing last component is not an error */
+    uint8_t plock, clock;       /* X2_LK_*: keep the parent's / the last's lock */
     uint32_t ino, parent;
     const char *name;
     size_t len;

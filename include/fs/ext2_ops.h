@@ -44,6 +44,7 @@ struct x2op {
     struct pc_page *pg0;            /* exec: the program's first page (a reference) */
     uint32_t ftype;                 /* S_IFMT of the result */
     bool truncating;                /* progress of freeing an unlinked inode */
+    bool opened;                    /* X2_OPEN took the open file's reference */
 };
 
 long x2_attempt(struct x2c *c, void *op);       /* dispatch on op->kind */
@@ -51,7 +52,9 @@ bool x2_excl(const struct x2op *op);              /* needs the lock exclusively?
 
 /* Reading and writing an open ext2 file (struct file_io, file.c). */
 void x2_io_init(struct file_io *io, bool write);
-/* An open file of inode ino (as openat makes): NULL if there is no memory
- * or no room in the open-inode table. */
+/* An open file of inode ino (as openat makes), owning the open reference
+ * the X2_EXEC attempt took under the inode's lock (so an unlink cannot
+ * free the program between the attempt and here): NULL if there is no
+ * memory (the reference is then given back). */
 struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
                          int flags);

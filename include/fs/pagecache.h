@@ -6,7 +6,7 @@
  *
  * A page is found or made with pc_get (never waits).  Its data is valid
  * once PC_VALID is set; until then whoever needs it fills it:
- *   - a read (an ext2 attempt holding the file system's lock) fills it
+ *   - a read (an ext2 attempt holding the inode's lock) fills it
  *     inline with pc_fill_attempt, which misses (-EMISS) like any attempt
  *     until the file's blocks are in the block cache;
  *   - a page fault starts the page's one fill task (pc_fill_start) and
@@ -97,10 +97,11 @@ void pc_unmap_put(struct pc_page *pg, bool shared);
 void pc_mark_dirty(struct pc_page *pg);
 
 /* The file's bytes [pos, pos + n) were written (from src, in the block
- * cache too): update the cached page if there is one.  Under the fs lock. */
+ * cache too): update the cached page if there is one.  Under the inode's
+ * lock, exclusive. */
 void pc_write(struct ext2_fs *fs, uint32_t ino, uint64_t pos, const uint8_t *src, uint32_t n);
 /* The file shrank to size (or was freed: 0): drop the pages past it and
- * zero the tail of the last one.  Under the fs lock, exclusive. */
+ * zero the tail of the last one.  Under the inode's lock, exclusive. */
 void pc_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
 /* Forget every page of fs (umount, after a flush). */
 void pc_forget(struct ext2_fs *fs);

@@ -92,6 +92,26 @@ static bool rw_try(struct rwlock_lock *f)
     return got;
 }
 
+bool rwlock_try_read(struct rwlock *l)
+{
+    spin_lock(&l->lock);
+    bool got = l->readers >= 0 && l->writers_waiting == 0;
+    if (got)
+        l->readers++;
+    spin_unlock(&l->lock);
+    return got;
+}
+
+bool rwlock_try_write(struct rwlock *l)
+{
+    spin_lock(&l->lock);
+    bool got = l->readers == 0;
+    if (got)
+        l->readers = -1;
+    spin_unlock(&l->lock);
+    return got;
+}
+
 void rwlock_unlock_read(struct rwlock *l)
 {
     spin_lock(&l->lock);

@@ -8,7 +8,11 @@
  * waiters, so every reader of that block wakes from the one request.
  * Write-back is serialised by a sleeping mutex: while a bc_sync holds it
  * no other write of a buf is in flight, so "every dirty buf written"
- * means what it says when fsync returns.
+ * means what it says when fsync returns.  A sync writes in rounds: first
+ * every dirty buf that is not B_ORDERED (and the ordered ones of class
+ * 0), then the ordered bufs class by class (bc_set_class), each round
+ * completed before the next is submitted: the order a file system needs
+ * for a crash to leave only what its checker repairs.
  */
 #include "arch.h"
 #include "core/sleeplock.h"
@@ -45,6 +49,8 @@ static struct buf *hash[NHASH];
 static struct buf lru = { .lru_prev = &lru, .lru_next = &lru };   /* head: most recent */
 static uint64_t nbufs, cached_bytes, max_bytes;
 static struct bc_stats stats;
+static uint64_t dirty_cls[BC_NCLASS];   /* dirty bufs of each class (lock) */
+static uint64_t sync_epoch;             /* bumped as each sync begins (lock) */
 static struct mutex wb_mutex;
 static _Atomic int wb_inited;
 
@@ -73,6 +79,25 @@ static struct buf *find_locked(struct blkdev *d, uint64_t blkno, uint32_t size)
         if (b->dev == d && b->blkno == blkno && b->size == size)
             return b;
     return NULL;
+}
+
+static void set_dirty_locked(struct buf *b)
+{
+    if (!(b->flags & B_DIRTY)) {
+        stats.dirty++;
+        dirty_cls[b->wclass]++;
+        b->dirty_epoch = sync_epoch;
+    }
+    b->flags |= B_DIRTY;
+}
+
+static void clear_dirty_locked(struct buf *b)
+{
+    if (b->flags & B_DIRTY) {
+        stats.dirty--;
+        dirty_cls[b->wclass]--;
+    }
+    b->flags &= ~B_DIRTY;
 }
 
 static bool reclaimable(struct buf *b)
@@ -215,9 +240,37 @@ void bc_put(struct buf *b)
 void bc_dirty(struct buf *b)
 {
     spin_lock(&lock);
-    if (!(b->flags & B_DIRTY))
-        stats.dirty++;
-    b->flags |= B_DIRTY | B_VALID;
+    set_dirty_locked(b);
+    b->flags |= B_VALID;
+    spin_unlock(&lock);
+}
+
+bool bc_read_in_flight(struct buf *b)
+{
+    spin_lock(&lock);
+    bool r = (b->flags & (B_IO | B_VALID)) == B_IO;
+    spin_unlock(&lock);
+    return r;
+}
+
+void bc_dirty_ordered(struct buf *b)
+{
+    spin_lock(&lock);
+    set_dirty_locked(b);
+    b->flags |= B_VALID | B_ORDERED;
+    spin_unlock(&lock);
+}
+
+void bc_set_class(struct buf *b, int wclass)
+{
+    if (b->wclass == wclass)
+        return;                         /* the usual case: no lock */
+    spin_lock(&lock);
+    if (b->flags & B_DIRTY) {
+        dirty_cls[b->wclass]--;
+        dirty_cls[wclass]++;
+    }
+    b->wclass = (uint8_t)wclass;
     spin_unlock(&lock);
 }
 
@@ -429,26 +482,35 @@ static void write_end(struct bio *bio)
     struct buf *b = bio->owner;
     spin_lock(&lock);
     b->flags &= ~B_IO;
-    if (bio->error) {
-        b->flags |= B_DIRTY;            /* keep it: nothing acknowledged is lost */
-        stats.dirty++;
-    }
+    if (bio->error)
+        set_dirty_locked(b);            /* keep it: nothing acknowledged is lost */
+    else if (!(b->flags & B_DIRTY))
+        b->flags &= ~B_ORDERED;         /* (changed meanwhile: stays ordered) */
     spin_unlock(&lock);
     waitq_wake_all(&b->wq);
     bc_put(b);
 }
 
-/* Take up to n dirty bufs of d (all disks if NULL) for writing. */
-static int collect(struct blkdev *d, struct buf **out, int n)
+/* Take up to n bufs of d (all disks if NULL), dirty since before epoch,
+ * for writing: of class cls, or (cls < 0: the first round) every one not
+ * B_ORDERED and the ordered ones of class 0.  The walk ends when it has
+ * seen every dirty buf it could take. */
+static int collect(struct blkdev *d, struct buf **out, int n, int cls, uint64_t epoch)
 {
     int k = 0;
     spin_lock(&lock);
-    for (struct buf *b = lru.lru_prev; b != &lru && k < n; b = b->lru_prev) {
-        if ((d && b->dev != d) || (b->flags & (B_DIRTY | B_IO)) != B_DIRTY)
+    uint64_t left = cls < 0 ? stats.dirty : dirty_cls[cls];
+    for (struct buf *b = lru.lru_prev; b != &lru && k < n && left; b = b->lru_prev) {
+        if (!(b->flags & B_DIRTY))
             continue;
-        b->flags = (b->flags & ~B_DIRTY) | B_IO;
+        if (cls < 0 ? (b->flags & B_ORDERED) && b->wclass != 0 : b->wclass != cls)
+            continue;
+        left--;
+        if ((d && b->dev != d) || (b->flags & B_IO) || b->dirty_epoch >= epoch)
+            continue;
+        clear_dirty_locked(b);
+        b->flags |= B_IO;
         atomic_fetch_add(&b->refs, 1);
-        stats.dirty--;
         stats.writes++;
         out[k++] = b;
     }
@@ -464,7 +526,7 @@ static void wb_init_once(void)
 
 /* bc_sync, as a future:
  *   lock the write-back mutex
- *   repeat: take a batch of dirty bufs; submit each; await each
+ *   for each class: repeat: take a batch of its dirty bufs; submit each; await each
  *   flush each disk; unlock */
 
 static enum poll sync_poll(struct future *base, struct cx *cx)
@@ -474,10 +536,16 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
     mutex_lock_init(&s->lk, &wb_mutex);
     AWAIT(s, future_poll(&s->lk.base, cx));
     s->pass = 1;                        /* holds the mutex */
-    for (;;) {
-        s->n = collect(s->dev, s->batch, 32);
-        if (!s->n)
-            break;
+    spin_lock(&lock);
+    s->epoch = ++sync_epoch;            /* what is dirty from now on is the next sync's */
+    spin_unlock(&lock);
+    s->cls = -1;                        /* the first round: all but the ordered */
+    while (s->cls < BC_NCLASS) {
+        s->n = collect(s->dev, s->batch, 32, s->cls, s->epoch);
+        if (!s->n) {
+            s->cls = s->cls < 0 ? 1 : s->cls + 1;  /* on the disk: the next class */
+            continue;
+        }
         for (s->i = 0; s->i < s->n; s->i++) {
             struct buf *b = s->batch[s->i];
             s->bio[s->i] = bio_alloc(BIO_WRITE, b->blkno * (b->size / SECTOR_SIZE), b->data, b->size);
@@ -493,8 +561,8 @@ static enum poll sync_poll(struct future *base, struct cx *cx)
             }
             s->result = -EIO;
             spin_lock(&lock);
-            b->flags = (b->flags & ~B_IO) | B_DIRTY;
-            stats.dirty++;
+            b->flags &= ~B_IO;
+            set_dirty_locked(b);
             spin_unlock(&lock);
             waitq_wake_all(&b->wq);
             bc_put(b);
@@ -549,7 +617,8 @@ static void sync_cancel(struct future *base)
         if (s->bio[i] && i < s->n && !atomic_load(&s->bio[i]->done) && atomic_load(&s->bio[i]->refs) == 1) {
             struct buf *b = s->batch[i];
             spin_lock(&lock);
-            b->flags = (b->flags & ~B_IO) | B_DIRTY;
+            b->flags &= ~B_IO;
+            set_dirty_locked(b);
             spin_unlock(&lock);
             bc_put(b);
         }

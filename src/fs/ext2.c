@@ -4,13 +4,17 @@
  * (include/fs/ext2.h states the restart discipline all of this obeys).
  *
  * Write order (so that a crash leaves only what e2fsck repairs in one
- * pass, leaks at worst): a new block is zeroed and marked in the bitmap
+ * pass): in memory, a new block is zeroed and marked in the bitmap
  * before a pointer to it is stored; an inode is initialised before a
  * directory entry names it; a directory entry is removed before the
  * inode's link count drops and its blocks are freed; truncation shrinks
- * i_size before it frees blocks, from the end.  Write-back writes the
- * dirty blocks of one sync in LRU order, so this order holds across a
- * sync (fsync flushes everything, then the disk's cache).
+ * i_size before it frees blocks, from the end.  On the disk, every buf
+ * has a write class (X2_WC_*, set where the block is fetched or made);
+ * a change that stores a pointer to a new block, or an entry naming an
+ * inode, dirties its buf ordered (bc_dirty_ordered), and a sync writes
+ * the ordered bufs class by class after everything else: indirect blocks
+ * level by level, inode tables, directories (DESIGN.md, section 9b, says
+ * what a crash can leave).
  */
 #include "arch.h"
 #include "fs/ext2.h"
@@ -47,20 +51,57 @@ static void release_held(struct x2c *c)
     c->nheld = 0;
 }
 
+/*
+ * The run, as a future:
+ *   loop { attempt
+ *          -EMISS:   await the block's read (inode locks kept)
+ *          -ELOCKED: let go of the inode locks unless it is alloc that is
+ *                    wanted, await the lock wanted, keep it, go round
+ *          else:     done }
+ *   let go of every lock
+ * alloc is let go when each attempt returns, so it never spans an await.
+ */
 static enum poll run_poll(struct future *base, struct cx *cx)
 {
     struct x2run *r = (struct x2run *)base;
     ASYNC_BEGIN(r);
-    if (r->excl)
-        rwlock_write_init(&r->lk, &r->fs->lock);
-    else
-        rwlock_read_init(&r->lk, &r->fs->lock);
-    AWAIT(r, future_poll(&r->lk.base, cx));
-    r->locked = true;
     for (;;) {
-        struct x2c c = { .fs = r->fs };
+        struct x2c c = { .fs = r->fs, .lk = &r->lk };
+        r->lk.want = X2W_NONE;
         r->result = r->fn(&c, r->arg);
         release_held(&c);
+        if (r->lk.alloc) {
+            r->lk.alloc = false;
+            mutex_unlock(&r->fs->alloc);
+        }
+        x2_locks_release_unkept(r->fs, &r->lk);
+        if (r->result == -ELOCKED && r->lk.want == X2W_ALLOC) {
+            mutex_lock_init(&r->mlk, &r->fs->alloc);
+            AWAIT(r, future_poll(&r->mlk.base, cx));
+            r->lk.alloc = true;         /* handed to the next attempt */
+            continue;
+        }
+        if (r->result == -ELOCKED && r->lk.want == X2W_RENAME) {
+            x2_locks_release_inodes(r->fs, &r->lk);
+            mutex_lock_init(&r->mlk, &r->fs->rename);
+            AWAIT(r, future_poll(&r->mlk.base, cx));
+            r->lk.rename = true;
+            continue;
+        }
+        if (r->result == -ELOCKED && r->lk.want == X2W_INODE) {
+            x2_locks_release_inodes(r->fs, &r->lk);
+            if (r->lk.want_write)
+                rwlock_write_init(&r->ilk, &r->lk.want_xi->lock);
+            else
+                rwlock_read_init(&r->ilk, &r->lk.want_xi->lock);
+            AWAIT(r, future_poll(&r->ilk.base, cx));
+            r->lk.h[0].xi = r->lk.want_xi;      /* the reference goes with it */
+            r->lk.h[0].write = r->lk.want_write;
+            r->lk.h[0].kept = false;            /* unless the attempt asks for it */
+            r->lk.n = 1;
+            r->lk.want_xi = NULL;
+            continue;
+        }
         if (r->result != -EMISS)
             break;
         bc_read_init(&r->rd, r->fs->dev, c.miss, c.miss_size ? c.miss_size : r->fs->bsize);
@@ -72,41 +113,37 @@ static enum poll run_poll(struct future *base, struct cx *cx)
             break;
         }
     }
-    r->locked = false;
-    if (r->excl)
-        rwlock_unlock_write(&r->fs->lock);
-    else
-        rwlock_unlock_read(&r->fs->lock);
+    if (r->result == -ELOCKED)
+        r->result = -EIO;               /* an attempt that named no lock: a bug */
+    x2_locks_release_all(r->fs, &r->lk);
     ASYNC_END(r);
 }
 
 static void run_cancel(struct future *base)
 {
     struct x2run *r = (struct x2run *)base;
-    future_cancel(&r->lk.base);
+    future_cancel(&r->ilk.base);
+    future_cancel(&r->mlk.base);
     future_cancel(&r->rd.base);
-    if (r->locked) {
-        r->locked = false;
-        if (r->excl)
-            rwlock_unlock_write(&r->fs->lock);
-        else
-            rwlock_unlock_read(&r->fs->lock);
-    }
+    if (r->fs)
+        x2_locks_release_all(r->fs, &r->lk);
 }
 
 static const struct future_ops run_ops = { run_poll, run_cancel, "ext2" };
 
 void x2run_init(struct x2run *r, struct ext2_fs *fs, bool excl, x2_attempt_fn fn, void *arg)
 {
+    (void)excl;
     future_init(&r->base, &run_ops);
     r->fs = fs;
-    r->excl = excl;
     r->fn = fn;
     r->arg = arg;
-    r->locked = false;
+    memset(&r->lk, 0, sizeof r->lk);
     r->result = 0;
     bc_read_init(&r->rd, fs ? fs->dev : NULL, 0, 0);
     r->rd.base.resume = RESUME_DONE;     /* nothing to cancel yet */
+    r->ilk.base.resume = RESUME_DONE;
+    r->mlk.base.resume = RESUME_DONE;
 }
 
 /* ---- blocks and inodes ----------------------------------------------------- */
@@ -148,6 +185,7 @@ long x2_iget(struct x2c *c, uint32_t ino, struct x2ino *out)
     long r = x2_block(c, (uint32_t)blk, &out->b);
     if (r)
         return r;
+    bc_set_class(out->b, X2_WC_META);      /* written after data, before directories */
     out->i = (struct ext2_inode *)(out->b->data + byte % fs->bsize);
     out->ino = ino;
     return 0;
@@ -179,8 +217,10 @@ void x2_set_isize(struct ext2_fs *fs, struct ext2_inode *i, uint64_t size)
     if ((i->i_mode & 0170000) == 0100000) {
         i->i_size_high = (uint32_t)(size >> 32);
         if ((size >> 31) && !fs->large_file) {
+            /* the superblock's other writers hold alloc; this flag only
+             * ever goes on, so a racing setter writes the same bit */
             fs->large_file = true;
-            fs->sb->s_feature_ro_compat |= RO_COMPAT_LARGE_FILE;
+            __atomic_fetch_or(&fs->sb->s_feature_ro_compat, RO_COMPAT_LARGE_FILE, __ATOMIC_RELAXED);
             bc_dirty(fs->sb_buf);
         }
     }
@@ -216,7 +256,18 @@ static uint32_t group_blocks(struct ext2_fs *fs, uint32_t g)
 }
 
 /* Allocate a block near goal; the buf is zeroed, VALID and dirty. */
+static long alloc_block_locked(struct x2c *c, uint32_t goal, uint32_t *out);
 static long alloc_block(struct x2c *c, uint32_t goal, uint32_t *out)
+{
+    long r = x2_alloc_enter(c);
+    if (r)
+        return r;
+    r = alloc_block_locked(c, goal, out);
+    x2_alloc_exit(c);
+    return r;
+}
+
+static long alloc_block_locked(struct x2c *c, uint32_t goal, uint32_t *out)
 {
     struct ext2_fs *fs = c->fs;
     if (fs->sb->s_free_blocks_count == 0)
@@ -231,16 +282,37 @@ static long alloc_block(struct x2c *c, uint32_t goal, uint32_t *out)
         uint8_t *map = fs->bmap[2 * g]->data;
         uint32_t from = k == 0 && goal >= fs->first_data_block && goal < fs->blocks_count
                             ? (goal - fs->first_data_block) % fs->bpg : 0;
-        long bit = find_zero(map, from, group_blocks(fs, g));
-        if (bit < 0 && from)
-            bit = find_zero(map, 0, from);
-        if (bit < 0)
+        /* from `from` to the end, then from 0 to `from`; a free block
+         * still being read (read-ahead of the file that freed it) is
+         * skipped: the read would land over what we put in it */
+        uint32_t n = group_blocks(fs, g), next = from;
+        long bit = -1;
+        struct buf *nb = NULL;
+        while ((bit = find_zero(map, next, n)) >= 0) {
+            next = (uint32_t)bit + 1;
+            nb = bc_get(fs->dev, fs->first_data_block + g * fs->bpg + (uint32_t)bit, fs->bsize);
+            if (!nb)
+                return -ENOMEM;
+            if (!bc_read_in_flight(nb))
+                break;
+            bc_put(nb);
+            nb = NULL;
+        }
+        for (next = 0; !nb && from && next < from && (bit = find_zero(map, next, from)) >= 0;) {
+            next = (uint32_t)bit + 1;
+            nb = bc_get(fs->dev, fs->first_data_block + g * fs->bpg + (uint32_t)bit, fs->bsize);
+            if (!nb)
+                return -ENOMEM;
+            if (bc_read_in_flight(nb)) {
+                bc_put(nb);
+                nb = NULL;
+            }
+        }
+        if (!nb)
             continue;
         uint32_t b = fs->first_data_block + g * fs->bpg + (uint32_t)bit;
-        struct buf *nb = bc_get(fs->dev, b, fs->bsize);
-        if (!nb)
-            return -ENOMEM;
         memset(nb->data, 0, fs->bsize);
+        bc_set_class(nb, X2_WC_DATA);      /* (it may have been a directory's) */
         bc_dirty(nb);                   /* zeroed before anything points at it */
         bc_put(nb);
         map[bit / 8] |= 1u << (bit % 8);
@@ -254,6 +326,7 @@ static long alloc_block(struct x2c *c, uint32_t goal, uint32_t *out)
     return -ENOSPC;
 }
 
+/* With alloc held (x2_free_from enters it). */
 static void free_block(struct x2c *c, uint32_t b)
 {
     struct ext2_fs *fs = c->fs;
@@ -274,7 +347,20 @@ static void free_block(struct x2c *c, uint32_t b)
     sb_count(fs, 1, 0);
 }
 
+static long alloc_inode_locked(struct x2c *c, uint32_t near_ino, bool dir, struct x2ino *out);
 long x2_alloc_inode(struct x2c *c, uint32_t near_ino, bool dir, struct x2ino *out)
+{
+    long r = x2_alloc_enter(c);
+    if (r)
+        return r;
+    r = alloc_inode_locked(c, near_ino, dir, out);
+    x2_alloc_exit(c);
+    return r;
+}
+
+/* The new inode is nobody's but ours: its bit was clear, so no entry
+ * names it and no lock of it is held by anyone who could look at it. */
+static long alloc_inode_locked(struct x2c *c, uint32_t near_ino, bool dir, struct x2ino *out)
 {
     struct ext2_fs *fs = c->fs;
     if (fs->sb->s_free_inodes_count == 0)
@@ -314,16 +400,20 @@ long x2_alloc_inode(struct x2c *c, uint32_t near_ino, bool dir, struct x2ino *ou
     return -ENOSPC;
 }
 
-void x2_free_inode(struct x2c *c, uint32_t ino, bool dir)
+long x2_free_inode(struct x2c *c, uint32_t ino, bool dir)
 {
     struct ext2_fs *fs = c->fs;
     if (ino < fs->first_ino || ino > fs->inodes_count)
-        return;
+        return 0;
+    long r = x2_alloc_enter(c);
+    if (r)
+        return r;
     uint32_t g = (ino - 1) / fs->ipg, bit = (ino - 1) % fs->ipg;
     uint8_t *map = fs->bmap[2 * g + 1]->data;
     if (!(map[bit / 8] & (1u << (bit % 8)))) {
+        x2_alloc_exit(c);
         x2_corrupt(c, "freeing a free inode");
-        return;
+        return 0;
     }
     map[bit / 8] &= ~(1u << (bit % 8));
     bc_dirty(fs->bmap[2 * g + 1]);
@@ -333,6 +423,8 @@ void x2_free_inode(struct x2c *c, uint32_t ino, bool dir)
         gd->bg_used_dirs_count--;
     gd_dirty(fs, g);
     sb_count(fs, 0, 1);
+    x2_alloc_exit(c);
+    return 0;
 }
 
 /* ---- block mapping ------------------------------------------------------------- */
@@ -392,8 +484,10 @@ long x2_bmap(struct x2c *c, struct x2ino *ix, uint64_t lblk, bool alloc, uint32_
                 break;
             *slot = nb;
             if (holder)
-                bc_dirty(holder);
+                bc_dirty_ordered(holder);       /* after the block it now points at */
             ix->i->i_blocks += fs->bsize / 512;
+            if (!holder)
+                bc_dirty_ordered(ix->b);
             x2_idirty(c, ix);
         } else if (*slot < fs->first_data_block || *slot >= fs->blocks_count) {
             r = x2_corrupt(c, "block pointer out of range");
@@ -406,6 +500,7 @@ long x2_bmap(struct x2c *c, struct x2ino *ix, uint64_t lblk, bool alloc, uint32_
         }
         if ((r = x2_block(c, *slot, &next)))
             break;
+        bc_set_class(next, X2_WC_IND(depth - k));  /* before the blocks above it */
         if (holder) {                   /* keep the chain for the caller's attempt */
             if (c->nheld < (int)ARRAY_SIZE(c->held))
                 c->held[c->nheld++] = holder;
@@ -444,6 +539,7 @@ static long free_level(struct x2c *c, struct x2ino *ix, uint32_t *slot, struct b
         long r = x2_block(c, *slot, &b);
         if (r)
             return r;
+        bc_set_class(b, X2_WC_IND(depth));
         uint64_t child = cover / per;
         for (long j = (long)per - 1; j >= 0; j--) {
             uint64_t cb = base + (uint64_t)j * child;
@@ -469,7 +565,7 @@ static long free_level(struct x2c *c, struct x2ino *ix, uint32_t *slot, struct b
     return 0;
 }
 
-long x2_free_from(struct x2c *c, struct x2ino *ix, uint64_t from)
+static long free_from_locked(struct x2c *c, struct x2ino *ix, uint64_t from)
 {
     struct ext2_fs *fs = c->fs;
     uint64_t per = fs->bsize / 4;
@@ -485,6 +581,17 @@ long x2_free_from(struct x2c *c, struct x2ino *ix, uint64_t from)
             return r;
     }
     return 0;
+}
+
+/* Holds alloc for the whole (synchronous) walk of the tree. */
+long x2_free_from(struct x2c *c, struct x2ino *ix, uint64_t from)
+{
+    long r = x2_alloc_enter(c);
+    if (r)
+        return r;
+    r = free_from_locked(c, ix, from);
+    x2_alloc_exit(c);
+    return r;
 }
 
 /* ---- mount ----------------------------------------------------------------------- */
@@ -610,6 +717,11 @@ static long mount_attempt(struct x2c *c, void *arg)
             (r = x2_block(c, gd->bg_inode_bitmap, &fs->bmap[2 * g + 1])))
             goto fail;
     }
+    bc_set_class(fs->sb_buf, X2_WC_META);
+    for (uint32_t i = 0; i < fs->ngdt; i++)
+        bc_set_class(fs->gdt[i], X2_WC_META);
+    for (uint32_t i = 0; i < 2 * fs->ngroups; i++)
+        bc_set_class(fs->bmap[i], X2_WC_META);
     return 0;
 fail:
     put_pins(fs);
@@ -638,8 +750,9 @@ static enum poll mount_poll(struct future *base, struct cx *cx)
         break;
     }
     m->fs->dev = m->dev;
-    rwlock_init(&m->fs->lock, "ext2");
-    spin_init(&m->fs->olock, "ext2 opens");
+    mutex_init(&m->fs->alloc, "ext2 alloc");
+    mutex_init(&m->fs->rename, "ext2 rename");
+    spin_init(&m->fs->itab_lock, "ext2 inodes");
     x2run_init(&m->run, m->fs, true, mount_attempt, m->fs);
     AWAIT(m, future_poll(&m->run.base, cx));
     m->result = (int)m->run.result;
@@ -649,6 +762,8 @@ static enum poll mount_poll(struct future *base, struct cx *cx)
         break;
     }
     m->fs->devno = 0x800 + m->dev->index;
+    /* every path walk locks the root: keep its in-core inode (may be NULL) */
+    m->fs->root_xi = x2_iref(m->fs, EXT2_ROOT_INO);
     ext2_mark_clean(m->fs, false);
     m->fs->sb->s_mtime = x2_now();
     ASYNC_END(m);
@@ -677,6 +792,7 @@ void ext2_mount_init(struct ext2_mount *m, struct blkdev *dev)
 
 void ext2_release(struct ext2_fs *fs)
 {
+    x2_irele(fs, fs->root_xi);
     put_pins(fs);
     pc_forget(fs);
     bc_forget(fs->dev);

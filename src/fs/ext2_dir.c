@@ -31,6 +31,7 @@ long x2_dir_next(struct x2c *c, struct x2dir *it, struct ext2_dirent **out)
                 return x2_corrupt(c, "hole in a directory");
             if ((r = x2_block(c, p, &it->b)))
                 return r;
+            bc_set_class(it->b, X2_WC_DIR);        /* written last of a sync */
             it->off = 0;
             it->last = it->prev = NULL;
         }
@@ -140,6 +141,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
             if ((r = x2_bmap(c, dir, it.lblk, false, &p)) || (!p && (r = x2_corrupt(c, "hole in a directory"))) ||
                 (r = x2_block(c, p, &it.b)))
                 return r;
+            bc_set_class(it.b, X2_WC_DIR);
             it.off = 0;
         }
         if (it.off >= fs->bsize) {
@@ -163,7 +165,7 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
                 d = n;
             }
             set_entry(fs, d, name, len, ino, type);
-            bc_dirty(it.b);
+            bc_dirty_ordered(it.b);             /* after the inode it names */
             x2_dir_close(&it);
             return 0;
         }
@@ -175,9 +177,10 @@ long x2_dir_add(struct x2c *c, struct x2ino *dir, const char *name, size_t len, 
     if ((r = x2_bmap(c, dir, it.nblk, true, &p)) || (r = x2_block(c, p, &b)))
         return r;
     struct ext2_dirent *d = (struct ext2_dirent *)b->data;
+    bc_set_class(b, X2_WC_DIR);
     d->rec_len = (uint16_t)fs->bsize;
     set_entry(fs, d, name, len, ino, type);
-    bc_dirty(b);
+    bc_dirty_ordered(b);
     bc_put(b);
     x2_set_isize(fs, dir->i, (uint64_t)(it.nblk + 1) * fs->bsize);
     x2_idirty(c, dir);
@@ -220,7 +223,7 @@ long x2_dir_retarget(struct x2c *c, struct x2ino *dir, const char *name, size_t 
         if (d->name_len == len && !memcmp(d->name, name, len)) {
             d->inode = ino;
             d->file_type = c->fs->filetype ? type : 0;
-            bc_dirty(it.b);
+            bc_dirty_ordered(it.b);
             x2_dir_close(&it);
             dir->i->i_mtime = dir->i->i_ctime = x2_now();
             x2_idirty(c, dir);
@@ -302,26 +305,99 @@ long x2_readlink(struct x2c *c, struct x2ino *ix, char *out, size_t cap)
 static bool is_dir(const struct ext2_inode *i) { return (i->i_mode & 0170000) == 0040000; }
 static bool is_link(const struct ext2_inode *i) { return (i->i_mode & 0170000) == 0120000; }
 
+/* If ino is a symlink, build the path to resolve instead in w->path and
+ * return -ESYMLINK; 0 if it is not one.  Its lock (or its parent's) is
+ * held: a symlink's text never changes, and it is not freed meanwhile. */
+static long symlink_hop(struct x2c *c, struct x2walk *w, uint32_t ino, const char *name,
+                        const char *rest)
+{
+    struct x2ino child;
+    long r = x2_iget(c, ino, &child);
+    if (r)
+        return r;
+    if (!is_link(child.i)) {
+        x2_iput(&child);
+        return 0;
+    }
+    char target[X2_PATH_CAP];
+    r = x2_readlink(c, &child, target, sizeof target);
+    x2_iput(&child);
+    if (r < 0)
+        return r;
+    /* new path: (target absolute ? target : mnt/rel-up-to-dir/target) + "/" + rest */
+    char np[2 * X2_PATH_CAP];
+    size_t n = 0;
+    if (target[0] != '/') {
+        n = strlcpy(np, w->mnt, sizeof np);
+        if (n < sizeof np - 1)
+            np[n++] = '/';
+        size_t pre = (size_t)(name - w->rel);
+        if (n + pre < sizeof np) {
+            memcpy(np + n, w->rel, pre);
+            n += pre;
+        }
+        np[n] = 0;
+    }
+    n += strlcpy(np + n, target, n < sizeof np ? sizeof np - n : 0);
+    if (*rest && n + 1 < sizeof np) {
+        np[n++] = '/';
+        strlcpy(np + n, rest, sizeof np - n);
+    }
+    if (strlen(np) >= X2_PATH_CAP)
+        return -ENAMETOOLONG;
+    strlcpy(w->path, np, X2_PATH_CAP);
+    return -ESYMLINK;
+}
+
+/* Is p (at a component) the last component? */
+static bool last_component(const char *p)
+{
+    while (*p && *p != '/')
+        p++;
+    while (*p == '/')
+        p++;
+    return !*p;
+}
+
 /*
  * Walk rel (components under the file system's root; `mnt` is where it is
  * mounted, for symlink targets).  On success w->ino is the last
  * component's inode (0 if it does not exist and w->want_parent), w->parent
  * its directory, w->name/len its name.  A symlink to follow rewrites
  * w->path (the absolute path to resolve instead) and returns -ESYMLINK.
+ *
+ * Locks (ext2_lock.h): the walk couples - it holds a directory shared
+ * while it looks the next name up and takes the child's lock before it
+ * lets the directory go.  The last component's directory is locked with
+ * w->plock and kept (X2_LK_NONE: only for the lookup), the last
+ * component itself with w->clock and kept.  Both are taken while the
+ * directory above is still held, so the name cannot go meanwhile.
  */
 long x2_walk(struct x2c *c, struct x2walk *w)
 {
     const char *p = w->rel;
     uint32_t cur = EXT2_ROOT_INO;
+    struct x2inode *tcur = NULL;        /* cur's lock if it is only for the walk */
+    long r;
     w->parent = 0;
     w->ino = EXT2_ROOT_INO;
     w->name = "";
     w->len = 0;
-    for (int depth = 0; depth < 128; depth++) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            return 0;
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return w->clock ? x2_ilock(c, EXT2_ROOT_INO, w->clock == X2_LK_EXCL) : 0;
+    if (last_component(p) && w->plock)
+        r = x2_ilock(c, cur, w->plock == X2_LK_EXCL);
+    else
+        r = x2_tmp_rlock(c, cur, &tcur);
+    if (r)
+        return r;
+    for (int depth = 0;; depth++) {
+        if (depth >= 128) {
+            r = -ELOOP;
+            break;
+        }
         const char *name = p;
         while (*p && *p != '/')
             p++;
@@ -330,15 +406,17 @@ long x2_walk(struct x2c *c, struct x2walk *w)
         while (*rest == '/')
             rest++;
         bool last = !*rest;
-        if (len > 255)
-            return -ENAMETOOLONG;
+        if (len > 255) {
+            r = -ENAMETOOLONG;
+            break;
+        }
         struct x2ino dir;
-        long r = x2_iget(c, cur, &dir);
-        if (r)
-            return r;
-        if (!is_dir(dir.i)) {
+        if ((r = x2_iget(c, cur, &dir)))
+            break;
+        if (!is_dir(dir.i) || !dir.i->i_links_count) {
+            r = is_dir(dir.i) ? -ENOENT : -ENOTDIR;    /* a removed directory: ENOENT */
             x2_iput(&dir);
-            return -ENOTDIR;
+            break;
         }
         uint32_t ino;
         r = x2_dir_find(c, &dir, name, len, &ino, NULL);
@@ -348,50 +426,39 @@ long x2_walk(struct x2c *c, struct x2walk *w)
         w->len = len;
         if (r == -ENOENT && last && w->want_parent) {
             w->ino = 0;
-            return 0;
+            r = 0;
+            break;
         }
         if (r)
-            return r;
-        if (ino < EXT2_ROOT_INO)
-            return x2_corrupt(c, "directory entry names a reserved inode");
-        if (!last || w->follow) {
-            struct x2ino child;
-            if ((r = x2_iget(c, ino, &child)))
-                return r;
-            if (is_link(child.i)) {
-                char target[X2_PATH_CAP];
-                r = x2_readlink(c, &child, target, sizeof target);
-                x2_iput(&child);
-                if (r < 0)
-                    return r;
-                /* new path: (target absolute ? target : mnt/rel-up-to-dir/target) + "/" + rest */
-                char np[2 * X2_PATH_CAP];
-                size_t n = 0;
-                if (target[0] != '/') {
-                    n = strlcpy(np, w->mnt, sizeof np);
-                    if (n < sizeof np - 1)
-                        np[n++] = '/';
-                    size_t pre = (size_t)(name - w->rel);
-                    if (n + pre < sizeof np) {
-                        memcpy(np + n, w->rel, pre);
-                        n += pre;
-                    }
-                    np[n] = 0;
-                }
-                n += strlcpy(np + n, target, n < sizeof np ? sizeof np - n : 0);
-                if (*rest && n + 1 < sizeof np) {
-                    np[n++] = '/';
-                    strlcpy(np + n, rest, sizeof np - n);
-                }
-                if (strlen(np) >= X2_PATH_CAP)
-                    return -ENAMETOOLONG;
-                strlcpy(w->path, np, X2_PATH_CAP);
-                return -ESYMLINK;
-            }
-            x2_iput(&child);
+            break;
+        if (ino < EXT2_ROOT_INO) {
+            r = x2_corrupt(c, "directory entry names a reserved inode");
+            break;
         }
-        cur = ino;
         w->ino = ino;
+        /* the child's lock, while cur is still held */
+        struct x2inode *tchild = NULL;
+        if (last && w->clock)
+            r = x2_ilock(c, ino, w->clock == X2_LK_EXCL);
+        else if (!last && w->plock && last_component(rest))
+            r = x2_ilock(c, ino, w->plock == X2_LK_EXCL);
+        else if (!last || w->follow)
+            r = x2_tmp_rlock(c, ino, &tchild);
+        if (r)
+            break;
+        if (!last || w->follow) {
+            if ((r = symlink_hop(c, w, ino, name, rest))) {
+                x2_tmp_unlock(c, tchild);
+                break;
+            }
+        }
+        x2_tmp_unlock(c, tcur);
+        tcur = tchild;
+        if (last)
+            break;
+        cur = ino;
+        p = rest;
     }
-    return -ELOOP;
+    x2_tmp_unlock(c, tcur);
+    return r;
 }

@@ -140,8 +140,9 @@ static long rw_attempt(struct x2c *c, void *arg)
     struct file_io *io = arg;
     struct x2io *x = io->bounce;
     struct x2ino ix;
-    long r = x2_iget(c, io->f->x2.ino, &ix);
-    if (r)
+    /* readers of one file share its lock; a writer has it alone */
+    long r = x2_ilock(c, io->f->x2.ino, x->write);
+    if (r || (r = x2_iget(c, io->f->x2.ino, &ix)))
         return r;
     r = x->write ? write_attempt(c, x, io, &ix) : read_attempt(c, x, io, &ix);
     x2_iput(&ix);

@@ -29,75 +29,19 @@ static bool is_dir(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == 
 static bool is_reg(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == S_IFREG; }
 static bool is_lnk(const struct ext2_inode *i) { return (i->i_mode & S_IFMT) == S_IFLNK; }
 
-/* ---- open inodes ----------------------------------------------------------- */
-
-bool x2_open_ref(struct ext2_fs *fs, uint32_t ino)
-{
-    int free_slot = -1;
-    bool ok = false;
-    spin_lock(&fs->olock);
-    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++) {
-        if (fs->opens[i].ino == ino) {
-            fs->opens[i].count++;
-            ok = true;
-            break;
-        }
-        if (!fs->opens[i].ino && free_slot < 0)
-            free_slot = i;
-    }
-    if (!ok && free_slot >= 0) {
-        fs->opens[free_slot].ino = ino;
-        fs->opens[free_slot].count = 1;
-        fs->opens[free_slot].orphan = false;
-        ok = true;
-    }
-    spin_unlock(&fs->olock);
-    if (ok)
-        atomic_fetch_add(&fs->busy, 1);
-    return ok;
-}
-
-bool x2_open_unref(struct ext2_fs *fs, uint32_t ino)
-{
-    bool evict = false;
-    spin_lock(&fs->olock);
-    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++)
-        if (fs->opens[i].ino == ino) {
-            if (--fs->opens[i].count == 0) {
-                evict = fs->opens[i].orphan;
-                fs->opens[i].ino = 0;
-            }
-            break;
-        }
-    spin_unlock(&fs->olock);
-    atomic_fetch_sub(&fs->busy, 1);
-    return evict;
-}
-
-bool x2_open_orphan(struct ext2_fs *fs, uint32_t ino, bool orphan)
-{
-    bool open = false;
-    spin_lock(&fs->olock);
-    for (int i = 0; i < (int)ARRAY_SIZE(fs->opens); i++)
-        if (fs->opens[i].ino == ino) {
-            open = true;
-            if (orphan)
-                fs->opens[i].orphan = true;
-        }
-    spin_unlock(&fs->olock);
-    return open;
-}
-
 /* ---- helpers ----------------------------------------------------------------- */
 
+/* plock, clock: which locks the walk leaves held (X2_LK_*, ext2_dir.h). */
 static long walk(struct x2c *c, struct x2op *op, int which, bool follow, bool want_parent,
-                 struct x2walk *w)
+                 int plock, int clock, struct x2walk *w)
 {
     w->rel = which == 1 ? op->rel : op->rel2;
     w->mnt = which == 1 ? op->mnt : op->mnt2;
     w->path = which == 1 ? op->path : op->path2;
     w->follow = follow;
     w->want_parent = want_parent;
+    w->plock = (uint8_t)plock;
+    w->clock = (uint8_t)clock;
     return x2_walk(c, w);
 }
 
@@ -132,13 +76,17 @@ static void init_inode(struct x2ino *ix, uint32_t mode, uint16_t links)
 static long free_inode_phase(struct x2c *c, struct x2op *op)
 {
     struct x2ino ix;
-    long r = x2_iget(c, op->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, op->ino, true);
+    if (r || (r = x2_iget(c, op->ino, &ix)))
         return r;
     if (ix.i->i_links_count || !ix.i->i_mode) {
         x2_iput(&ix);
         op->truncating = false;
         return 0;                       /* linked again, or already freed */
+    }
+    if ((r = x2_alloc_enter(c))) {
+        x2_iput(&ix);
+        return r;
     }
     bool dir = is_dir(ix.i);
     bool fast = is_lnk(ix.i) && ix.i->i_blocks == 0;
@@ -147,6 +95,7 @@ static long free_inode_phase(struct x2c *c, struct x2op *op)
         x2_idirty(c, &ix);
         pc_truncate(c->fs, op->ino, 0);
         if ((r = x2_free_from(c, &ix, 0))) {
+            x2_alloc_exit(c);
             x2_iput(&ix);
             return r;
         }
@@ -157,7 +106,8 @@ static long free_inode_phase(struct x2c *c, struct x2op *op)
     memset(ix.i->i_block, 0, sizeof ix.i->i_block);
     x2_idirty(c, &ix);
     x2_iput(&ix);
-    x2_free_inode(c, op->ino, dir);
+    x2_free_inode(c, op->ino, dir);     /* alloc is held: cannot fail on it */
+    x2_alloc_exit(c);
     op->truncating = false;
     return 0;
 }
@@ -181,7 +131,7 @@ static long drop_link(struct x2c *c, struct x2op *op, struct x2ino *ix)
 /* Walk to a new name's parent: the parent held in *dir, the name unused. */
 static long new_name(struct x2c *c, struct x2op *op, int which, struct x2walk *w, struct x2ino *dir)
 {
-    long r = walk(c, op, which, false, true, w);
+    long r = walk(c, op, which, false, true, X2_LK_EXCL, X2_LK_NONE, w);
     if (r)
         return r;
     if (w->ino)
@@ -232,13 +182,26 @@ static long truncate_inode(struct x2c *c, struct x2ino *ix, uint64_t size)
     return x2_free_from(c, ix, (size + fs->bsize - 1) / fs->bsize);
 }
 
+/* The open file's reference, taken last (nothing after it can miss) and
+ * with the inode's lock or its new entry's directory held, so an unlink
+ * either sees the file open or has removed the name first. */
+static long open_ref(struct x2c *c, struct x2op *op)
+{
+    if (!x2_open_ref(c->fs, op->ino))
+        return -ENOMEM;
+    op->opened = true;
+    return 0;
+}
+
 static long do_open(struct x2c *c, struct x2op *op)
 {
     struct x2walk w;
     struct x2ino ix, dir;
     int acc = op->flags & O_ACCMODE;
     bool creat = op->flags & O_CREAT;
-    long r = walk(c, op, 1, !(op->flags & O_NOFOLLOW), creat, &w);
+    bool trunc = (op->flags & O_TRUNC) && acc != O_RDONLY;
+    long r = walk(c, op, 1, !(op->flags & O_NOFOLLOW), creat, creat ? X2_LK_EXCL : X2_LK_NONE,
+                  trunc ? X2_LK_EXCL : X2_LK_SHARED, &w);
     if (r)
         return r;
     if (!w.ino) {                       /* O_CREAT of a new file */
@@ -252,7 +215,12 @@ static long do_open(struct x2c *c, struct x2op *op)
             x2_iput(&dir);
             return -ENOENT;
         }
-        if ((r = x2_dir_prepare_add(c, &dir)) || (r = x2_alloc_inode(c, w.parent, false, &ix))) {
+        if ((r = x2_dir_prepare_add(c, &dir)) || (r = x2_alloc_enter(c))) {
+            x2_iput(&dir);
+            return r;
+        }
+        if ((r = x2_alloc_inode(c, w.parent, false, &ix))) {
+            x2_alloc_exit(c);
             x2_iput(&dir);
             return r;
         }
@@ -261,9 +229,10 @@ static long do_open(struct x2c *c, struct x2op *op)
         op->ino = ix.ino;
         x2_iput(&ix);
         r = x2_dir_add(c, &dir, w.name, w.len, op->ino, 1);
+        x2_alloc_exit(c);
         x2_iput(&dir);
         op->ftype = S_IFREG;
-        return r;
+        return r ? r : open_ref(c, op);
     }
     if (creat && (op->flags & O_EXCL))
         return -EEXIST;
@@ -280,11 +249,11 @@ static long do_open(struct x2c *c, struct x2op *op)
         r = -ELOOP;
     } else if (acc != O_RDONLY && c->fs->ro) {
         r = -EROFS;
-    } else if ((op->flags & O_TRUNC) && acc != O_RDONLY && is_reg(ix.i)) {
+    } else if (trunc && is_reg(ix.i)) {
         r = truncate_inode(c, &ix, 0);
     }
     x2_iput(&ix);
-    return r;
+    return r ? r : open_ref(c, op);
 }
 
 static long do_stat(struct x2c *c, struct x2op *op)
@@ -294,9 +263,12 @@ static long do_stat(struct x2c *c, struct x2op *op)
     long r;
     uint32_t ino = op->ino;
     if (op->kind == X2_STAT || op->kind == X2_ACCESS) {
-        if ((r = walk(c, op, 1, !(op->flags & 0x100 /* AT_SYMLINK_NOFOLLOW */), false, &w)))
+        if ((r = walk(c, op, 1, !(op->flags & 0x100 /* AT_SYMLINK_NOFOLLOW */), false,
+                      X2_LK_NONE, X2_LK_SHARED, &w)))
             return r;
         ino = w.ino;
+    } else if ((r = x2_ilock(c, ino, false))) {
+        return r;
     }
     if ((r = x2_iget(c, ino, &ix)))
         return r;
@@ -322,7 +294,12 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
         x2_iput(&dir);
         return -EMLINK;
     }
+    if ((r = x2_alloc_enter(c))) {
+        x2_iput(&dir);
+        return r;
+    }
     if ((r = x2_alloc_inode(c, 0, true, &ix))) {
+        x2_alloc_exit(c);
         x2_iput(&dir);
         return r;
     }
@@ -331,6 +308,7 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
     struct buf *b = NULL;
     if (!(r = x2_bmap(c, &ix, 0, true, &p)) && !(r = x2_block(c, p, &b))) {
         struct ext2_dirent *d = (struct ext2_dirent *)b->data;
+        bc_set_class(b, X2_WC_DIR);
         d->inode = ix.ino;
         d->rec_len = 12;
         d->name_len = 1;
@@ -342,7 +320,7 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
         d->name_len = 2;
         d->file_type = fs->filetype ? 2 : 0;
         d->name[0] = d->name[1] = '.';
-        bc_dirty(b);
+        bc_dirty_ordered(b);
         bc_put(b);
         x2_set_isize(fs, ix.i, fs->bsize);
     }
@@ -352,12 +330,14 @@ static long do_mkdir(struct x2c *c, struct x2op *op)
         ix.i->i_dtime = x2_now();
         x2_iput(&ix);
         x2_free_inode(c, ix.ino, true);
+        x2_alloc_exit(c);
         x2_iput(&dir);
         return r;
     }
     uint32_t ino = ix.ino;
     x2_iput(&ix);
     r = x2_dir_add(c, &dir, w.name, w.len, ino, 2);
+    x2_alloc_exit(c);
     if (!r) {
         dir.i->i_links_count++;
         x2_idirty(c, &dir);
@@ -375,7 +355,7 @@ static long do_unlink(struct x2c *c, struct x2op *op)
         return free_inode_phase(c, op);
     if (c->fs->ro)
         return -EROFS;
-    long r = walk(c, op, 1, false, false, &w);
+    long r = walk(c, op, 1, false, false, X2_LK_EXCL, X2_LK_EXCL, &w);
     if (r)
         return r;
     if (w.len == 0)
@@ -408,6 +388,52 @@ static long do_unlink(struct x2c *c, struct x2op *op)
     return free_inode_phase(c, op);
 }
 
+/* Is dir `anc` an ancestor of (or) dir `from`?  Walks ".." up to the root.
+ * Called with the rename lock held, so no directory moves meanwhile. */
+static long is_ancestor(struct x2c *c, uint32_t anc, uint32_t from)
+{
+    struct ext2_fs *fs = c->fs;
+    uint32_t a = from;
+    for (uint32_t k = 0; k <= fs->inodes_count && a != EXT2_ROOT_INO; k++) {
+        if (a == anc)
+            return 1;
+        struct x2inode *t;
+        struct x2ino ix;
+        struct buf *b;
+        uint32_t p;
+        long r = x2_tmp_rlock(c, a, &t);
+        if (r)
+            return r;
+        if (!(r = x2_iget(c, a, &ix))) {
+            if (!(r = x2_bmap(c, &ix, 0, false, &p)) && !p)
+                r = x2_corrupt(c, "directory without a block");
+            if (!r && !(r = x2_block(c, p, &b))) {
+                struct ext2_dirent *d0 = (struct ext2_dirent *)b->data;
+                if (d0->rec_len < 12 || d0->rec_len + 12u > fs->bsize)
+                    r = x2_corrupt(c, "bad \".\" record");
+                else
+                    a = ((struct ext2_dirent *)(b->data + d0->rec_len))->inode;
+                bc_put(b);
+            }
+            x2_iput(&ix);
+        }
+        x2_tmp_unlock(c, t);
+        if (r)
+            return r;
+        if (a < EXT2_ROOT_INO || a > fs->inodes_count)
+            return x2_corrupt(c, "bad \"..\"");
+    }
+    return a == anc;
+}
+
+/*
+ * Locks (ext2_lock.h): both names are looked up without keeping locks,
+ * then the two parents are locked by inode number, the names found again
+ * under them, and the source and the replaced target locked by inode
+ * number.  A directory that changes parent also takes the rename lock
+ * (a try-lock here; the run backs off and awaits it) and checks that
+ * the new parent is not inside it.
+ */
 static long do_rename(struct x2c *c, struct x2op *op)
 {
     struct ext2_fs *fs = c->fs;
@@ -421,18 +447,43 @@ static long do_rename(struct x2c *c, struct x2op *op)
         return -EROFS;
     if (op->flags & ~RENAME_NOREPLACE)
         return -EINVAL;
-    if ((r = walk(c, op, 1, false, false, &ow)))
+    if ((r = walk(c, op, 1, false, false, X2_LK_NONE, X2_LK_NONE, &ow)))
         return r;
-    if ((r = walk(c, op, 2, false, true, &nw)))
+    if ((r = walk(c, op, 2, false, true, X2_LK_NONE, X2_LK_NONE, &nw)))
         return r;
     if (ow.len == 0 || nw.len == 0)
         return -EBUSY;
-    if (ow.ino == nw.ino)
-        return 0;
+    uint32_t lo = MIN(ow.parent, nw.parent), hi = MAX(ow.parent, nw.parent);
+    if ((r = x2_ilock(c, lo, true)) || (r = x2_ilock(c, hi, true)))
+        return r;
     if ((r = x2_iget(c, ow.parent, &od)))
         return r;
     if ((r = x2_iget(c, nw.parent, &nd)))
         goto out_od;
+    if (!od.i->i_links_count || !nd.i->i_links_count) {
+        r = -ENOENT;                    /* a directory removed meanwhile */
+        goto out_nd;
+    }
+    /* the names again, under the parents' locks */
+    if ((r = x2_dir_find(c, &od, ow.name, ow.len, &ow.ino, NULL)))
+        goto out_nd;
+    r = x2_dir_find(c, &nd, nw.name, nw.len, &nw.ino, NULL);
+    if (r == -ENOENT)
+        nw.ino = 0, r = 0;
+    if (r)
+        goto out_nd;
+    if (ow.ino < EXT2_ROOT_INO || (nw.ino && nw.ino < EXT2_ROOT_INO)) {
+        r = x2_corrupt(c, "directory entry names a reserved inode");
+        goto out_nd;
+    }
+    if (ow.ino == nw.ino) {
+        r = 0;
+        goto out_nd;
+    }
+    lo = nw.ino ? MIN(ow.ino, nw.ino) : ow.ino;
+    hi = nw.ino ? MAX(ow.ino, nw.ino) : ow.ino;
+    if ((r = x2_ilock(c, lo, true)) || (r = x2_ilock(c, hi, true)))
+        goto out_nd;
     if ((r = x2_iget(c, ow.ino, &oi)))
         goto out_nd;
     ni.b = NULL;
@@ -442,6 +493,14 @@ static long do_rename(struct x2c *c, struct x2op *op)
         if (!strncmp(op->path2, op->path, n) && op->path2[n] == '/') {
             r = -EINVAL;                /* into itself */
             goto out_oi;
+        }
+        if (od.ino != nd.ino) {         /* the tree changes shape */
+            if ((r = x2_rename_lock(c)) || (r = is_ancestor(c, oi.ino, nd.ino)) < 0)
+                goto out_oi;
+            if (r) {
+                r = -EINVAL;            /* the new parent is inside it */
+                goto out_oi;
+            }
         }
     }
     if (nw.ino) {
@@ -472,6 +531,7 @@ static long do_rename(struct x2c *c, struct x2op *op)
         }
         if ((r = x2_block(c, p, &dotdot)))
             goto out_ni;
+        bc_set_class(dotdot, X2_WC_DIR);
         struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
         if (d0->rec_len < 12 || d0->rec_len + 12u > fs->bsize) {
             r = x2_corrupt(c, "bad \".\" record");
@@ -494,7 +554,7 @@ static long do_rename(struct x2c *c, struct x2op *op)
         struct ext2_dirent *d0 = (struct ext2_dirent *)dotdot->data;
         struct ext2_dirent *d1 = (struct ext2_dirent *)(dotdot->data + d0->rec_len);
         d1->inode = nd.ino;
-        bc_dirty(dotdot);
+        bc_dirty_ordered(dotdot);
         if (od.i->i_links_count > 1)
             od.i->i_links_count--;
         nd.i->i_links_count++;
@@ -528,18 +588,22 @@ static long do_link(struct x2c *c, struct x2op *op)
     struct x2ino dir, ix;
     if (c->fs->ro)
         return -EROFS;
-    long r = walk(c, op, 1, op->flags & 0x400 /* AT_SYMLINK_FOLLOW */, false, &ow);
+    long r = walk(c, op, 1, op->flags & 0x400 /* AT_SYMLINK_FOLLOW */, false, X2_LK_NONE,
+                  X2_LK_NONE, &ow);
     if (r)
         return r;
-    if ((r = x2_iget(c, ow.ino, &ix)))
+    /* lock order: the new parent, then the inode (ext2_lock.h) */
+    if ((r = new_name(c, op, 2, &nw, &dir)))
         return r;
-    if (is_dir(ix.i) || ix.i->i_links_count >= 65000) {
-        x2_iput(&ix);
-        return is_dir(ix.i) ? -EPERM : -EMLINK;
+    if ((r = x2_ilock(c, ow.ino, true)) || (r = x2_iget(c, ow.ino, &ix))) {
+        x2_iput(&dir);
+        return r;
     }
-    if ((r = new_name(c, op, 2, &nw, &dir))) {
+    if (!ix.i->i_links_count || is_dir(ix.i) || ix.i->i_links_count >= 65000) {
+        r = !ix.i->i_links_count ? -ENOENT : is_dir(ix.i) ? -EPERM : -EMLINK;
         x2_iput(&ix);
-        return r;
+        x2_iput(&dir);
+        return r;               /* unlinked since the walk found it: ENOENT */
     }
     r = x2_dir_add(c, &dir, nw.name, nw.len, ix.ino, x2_ftype(ix.i->i_mode));
     if (!r) {
@@ -567,7 +631,12 @@ static long do_symlink(struct x2c *c, struct x2op *op)
     long r = new_name(c, op, 1, &w, &dir);
     if (r)
         return r;
+    if ((r = x2_alloc_enter(c))) {
+        x2_iput(&dir);
+        return r;
+    }
     if ((r = x2_alloc_inode(c, w.parent, false, &ix))) {
+        x2_alloc_exit(c);
         x2_iput(&dir);
         return r;
     }
@@ -590,11 +659,13 @@ static long do_symlink(struct x2c *c, struct x2op *op)
         ix.i->i_links_count = 0;
         x2_iput(&ix);
         x2_free_inode(c, ino, false);
+        x2_alloc_exit(c);
         x2_iput(&dir);
         return r;
     }
     x2_iput(&ix);
     r = x2_dir_add(c, &dir, w.name, w.len, ino, 7);
+    x2_alloc_exit(c);
     x2_iput(&dir);
     return r;
 }
@@ -603,7 +674,7 @@ static long do_readlink(struct x2c *c, struct x2op *op)
 {
     struct x2walk w;
     struct x2ino ix;
-    long r = walk(c, op, 1, false, false, &w);
+    long r = walk(c, op, 1, false, false, X2_LK_NONE, X2_LK_SHARED, &w);
     if (r)
         return r;
     if ((r = x2_iget(c, w.ino, &ix)))
@@ -625,9 +696,11 @@ static long do_setattr(struct x2c *c, struct x2op *op)
     if (c->fs->ro)
         return -EROFS;
     if (op->kind == X2_TRUNCATE || op->kind == X2_CHMOD || op->kind == X2_UTIMES) {
-        if ((r = walk(c, op, 1, !(op->flags & 0x100), false, &w)))
+        if ((r = walk(c, op, 1, !(op->flags & 0x100), false, X2_LK_NONE, X2_LK_EXCL, &w)))
             return r;
         ino = w.ino;
+    } else if ((r = x2_ilock(c, ino, true))) {
+        return r;
     }
     if ((r = x2_iget(c, ino, &ix)))
         return r;
@@ -691,8 +764,8 @@ static long do_getdents(struct x2c *c, struct x2op *op)
     struct x2ino ix;
     struct x2dir it;
     struct ext2_dirent *d;
-    long r = x2_iget(c, op->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, op->ino, false);
+    if (r || (r = x2_iget(c, op->ino, &ix)))
         return r;
     if (!is_dir(ix.i)) {
         x2_iput(&ix);
@@ -740,7 +813,7 @@ static long do_exec(struct x2c *c, struct x2op *op)
     struct ext2_fs *fs = c->fs;
     struct x2walk w;
     struct x2ino ix;
-    long r = walk(c, op, 1, true, false, &w);
+    long r = walk(c, op, 1, true, false, X2_LK_NONE, X2_LK_SHARED, &w);
     if (r)
         return r;
     if ((r = x2_iget(c, w.ino, &ix)))
@@ -782,7 +855,7 @@ static long do_exec(struct x2c *c, struct x2op *op)
         op->ftype = ix.i->i_mode & 0170000;
     }
     x2_iput(&ix);
-    return r;
+    return r ? r : open_ref(c, op);     /* the program's open file (x2_file_new) */
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

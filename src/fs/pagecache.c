@@ -263,16 +263,15 @@ struct fill_task {
     struct x2run run;
 };
 
-/* Runs under the file system's lock, shared: no write changes the file's
- * blocks meanwhile (a write updates a cached page only once it is VALID,
- * so the fill must not race one).  With per-inode locks it must take the
- * inode's lock, shared, instead. */
+/* Runs with the inode's lock shared: no write changes the file's blocks
+ * meanwhile (a write updates a cached page only once it is VALID, so the
+ * fill must not race one). */
 static long fill_task_attempt(struct x2c *c, void *arg)
 {
     struct pc_page *pg = arg;
     struct x2ino ix;
-    long r = x2_iget(c, pg->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, pg->ino, false);
+    if (r || (r = x2_iget(c, pg->ino, &ix)))
         return r;
     if (pg->index * PAGE_SIZE >= x2_isize(c->fs, ix.i)) {
         /* wholly past the end of the file: the faulting access gets
@@ -513,16 +512,16 @@ void pc_forget(struct ext2_fs *fs)
 
 /* ---- write-back of dirty pages ---------------------------------------------------- */
 
-/* Copy f->pg into its blocks (allocating holes), under the fs lock held
- * exclusively (with per-inode locks: the inode's, exclusively). */
+/* Copy f->pg into its blocks (allocating holes), with the inode's lock
+ * held exclusively. */
 static long flush_attempt(struct x2c *c, void *arg)
 {
     struct pc_flush *f = arg;
     struct pc_page *pg = f->pg;
     struct ext2_fs *fs = c->fs;
     struct x2ino ix;
-    long r = x2_iget(c, pg->ino, &ix);
-    if (r)
+    long r = x2_ilock(c, pg->ino, true);
+    if (r || (r = x2_iget(c, pg->ino, &ix)))
         return r;
     if (!ix.i->i_mode || !ix.i->i_links_count) {
         x2_iput(&ix);

@@ -322,24 +322,29 @@ static long open_fallback(struct thread *th, struct fscall *fc)
     return r;
 }
 
+/* An open that fails after its attempt took the open reference. */
+static long open_unref(struct fscall *fc, long err)
+{
+    if (x2_open_unref(fc->op.fs, fc->op.ino))
+        x2_evict_spawn(fc->op.fs, fc->op.ino);  /* unlinked meanwhile: its last close */
+    return err;
+}
+
 static long open_finish(struct thread *th, struct fscall *fc, long r)
 {
     (void)th;                           /* NULL from io_uring */
     /* not on ext2: r is the fallback's answer, an fd (0 too) or -errno */
     if (r || !fc->op.fs)
         return r;
+    /* the attempt took the open reference (ext2_ops.c, open_ref): the
+     * file owns it from here, or it is given back */
     if ((fc->flags & O_DIRECTORY) && fc->op.ftype != S_IFDIR)
-        return -ENOTDIR;
+        return open_unref(fc, -ENOTDIR);
     if (strlen(fc->op.path) >= sizeof ((struct file *)0)->x2.path)
-        return -ENAMETOOLONG;
+        return open_unref(fc, -ENAMETOOLONG);
     struct file *f = file_alloc(FT_EXT2, fc->op.flags);
     if (!f)
-        return -ENOMEM;
-    if (!x2_open_ref(fc->op.fs, fc->op.ino)) {
-        f->type = FT_CONSOLE;           /* nothing to release */
-        file_put(f);
-        return -ENFILE;
-    }
+        return open_unref(fc, -ENOMEM);
     f->x2.fs = fc->op.fs;
     f->x2.ino = fc->op.ino;
     f->x2.mode = fc->op.ftype;
@@ -1003,16 +1008,15 @@ SYS(fstatfs)
 
 /* ---- exec -------------------------------------------------------------------------------------- */
 
-/* An open file of inode ino, as openat makes one (exec's regions hold it). */
+/* An open file of inode ino, as openat makes one (exec's regions hold it),
+ * with the open reference its X2_EXEC attempt took. */
 struct file *x2_file_new(struct ext2_fs *fs, uint32_t ino, uint32_t ftype, const char *path,
                          int flags)
 {
     struct file *f = file_alloc(FT_EXT2, flags);
-    if (!f)
-        return NULL;
-    if (!x2_open_ref(fs, ino)) {
-        f->type = FT_CONSOLE;           /* nothing to release */
-        file_put(f);
+    if (!f) {
+        if (x2_open_unref(fs, ino))
+            x2_evict_spawn(fs, ino);
         return NULL;
     }
     f->x2.fs = fs;

@@ -519,6 +519,18 @@ static enum poll t_files_poll(struct future *base, struct cx *cx)
     return READY;
 }
 
+/* ---- 7b. ext2's locks (src/instruments/ktest_ext2lock.c) ------------------- */
+
+const char *ktest_ext2_locks(void);
+
+static enum poll t_ext2lock_poll(struct future *base, struct cx *cx)
+{
+    (void)cx;
+    ((struct ktest *)base)->fail = ktest_ext2_locks();
+    base->resume = RESUME_DONE;
+    return READY;
+}
+
 /* ---- 8. wakes racing cancels (src/instruments/ktest_waitq.c) ---------------- */
 
 enum poll ktest_waitq_poll(struct future *base, struct cx *cx);
@@ -546,6 +558,7 @@ static const struct ktest_case cases[] = {
     CASE("alloc_exhaustion_recovery", t_alloc, t_alloc_poll, 30000),
     CASE("address_spaces", ktest, t_mm_poll, 30000),
     CASE("files_and_pipes", ktest, t_files_poll, 30000),
+    CASE("ext2_inode_locks", ktest, t_ext2lock_poll, 10000),
     CASE("waitq_wake_vs_cancel", t_waitq_room, ktest_waitq_poll, 30000),
     CASE("disk_32_requests_in_flight", t_blk_size, ktest_blk_poll, 30000),
 };
