@@ -50,6 +50,38 @@ def test_a_system_call_copying_into_an_unread_file_page_waits_for_it(boot, tmp_p
     assert "mmapfile: sysread ok" in run(m, "mmapfile sysread /tmp/mf")
 
 
+def test_io_uring_copies_to_and_from_unread_file_pages_wait_for_them(boot, tmp_path):
+    # READ, WRITE, STATX and READV whose user memory is a page of a file
+    # mapping that is only on the disk: each op waits for the page (as a
+    # fault does) and copies the right bytes, instead of failing -EFAULT
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    files = ["/tmp/u%d" % i for i in range(5)]
+    for f in files:
+        run(m, "mmapfile make " + f)
+    poweroff(m)
+    m = shell(boot, [img])              # cold cache
+    out = run(m, "mmapfile uring " + " ".join(files))
+    assert "mmapfile: uring ok" in out, out
+
+
+def test_io_uring_ops_waiting_for_a_file_page_are_cancelled_cleanly(boot, tmp_path):
+    # an op waiting for a page's fill is cancelled by ASYNC_CANCEL, and by
+    # its process's exit: both end, the fills go on, and the pages read
+    img = root_copy(tmp_path)
+    m = shell(boot, [img])
+    for f in ["/tmp/c5", "/tmp/c6", "/tmp/src"]:
+        run(m, "mmapfile make " + f)
+    poweroff(m)
+    m = shell(boot, [img])              # cold cache
+    out = run(m, "mmapfile uringcancel /tmp/c5 /tmp/c6 /tmp/src")
+    assert "mmapfile: uringcancel ok" in out, out
+    assert "hello" in run(m, "echo hello")
+    poweroff(m)
+    code, log = fsck(img)
+    assert code == 0, log
+
+
 def pagecache_stats(m):
     out = run(m, "cat /proc/mem")
     g = re.search(r"pagecache: (\d+) pages, (\d+) mapped, (\d+) shared", out)

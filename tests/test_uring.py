@@ -194,3 +194,11 @@ def test_ring_waits_interrupted_and_ended_mid_wait_with_a_thread_that_never_writ
     out = run(m, "racer uring 60", timeout=240)
     assert "racer: uring ok" in out, out
     assert "KERNEL PANIC" not in m.log
+
+
+def test_a_thread_polling_the_ring_sees_what_a_read_copied_on_write(boot):
+    # a READ's copy-out breaks copy-on-write (the page shared with a forked
+    # child) while another thread runs on the other hart with the old
+    # page's translation; once that thread sees the CQE in the ring it must
+    # read the new bytes: the CQE waits for the owed TLB shootdown
+    uring_check(boot, "cow_copy_seen_by_ring_poller", smp=2)

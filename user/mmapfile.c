@@ -19,6 +19,18 @@
  *   killwait FILE COLD  a process is killed (by a child running meanwhile)
  *                  while its fault on COLD waits for the disk: it dies,
  *                  and COLD reads right afterwards
+ *   uring F0 F1 F2 F3 F4  after a reboot (F0..F4 made, none read since):
+ *                  io_uring operations whose user memory is a page of a
+ *                  file mapping not cached yet - a READ into F0 (private,
+ *                  two pages),
+ *                  a WRITE from F1 (shared), a STATX into F2 (private), a
+ *                  READV into F3 (shared, a whole page); F4 is READ's and
+ *                  READV's source.  Each must wait for the page, as a
+ *                  fault does, and copy the right bytes (not -EFAULT).
+ *   uringcancel F5 F6 SRC  after a reboot: a READ waiting for a cold page
+ *                  of F5 is cancelled (ASYNC_CANCEL in the same batch),
+ *                  and a child exits while its READ waits for a cold page
+ *                  of F6: both end, and the pages read right afterwards.
  *   pasteof FILE   FILE is made 100 bytes long and mapped 2 pages, shared
  *                  and private: the rest of page 0 reads as zeros (a store
  *                  there stays out of the file); touching page 1, wholly
@@ -29,6 +41,7 @@
  *
  * Prints "mmapfile: MODE ok" or "mmapfile: MODE FAILED: why" (exit 1).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -39,6 +52,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include "uring_raw.h"
 
 #define PG 4096
 #define LEN (3 * PG)
@@ -85,6 +101,177 @@ static char *map(const char *path, int flags, int *fdp)
 	else
 		close(fd);          /* the mapping keeps the file */
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One op, submitted and reaped: its result. */
+static long uring_one(struct uring *r, struct io_uring_sqe *s)
+{
+	struct io_uring_cqe c;
+	if (uring_enter(r, 1, 1, IORING_ENTER_GETEVENTS) < 0 || uring_wait(r, &c) < 0)
+		return -9999;
+	(void)s;
+	return c.res;
+}
+
+static int uring_mode(char **f)
+{
+	struct uring r;
+	char msg[96];
+	int bad = 0;         /* go on after a wrong result: report every op */
+	if (uring_open(&r, 4, NULL) < 0)
+		return fail("io_uring_setup");
+	int src = open(f[4], O_RDONLY);
+	if (src < 0)
+		return fail("open the source");
+
+	/* READ into page 1 of a private mapping of F0, never touched */
+	char *a = map(f[0], MAP_PRIVATE, NULL);
+	struct io_uring_sqe *s = uring_sqe(&r);
+	s->opcode = IORING_OP_READ;
+	s->fd = src;
+	s->addr = (uint64_t)(a + PG);
+	s->len = 2 * PG;                /* pages 1 and 2: a copy may stop at each */
+	s->off = PG;
+	long res = a ? uring_one(&r, s) : -1;
+	if (res != 2 * PG) {
+		snprintf(msg, sizeof msg, "READ into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	for (long i = 0; i < 2 * PG && res == 2 * PG; i++)
+		if (a[PG + i] != pattern(PG + i))
+			return fail("READ into a cold mapped page stored the wrong bytes");
+
+	/* WRITE from page 2 of a shared mapping of F1, never touched */
+	char *b = map(f[1], MAP_SHARED, NULL);
+	int out = open("/tmp/mmapfile.uring", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (!b || out < 0)
+		return fail("mmap or open");
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_WRITE;
+	s->fd = out;
+	s->addr = (uint64_t)(b + 2 * PG);
+	s->len = 1000;
+	s->off = 0;
+	res = uring_one(&r, s);
+	if (res != 1000) {
+		snprintf(msg, sizeof msg, "WRITE from a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	static char back[PG];
+	if (res == 1000 && pread(out, back, 1000, 0) != 1000)
+		return fail("pread the WRITE's file");
+	for (long i = 0; i < 1000 && res == 1000; i++)
+		if (back[i] != pattern(2 * PG + i))
+			return fail("WRITE from a cold mapped page wrote the wrong bytes");
+	close(out);
+	unlink("/tmp/mmapfile.uring");
+
+	/* STATX into page 1 of a private mapping of F2, never touched */
+	char *c = map(f[2], MAP_PRIVATE, NULL);
+	if (!c)
+		return fail("mmap");
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_STATX;
+	s->fd = AT_FDCWD;
+	s->addr = (uint64_t)f[4];
+	s->len = 0x7ff;                 /* STATX_BASIC_STATS */
+	s->addr2 = (uint64_t)(c + PG + 8);
+	res = uring_one(&r, s);
+	if (res != 0) {
+		snprintf(msg, sizeof msg, "STATX into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	struct statx *stx = (struct statx *)(c + PG + 8);
+	if (res == 0 && stx->stx_size != LEN)
+		return fail("STATX into a cold mapped page stored the wrong size");
+
+	/* READV into all of page 0 of a shared mapping of F3 (same bytes:
+	 * the file does not change), never touched */
+	char *d = map(f[3], MAP_SHARED, NULL);
+	if (!d)
+		return fail("mmap");
+	static struct iovec iov[2];
+	iov[0].iov_base = d;
+	iov[0].iov_len = 100;
+	iov[1].iov_base = d + 100;
+	iov[1].iov_len = PG - 100;
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_READV;
+	s->fd = src;
+	s->addr = (uint64_t)iov;
+	s->len = 2;
+	if (lseek(src, 0, SEEK_SET) != 0)
+		return fail("lseek");
+	res = uring_one(&r, s);
+	if (res != PG) {
+		snprintf(msg, sizeof msg, "READV into a cold mapped page gave %ld", res);
+		bad = fail(msg);
+	}
+	if (res == PG && !pattern_ok(d))
+		return fail("READV into a cold mapped page stored the wrong bytes");
+	uring_close(&r);
+	close(src);
+	return bad;
+}
+
+static int uring_cancel_mode(char **f)
+{
+	struct uring r;
+	char msg[128];
+	int src = open(f[2], O_RDONLY);
+	char *a = map(f[0], MAP_PRIVATE, NULL);
+	if (src < 0 || !a || uring_open(&r, 4, NULL) < 0)
+		return fail("open, mmap or io_uring_setup");
+	struct io_uring_sqe *s = uring_sqe(&r);
+	s->opcode = IORING_OP_READ;
+	s->fd = src;
+	s->addr = (uint64_t)(a + PG);
+	s->len = 100;
+	s->user_data = 1;
+	s = uring_sqe(&r);
+	s->opcode = IORING_OP_ASYNC_CANCEL;
+	s->addr = 1;
+	s->user_data = 2;
+	if (uring_enter(&r, 2, 2, IORING_ENTER_GETEVENTS) != 2)
+		return fail("io_uring_enter");
+	long res[3] = { 0, 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		struct io_uring_cqe c;
+		if (uring_wait(&r, &c) < 0 || c.user_data < 1 || c.user_data > 2)
+			return fail("reap");
+		res[c.user_data] = c.res;
+	}
+	/* the READ was waiting for the disk when the cancel came */
+	if (res[1] != -ECANCELED || res[2] != 0) {
+		snprintf(msg, sizeof msg, "READ waiting for a page, cancelled: %ld (cancel %ld)", res[1], res[2]);
+		return fail(msg);
+	}
+	if (a[PG] != pattern(PG) || a[PG + 99] != pattern(PG + 99))
+		return fail("the page reads wrong after the cancel");
+	uring_close(&r);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* submit, then exit while the READ waits for the page */
+		char *b = map(f[1], MAP_PRIVATE, NULL);
+		struct uring q;
+		if (!b || uring_open(&q, 4, NULL) < 0)
+			_exit(3);
+		s = uring_sqe(&q);
+		s->opcode = IORING_OP_READ;
+		s->fd = src;
+		s->addr = (uint64_t)(b + PG);
+		s->len = 100;
+		_exit(uring_enter(&q, 1, 0, 0) == 1 && uring_cq_ready(&q) == 0 ? 0 : 4);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return fail("the child's READ did not wait, or it did not exit");
+	char *b = map(f[1], MAP_PRIVATE, NULL);
+	if (!b || b[PG] != pattern(PG))
+		return fail("the page reads wrong after the exit");
+	close(src);
+	return 0;
 }
 
 /* ---- pasteof, truncate: SIGBUS past the end of a mapped file ---- */
@@ -357,6 +544,12 @@ int main(int argc, char **argv)
 		char *q = map(argv[3], MAP_PRIVATE, NULL);
 		if (!q || q[2 * PG] != pattern(2 * PG) || q[LEN - 1] != pattern(LEN - 1))
 			return fail("the cold file reads wrong after the kill");
+	} else if (!strcmp(mode, "uring") && argc == 7) {
+		if (uring_mode(argv + 2))
+			return 1;
+	} else if (!strcmp(mode, "uringcancel") && argc == 5) {
+		if (uring_cancel_mode(argv + 2))
+			return 1;
 	} else if (!strcmp(mode, "pasteof")) {
 		if (pasteof(path))
 			return 1;

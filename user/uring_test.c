@@ -1333,6 +1333,79 @@ static int t_owned_read_outlives_the_wait(void)
 
 /* ---- driver ------------------------------------------------------------------- */
 
+
+/*
+ * A READ's copy-out into a page this process shares copy-on-write with a
+ * child (fork) gives the process a new copy while a second thread, on
+ * another hart, keeps a translation of the old one.  That thread polls
+ * the CQ ring in user mode and reads the buffer as soon as the CQE is
+ * there: it must see the bytes read, i.e. the CQE must not be posted
+ * before that hart has dropped its stale translation (the shootdown the
+ * address space owes).  Rounds: each forks afresh (the page shared again).
+ */
+static char cow_buf[4096] __attribute__((aligned(4096)));
+static struct uring *cow_r;
+static _Atomic int cow_started;
+static char cow_seen;
+
+static void *cow_watch(void *arg)
+{
+    (void)arg;
+    volatile char *b = cow_buf;
+    char c = b[0];                      /* the old frame's translation, cached */
+    atomic_store(&cow_started, 1);
+    while (!uring_cq_ready(cow_r))
+        c = b[0];                       /* (kept hot while we wait) */
+    cow_seen = b[0];
+    (void)c;
+    return NULL;
+}
+
+static int t_cow_copy_seen_by_ring_poller(void)
+{
+    struct uring *r = ring(4);
+    cow_r = r;
+    int p[2];
+    mkpipe(p, 0);
+    for (int round = 0; round < 20; round++) {
+        cow_buf[0] = 'o';               /* ours: mapped writable */
+        REQUIRE(write(p[1], "n", 1) == 1, "write");
+        int hold[2];
+        REQUIRE(pipe(hold) == 0, "pipe");
+        pid_t pid = fork();             /* shares cow_buf's page */
+        if (pid == 0) {
+            char c;
+            close(hold[1]);
+            (void)!read(hold[0], &c, 1);  /* until the parent is done */
+            _exit(0);
+        }
+        close(hold[0]);
+        REQUIRE(pid > 0, "fork");
+        atomic_store(&cow_started, 0);
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, cow_watch, NULL) == 0, "pthread_create");
+        while (!atomic_load(&cow_started))
+            ;                           /* it runs on the other hart */
+        struct io_uring_sqe *s = uring_sqe(r);
+        s->opcode = IORING_OP_READ;
+        s->fd = p[0];
+        s->addr = (uint64_t)cow_buf;
+        s->len = 1;
+        s->off = (uint64_t)-1;
+        s->user_data = 7;
+        REQUIRE(uring_enter(r, 1, 0, 0) == 1, "io_uring_enter");
+        pthread_join(th, NULL);
+        struct io_uring_cqe c;
+        REQUIRE(uring_pop(r, &c) && c.res == 1, "the READ failed");
+        close(hold[1]);
+        waitpid(pid, NULL, 0);
+        REQUIRE(cow_buf[0] == 'n', "round %d: the READ's bytes are not in the buffer", round);
+        REQUIRE(cow_seen == 'n', "round %d: the thread polling the ring read the old copy ('%c')",
+                round, cow_seen);
+    }
+    return 0;
+}
+
 static const struct check {
     const char *name;
     int (*fn)(void);
@@ -1367,6 +1440,7 @@ static const struct check {
     { "huge_timeouts_do_not_wrap", t_huge_timeouts_do_not_wrap },
     { "exec_cancels_operations", t_exec_cancels_operations },
     { "owned_read_outlives_the_wait", t_owned_read_outlives_the_wait },
+    { "cow_copy_seen_by_ring_poller", t_cow_copy_seen_by_ring_poller },
 };
 
 static void hold(void)

@@ -49,7 +49,9 @@ long fs_execve(struct thread *th, uint64_t upath, uint64_t uargv, uint64_t uenvp
 long fs_shutdown(struct thread *th, bool restart);         /* reboot(2), after sync */
 /* io_uring's OPENAT and STATX: an fscall for the submitter's mm, files and
  * cwd (path copied now), or NULL and *err; fs_uring_poll runs it (READY:
- * *result, fc freed), fs_uring_cancel drops it. */
+ * *result), fs_uring_cancel drops it (done or not).  STATX's copy-out of
+ * its result can be run again (fs_uring_finish_again) once a file page
+ * it met is read; OPENAT's finish installs the fd and must run once. */
 struct fscall;
 struct fscall *fs_uring_openat(struct mm *mm, struct fdtable *files, const char *cwd, int dirfd,
                                uint64_t upath, int flags, uint32_t mode, long *err);
@@ -57,6 +59,7 @@ struct fscall *fs_uring_statx(struct mm *mm, struct fdtable *files, const char *
                               uint64_t upath, int flags, uint64_t ubuf, long *err);
 enum poll fs_uring_poll(struct fscall *fc, struct cx *cx, long *result);
 void fs_uring_cancel(struct fscall *fc);
+long fs_uring_finish_again(struct fscall *fc);
 SYS(tkill); SYS(tgkill); SYS(sigaltstack); SYS(rt_sigsuspend); SYS(rt_sigpending);
 SYS(rt_sigtimedwait); SYS(rt_sigqueueinfo); SYS(rt_sigreturn); SYS(rt_tgsigqueueinfo);
 SYS(getsid); SYS(setsid); SYS(getitimer); SYS(setitimer); SYS(timer_create);

@@ -99,6 +99,7 @@ struct uring {
 /* One submission, as a task's root future. */
 struct pc_fsync;
 struct fscall;
+struct uring_op_wait;
 
 struct uring_op {
     struct future base;
@@ -137,7 +138,9 @@ struct uring_op {
         struct fscall *fsc;             /* OPENAT, STATX: the path walk (sys_fs.c) */
     };
     uint32_t vec_i;                     /* READV/WRITEV progress */
-    int64_t vec_total;
+    int64_t vec_total;                  /* READ/WRITE/READV/WRITEV: bytes done so far */
+    struct uring_op_wait *wait;         /* a copy's wait for a file page, or the owed
+                                         * shootdown before the CQE (uring_ops.c; rare) */
 };
 
 /*

@@ -586,17 +586,20 @@ struct fscall *fs_uring_statx(struct mm *mm, struct fdtable *files, const char *
     return fc;
 }
 
-/* Run the walk; when READY, *result is the call's and fc is freed. */
+/* Run the walk; when READY, *result is the call's (fc stays until
+ * fs_uring_cancel, so that a copy-out can be run again). */
 enum poll fs_uring_poll(struct fscall *fc, struct cx *cx, long *result)
 {
     if (future_poll(&fc->walk.base, cx) == PENDING)
         return PENDING;
-    long r = fc->walk.result;
-    if (fc->finish)
-        r = fc->finish(NULL, fc, r);
-    fscall_free(fc);
-    *result = r;
+    *result = fs_uring_finish_again(fc);
     return READY;
+}
+
+long fs_uring_finish_again(struct fscall *fc)
+{
+    long r = fc->walk.result;
+    return fc->finish ? fc->finish(NULL, fc, r) : r;
 }
 
 void fs_uring_cancel(struct fscall *fc)

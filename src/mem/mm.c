@@ -50,12 +50,14 @@
  * unmapped page (kept on mm->deferred_refs until a shootdown), and the
  * faulting thread does not return to user mode - where its writes to the
  * new copy could become visible to that thread - until the shootdown
- * has completed (mm_flush_owed, checked by the thread loop).  Not
- * covered yet: a copy made by an io_uring operation's copyout, whose
- * completion entry is posted without waiting for that shootdown; a thread
- * polling the ring on another hart could read the old frame until it
- * next traps.  Nothing pins user pages for in-flight I/O: every kernel
- * access goes through copyin/copyout, one page at a time under the lock.
+ * has completed (mm_flush_owed, checked by the thread loop).  An
+ * io_uring operation, whose completion entry a thread on another hart may
+ * read without a trap, awaits the same shootdown before it posts the
+ * entry (uring_ops.c: op_flush).  Nothing pins user pages for in-flight
+ * I/O: every kernel access goes through copyin/copyout, one page at a
+ * time under the lock; a copy that meets a file page not cached fails and
+ * leaves the page in this hart's copy_needs, and its caller (the thread
+ * loop, an io_uring op) awaits the page's fill and copies again.
  *
  * Eager or lazy.  Everything that needs a page of its own - anonymous
  * memory, heap, stack, and file bytes that must be copied (writable data,

@@ -7,7 +7,17 @@
  *
  *   op_poll:  cancel requested? -> cancel the inner future, -ECANCELED
  *             link timeout due? -> the same, and the timeout says -ETIME
- *             otherwise run the opcode (op_run) until it is done
+ *             otherwise run the opcode (op_run) until it is done;
+ *             then, if the address space owes a shootdown, await it
+ *             before the completion is posted (op_flush)
+ *
+ * A copy into or out of user memory (a READ's buffer, a WRITE's source,
+ * an iovec array, STATX's result) can meet a page of a file mapping that
+ * is not in the page cache yet.  copyin/copyout cannot wait (they hold
+ * the mm's spinlock): they fail with -EFAULT and leave the page in this
+ * hart's copy_needs, as for a system call (thread.c).  The op then awaits
+ * that page's one fill - the pc_wait the fault path awaits - with no lock
+ * held, and copies again from where it stopped (copy_miss_*).
  */
 #include "fs/pagecache.h"
 #include "arch.h"
@@ -21,6 +31,133 @@
 #include "mem/kmalloc.h"
 #include "proc/syscall.h"
 #include "fs/pipe.h"          /* O_CLOEXEC */
+#include "core/hart.h"
+#include "mem/shootdown.h"
+
+/*
+ * What an op may await besides its opcode's own future, kmalloc'd when
+ * needed (rarely: the common op pays one pointer):
+ *   page: the fill of a file page a copy met (op_run; cancellable)
+ *   sd:   the shootdown owed before the CQE (op_poll, after op_run)
+ */
+struct uring_op_wait {
+    bool flush;                         /* sd, else page */
+    union {
+        struct pc_wait page;            /* holds a reference on page.pg */
+        struct shootdown sd;
+    };
+};
+
+static void wait_free(struct uring_op *op)
+{
+    struct uring_op_wait *w = op->wait;
+    op->wait = NULL;
+    if (!w->flush)
+        pc_put(w->page.pg);
+    kfree(w);
+}
+
+/* Cancel whatever op->wait is waiting for and free it. */
+static void wait_release(struct uring_op *op)
+{
+    if (!op->wait)
+        return;
+    future_cancel(op->wait->flush ? &op->wait->sd.base : &op->wait->page.base);
+    wait_free(op);
+}
+
+/* ---- copies that meet a file page not cached yet ------------------------------ */
+
+/* Before a copying future starts: forget a page another copy on this hart
+ * left (so that one seen afterwards is, almost always, ours; a stale one
+ * costs only a harmless retry). */
+static inline void copy_miss_clear(void)
+{
+    struct hart *h = this_hart();
+    if (__builtin_expect(h->copy_needs != NULL, 0)) {
+        pc_put(h->copy_needs);
+        h->copy_needs = NULL;
+    }
+}
+
+/* After a copy failed: did it meet a file page not cached?  Then start
+ * that page's fill and set up op->wait for it: true. */
+static bool copy_miss_take(struct uring_op *op)
+{
+    struct hart *h = this_hart();
+    struct pc_page *pg = h->copy_needs;
+    if (__builtin_expect(pg == NULL, 1))
+        return false;
+    h->copy_needs = NULL;
+    struct uring_op_wait *w = kmalloc(sizeof *w);
+    if (!w) {
+        pc_put(pg);             /* the copy's -EFAULT stands */
+        return false;
+    }
+    w->flush = false;
+    pc_fill_start(pg);
+    pc_wait_init(&w->page, pg);
+    op->wait = w;
+    return true;
+}
+
+/* Await the page copy_miss_take found.  READY with op->res 0 (copy
+ * again; -EAGAIN: truncated meanwhile, and the copy's fault decides) or
+ * -EFAULT (the page cannot be read). */
+static enum poll copy_miss_wait(struct uring_op *op, struct cx *cx)
+{
+    if (future_poll(&op->wait->page.base, cx) == PENDING)
+        return PENDING;
+    int r = op->wait->page.result;
+    wait_free(op);
+    op->res = r < 0 && r != -EAGAIN ? -EFAULT : 0;
+    return READY;
+}
+
+/* A file_io ended early (-EFAULT, or short) at a file page not cached:
+ * count what it did and set up the wait.  true: await it, then redo the
+ * rest (io_rest).  A short count is taken for a miss only from an ext2
+ * file, where redoing the rest costs nothing if the count was short for
+ * another reason (the end of the file); a pipe's short read must stay
+ * short, and a page left by another task's copy must not turn it into a
+ * wait for more bytes. */
+static inline __attribute__((always_inline)) bool io_missed(struct uring_op *op)
+{
+    if (__builtin_expect(this_hart()->copy_needs == NULL, 1))
+        return false;           /* the common case: no copy missed */
+    long r = op->io.result;
+    if (r != -EFAULT && (r < 0 || (size_t)r >= op->io.len || op->f->type != FT_EXT2))
+        return false;
+    if (!copy_miss_take(op))
+        return false;
+    if (r > 0)
+        op->vec_total += r;
+    return true;
+}
+
+/* Restart op->io for what it left undone (after io_missed and the wait). */
+static void io_rest(struct uring_op *op, bool write)
+{
+    size_t did = op->io.result > 0 ? (size_t)op->io.result : 0;
+    uint64_t ubuf = op->io.ubuf + did;
+    size_t len = op->io.len - did;
+    int64_t pos = op->io.pos;
+    if (write)
+        file_write_init(&op->io, op->f, op->mm, ubuf, len);
+    else
+        file_read_init(&op->io, op->f, op->mm, ubuf, len);
+    if (pos >= 0)
+        op->io.pos = pos + (int64_t)did;        /* -1: the file position moved itself */
+}
+
+/* The result of a READ/WRITE(V) whose last file_io gave op->io.result. */
+static int32_t io_total(struct uring_op *op)
+{
+    long r = op->io.result;
+    if (r < 0)
+        return op->vec_total ? (int32_t)op->vec_total : (int32_t)r;
+    return (int32_t)(op->vec_total + r);
+}
 
 #define POLLIN 0x1
 #define POLLOUT 0x4
@@ -56,6 +193,7 @@ static void poll_unregister(struct uring_op *op)
 /* Release whatever the opcode's inner future holds. */
 static void op_cancel_inner(struct uring_op *op)
 {
+    wait_release(op);           /* a copy's wait for a page (op_run's) */
     if (op->base.resume == 0 || op->base.resume == RESUME_DONE)
         return;
     switch (op->sqe.opcode) {
@@ -216,15 +354,14 @@ int32_t uring_msg_ring_fd(struct uring *from, struct fdtable *files, const struc
     return res;
 }
 
-/* One iovec of READV/WRITEV: start its file_io, or false when done. */
-static bool vec_next(struct uring_op *op)
+/* One iovec of READV/WRITEV: start its file_io. */
+enum vec_step { VEC_IO, VEC_END, VEC_FAULT, VEC_MISS };
+static enum vec_step vec_next(struct uring_op *op)
 {
     while (op->vec_i < op->sqe.len) {
         uint64_t iov[2];
-        if (copyin(op->mm, iov, op->sqe.addr + 16 * op->vec_i, 16)) {
-            op->res = op->vec_total ? op->vec_total : -EFAULT;
-            return false;
-        }
+        if (copyin(op->mm, iov, op->sqe.addr + 16 * op->vec_i, 16))
+            return copy_miss_take(op) ? VEC_MISS : VEC_FAULT;
         op->vec_i++;
         if (iov[1] == 0)
             continue;
@@ -232,10 +369,9 @@ static bool vec_next(struct uring_op *op)
             file_write_init(&op->io, op->f, op->mm, iov[0], iov[1]);
         else
             file_read_init(&op->io, op->f, op->mm, iov[0], iov[1]);
-        return true;
+        return VEC_IO;
     }
-    op->res = op->vec_total;
-    return false;
+    return VEC_END;
 }
 
 static enum poll op_run(struct uring_op *op, struct cx *cx)
@@ -255,8 +391,19 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
                 file_read_init(&op->io, op->f, op->mm, op->sqe.addr, op->sqe.len);
             if ((int64_t)op->sqe.off >= 0)
                 op->io.pos = (int64_t)op->sqe.off;     /* -1: the file position */
-            AWAIT(op, future_poll(&op->io.base, cx));
-            op->res = op->io.result;
+            copy_miss_clear();
+            for (;;) {
+                AWAIT(op, future_poll(&op->io.base, cx));
+                if (!io_missed(op))
+                    break;
+                AWAIT(op, copy_miss_wait(op, cx));
+                if (op->res < 0) {
+                    op->io.result = -EFAULT;
+                    break;
+                }
+                io_rest(op, opc == IORING_OP_WRITE);
+            }
+            op->res = io_total(op);
         }
     } else if (opc == IORING_OP_READV || opc == IORING_OP_WRITEV) {
         if (!op->f) {
@@ -264,17 +411,39 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
         } else if (op->sqe.len > 1024) {
             op->res = -EINVAL;
         } else {
-            while (vec_next(op)) {
-                AWAIT(op, future_poll(&op->io.base, cx));
-                if (op->io.result < 0) {
-                    op->res = op->vec_total ? op->vec_total : op->io.result;
+            copy_miss_clear();
+            for (;;) {
+                op->res = vec_next(op);         /* (op->res: scratch until the end) */
+                if (op->res == VEC_MISS) {
+                    AWAIT(op, copy_miss_wait(op, cx));
+                    if (op->res == 0)
+                        continue;               /* read the iovec again */
+                    op->res = VEC_FAULT;
+                }
+                if (op->res == VEC_END) {
+                    op->res = (int32_t)op->vec_total;
+                    break;
+                }
+                if (op->res == VEC_FAULT) {
+                    op->res = op->vec_total ? (int32_t)op->vec_total : -EFAULT;
+                    break;
+                }
+                for (;;) {                      /* one iovec */
+                    AWAIT(op, future_poll(&op->io.base, cx));
+                    if (!io_missed(op))
+                        break;
+                    AWAIT(op, copy_miss_wait(op, cx));
+                    if (op->res < 0) {
+                        op->io.result = -EFAULT;
+                        break;
+                    }
+                    io_rest(op, opc == IORING_OP_WRITEV);
+                }
+                if (op->io.result < 0 || (size_t)op->io.result < op->io.len) {
+                    op->res = io_total(op);     /* an error or a short count ends it */
                     break;
                 }
                 op->vec_total += op->io.result;
-                if ((size_t)op->io.result < op->io.len) {
-                    op->res = op->vec_total;
-                    break;
-                }
             }
         }
     } else if (opc == IORING_OP_TIMEOUT) {
@@ -342,7 +511,16 @@ static enum poll op_run(struct uring_op *op, struct cx *cx)
         } else {
             /* the walk of openat(2)/statx(2): waits for the disk as a
              * future; fs_uring_poll frees it when READY */
+            copy_miss_clear();
             AWAIT(op, fs_uring_poll(op->fsc, cx, &op->vec_total));
+            /* STATX's copy-out met a file page not cached: read it, copy again */
+            while (opc == IORING_OP_STATX && op->vec_total == -EFAULT && copy_miss_take(op)) {
+                AWAIT(op, copy_miss_wait(op, cx));
+                if (op->res < 0)
+                    break;
+                op->vec_total = fs_uring_finish_again(op->fsc);
+            }
+            fs_uring_cancel(op->fsc);   /* done: frees it */
             op->fsc = NULL;
             op->res = (int32_t)op->vec_total;
         }
@@ -365,9 +543,51 @@ static void op_finish(struct uring_op *op, int32_t res)
     uring_op_complete(op, res);
 }
 
+/*
+ * Before the CQE: the shootdown the address space owes (mm_flush_owed).
+ * The op's copyout may have broken copy-on-write (or copied a private
+ * file page) while other harts ran the process: the old frame is retired
+ * but a thread there may still read it through a stale TLB entry.  A
+ * system call does not return to user mode before that shootdown
+ * (thread.c); the CQE is the op's return to user mode - a thread that
+ * reads it may at once read the buffer - so it waits the same way.  The
+ * wait is short and bounded (every hart concerned has been sent an IPI
+ * and acknowledges by trapping), and the op has done its work, so a
+ * cancel (ASYNC_CANCEL, teardown, the owner's exit) arriving meanwhile
+ * does not end it: the op posts its real result after the shootdown.
+ * Out of memory for the wait, the completion goes without it (as before).
+ */
+#define RESUME_FLUSHING (RESUME_DONE - 1)      /* no line number of op_run */
+static enum poll op_flush(struct uring_op *op, struct cx *cx)
+{
+    if (!op->wait) {
+        struct shootdown sd;
+        if (!shootdown_start(&sd, op->mm))
+            return READY;       /* nobody else can hold the old frame */
+        struct uring_op_wait *w = kmalloc(sizeof *w);
+        if (!w) {
+            future_cancel(&sd.base);
+            return READY;
+        }
+        w->flush = true;
+        w->sd = sd;             /* not registered anywhere yet: movable */
+        op->wait = w;
+    }
+    if (future_poll(&op->wait->sd.base, cx) == PENDING) {
+        /* op_run is done (RESUME_DONE), but the op is not: future_poll
+         * must call op_poll again */
+        op->base.resume = RESUME_FLUSHING;
+        return PENDING;
+    }
+    wait_free(op);
+    return READY;
+}
+
 static enum poll op_poll(struct future *base, struct cx *cx)
 {
     struct uring_op *op = (struct uring_op *)base;
+    if (__builtin_expect(op->wait != NULL, 0) && op->wait->flush)
+        goto flush;
     if (atomic_load(&op->cancel_req)) {
         op_cancel_inner(op);
         op_finish(op, -ECANCELED);
@@ -385,6 +605,11 @@ static enum poll op_poll(struct future *base, struct cx *cx)
     }
     if (op_run(op, cx) == PENDING)
         return PENDING;
+    if (__builtin_expect(mm_flush_owed(op->mm), 0)) {
+flush:
+        if (op_flush(op, cx) == PENDING)
+            return PENDING;
+    }
     op_finish(op, op->res);
     return READY;
 }
