@@ -191,18 +191,24 @@ static __attribute__((noinline)) void push_notify(struct hart *self, struct hart
     }
 }
 
-void runq_push(struct hart *h, struct task *t)
+/* Append t at the tail of its level; q->lock held, q->len not counted. */
+static inline void enqueue_locked(struct runq *q, struct task *t)
 {
-    struct runq *q = &h->runq;
     int p = sched.priority ? t->prio % PRIO_LEVELS : 0;
     t->next = NULL;
-    spin_lock(&q->lock);
     if (q->tail[p])
         q->tail[p]->next = t;
     else
         q->head[p] = t;
     q->tail[p] = t;
     q->mask |= 1u << p;
+}
+
+void runq_push(struct hart *h, struct task *t)
+{
+    struct runq *q = &h->runq;
+    spin_lock(&q->lock);
+    enqueue_locked(q, t);
     uint32_t len = atomic_fetch_add(&q->len, 1) + 1;
     spin_unlock(&q->lock);
 
@@ -380,15 +386,8 @@ static __attribute__((noinline)) struct task *poll_task(struct hart *h, struct t
 static struct task *runq_push_pop(struct hart *h, struct task *t)
 {
     struct runq *q = &h->runq;
-    int p = sched.priority ? t->prio % PRIO_LEVELS : 0;
-    t->next = NULL;
     spin_lock(&q->lock);
-    if (q->tail[p])
-        q->tail[p]->next = t;
-    else
-        q->head[p] = t;
-    q->tail[p] = t;
-    q->mask |= 1u << p;
+    enqueue_locked(q, t);
     uint32_t len = atomic_load_explicit(&q->len, memory_order_relaxed) + 1;  /* with t */
     int top = top_level(q->mask);
     struct task *n = q->head[top];
