@@ -1,6 +1,8 @@
 /*
  * mm.c - user address spaces: the region (VMA) list, page faults, brk,
- * mmap/munmap/mprotect, fork, and the copy-in/copy-out helpers.
+ * mmap/munmap/mprotect and file mappings.  fork is in mm_fork.c, the
+ * copy-in/copy-out helpers in uaccess.c; what they share with this file
+ * is in mm_internal.h.
  *
  * Ownership.  A mapped page is either *owned* (an order-0 page from the
  * page allocator: anonymous memory and private copies of file bytes) or
@@ -97,6 +99,7 @@
 #include "mem/mm.h"
 #include "mem/page_alloc.h"
 #include "fs/pagecache.h"
+#include "mm_internal.h"
 
 #define MAP_SHARED          0x01
 #define MAP_PRIVATE         0x02
@@ -106,19 +109,9 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
-#define PAGE_MASK (PAGE_SIZE - 1)
 #define MMAP_MIN_ADDR PAGE_SIZE     /* page 0 is never mapped by mmap */
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static bool owned(uint64_t pa)
-{
-    struct page *pg = page_of(pa_to_va(pa));
-    return pg && pg->kind != PAGE_CACHE;
-}
-
-/* The page-cache page mapped at pa, or NULL. */
-static struct pc_page *cached(uint64_t pa) { return pc_page_of(pa_to_va(pa)); }
 
 /* The accesses a prot allows (W implies R, as in the PTE). */
 static uint32_t allows(uint32_t prot)
@@ -133,12 +126,6 @@ static uint64_t page_len(uint64_t len)
     if (len == 0 || len > USER_TOP)
         return 0;
     return ALIGN_UP(len, PAGE_SIZE);
-}
-
-static void bump_gen(struct mm *mm)
-{
-    atomic_fetch_add(&mm->gen, 1);
-    pt_flush();
 }
 
 bool mm_running_elsewhere(struct mm *mm)
@@ -648,7 +635,7 @@ static int cow_copy(struct mm *mm, struct vma *v, uint64_t va, struct page *pg)
     return 0;
 }
 
-static int fault_locked(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **need)
+int mm_fault_locked(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **need)
 {
     if (va >= USER_TOP)
         return -EFAULT;
@@ -773,115 +760,6 @@ void mm_activate(struct mm *mm)
     pt_activate(mm ? mm->pt : NULL);
 }
 
-/*
- * Give c the regions and pages of mm, with mm->lock held.  cow: share
- * owned private pages (read-only on both sides, a reference each;
- * *narrowed says whether a parent PTE lost its write permission); else
- * copy them.  Pages mm maps from the initrd and shared (ring) regions are
- * mapped as they are.  0 or -ENOMEM (c then holds what it got so far,
- * consistently: mm_put frees it).
- */
-static int fork_pages(struct mm *mm, struct mm *c, bool cow, bool *narrowed)
-{
-    c->brk_start = mm->brk_start;
-    c->brk = mm->brk;
-    c->mmap_next = mm->mmap_next;
-    struct vma **tail = &c->vmas;
-    for (struct vma *v = mm->vmas; v; v = v->next) {
-        struct vma *n = kmalloc(sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        *n = *v;
-        n->next = NULL;
-        *tail = n;
-        tail = &n->next;
-        if (v->kind == VMA_SHARED || v->kind == VMA_PAGECACHE)
-            v->sops->get(v->obj);
-        uint32_t prot = 0;
-        uint64_t pa;
-        for (uint64_t va = pt_next_leaf(mm->pt, v->start, v->end, &pa, &prot); va < v->end;
-             va = pt_next_leaf(mm->pt, va + PAGE_SIZE, v->end, &pa, &prot)) {
-            if (!pa)
-                continue;
-            if (!owned(pa) || v->kind == VMA_SHARED) {  /* initrd, cache page or shared memory */
-                if (pt_map(c->pt, va, pa, prot) < 0)
-                    return -ENOMEM;
-                struct pc_page *cp = v->kind == VMA_SHARED ? NULL : cached(pa);
-                if (cp)
-                    pc_map_get(cp, v->kind == VMA_PAGECACHE && v->mshared, false);
-                continue;
-            }
-            if (cow) {
-                uint32_t ro = prot & ~PROT_WRITE;
-                if (pt_map(c->pt, va, pa, ro) < 0)
-                    return -ENOMEM;
-                page_ref_get(page_of(pa_to_va(pa)));
-                c->user_pages++;
-                if (prot & PROT_WRITE) {
-                    pt_protect(mm->pt, va, ro);
-                    *narrowed = true;
-                }
-                continue;
-            }
-            void *page = page_alloc_nozero();
-            if (!page)
-                return -ENOMEM;
-            memcpy(page, pa_to_va(pa), PAGE_SIZE);
-            if (pt_map(c->pt, va, va_to_pa(page), prot) < 0) {
-                page_free(page);
-                return -ENOMEM;
-            }
-            c->user_pages++;
-        }
-    }
-    return 0;
-}
-
-/*
- * Copy-on-write overcommits: a fork costs little now and its pages are
- * paid for at the first writes, when a failure can only kill whoever
- * wrote.  So fork (clone) fails with -ENOMEM while less than a reserve is
- * free: what is left lets the processes already forked reach their first
- * blocking call, and a fork bomb stops at fork, not with its parent
- * killed at a fault.
- */
-bool mm_fork_allowed(void)
-{
-    size_t reserve = page_total_count() / 64;
-    return page_free_count() >= (reserve < 128 ? 128 : reserve);
-}
-
-struct mm *mm_fork(struct mm *mm)
-{
-    struct mm *c = mm_create();
-    if (!c)
-        return NULL;
-    spin_lock(&mm->lock);
-    /* Copy-on-write unless another hart runs mm in user mode: its
-     * writable TLB entries could write a page after the child got it. */
-    bool cow = !mm_running_elsewhere(mm), narrowed = false;
-    int r = fork_pages(mm, c, cow, &narrowed);
-    if (r == 0 && narrowed) {
-        /* The retire protocol: new generation, then look.  A hart that
-         * enters mm after this sees the new gen and flushes first. */
-        bump_gen(mm);
-        if (mm_running_elsewhere(mm)) {
-            /* One entered between the two looks and may hold writable
-             * entries: undo the sharing (the parent's pages go back to
-             * refs 1; a write fault makes them writable again) and copy. */
-            mm_put(c);
-            c = mm_create();
-            r = c ? fork_pages(mm, c, false, &narrowed) : -ENOMEM;
-        }
-    }
-    spin_unlock(&mm->lock);
-    if (r < 0) {
-        mm_put(c);              /* consistent so far: frees what it holds */
-        return NULL;
-    }
-    return c;
-}
-
 /* ---- regions ---------------------------------------------------------------- */
 
 int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
@@ -922,7 +800,7 @@ int mm_map_region(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot,
 int mm_fault(struct mm *mm, uint64_t va, uint32_t access)
 {
     spin_lock(&mm->lock);
-    int r = fault_locked(mm, va, access, NULL);
+    int r = mm_fault_locked(mm, va, access, NULL);
     spin_unlock(&mm->lock);
     return r;
 }
@@ -931,7 +809,7 @@ int mm_fault_io(struct mm *mm, uint64_t va, uint32_t access, struct pc_page **ne
 {
     *need = NULL;
     spin_lock(&mm->lock);
-    int r = fault_locked(mm, va, access, need);
+    int r = mm_fault_locked(mm, va, access, need);
     spin_unlock(&mm->lock);
     return r;
 }
@@ -1242,118 +1120,6 @@ again:
         spin_unlock(&mm->lock);
     }
     spin_unlock(&all_lock);
-}
-
-/* ---- copy-in / copy-out ------------------------------------------------------ */
-
-/* The kernel address of user byte u, whose page must allow `need`;
- * faults the page in if the region allows it.  NULL: -EFAULT.  Called
- * with mm->lock held; the result is valid until it is dropped. */
-static uint8_t *user_byte(struct mm *mm, uint64_t u, uint32_t need)
-{
-    uint32_t have = 0;
-    uint64_t pa = pt_lookup(mm->pt, u, &have);
-    if (!pa || (need & ~have)) {
-        struct pc_page *io = NULL;
-        int r = fault_locked(mm, u, need, &io);
-        if (r == MM_FAULT_IO) {
-            /* cannot wait here: leave the page to the thread (see hart.h) */
-            struct pc_page *old = this_hart()->copy_needs;
-            this_hart()->copy_needs = io;
-            pc_put(old);
-        }
-        if (r != 0)
-            return NULL;
-        pa = pt_lookup(mm->pt, u, &have);
-        if (!pa || (need & ~have))
-            return NULL;
-    }
-    return (uint8_t *)pa_to_va(pa) + (u & PAGE_MASK);
-}
-
-static bool user_range_ok(uint64_t u, size_t len)
-{
-    return u < USER_TOP && len <= USER_TOP - u;
-}
-
-int copyin(struct mm *mm, void *dst, uint64_t usrc, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (!mm || !user_range_ok(usrc, len))
-        return -EFAULT;
-    uint8_t *d = dst;
-    while (len) {
-        size_t n = MIN(len, PAGE_SIZE - (usrc & PAGE_MASK));
-        spin_lock(&mm->lock);
-        const uint8_t *k = user_byte(mm, usrc, PROT_READ);
-        if (k)
-            memcpy(d, k, n);
-        spin_unlock(&mm->lock);
-        if (!k)
-            return -EFAULT;
-        d += n;
-        usrc += n;
-        len -= n;
-    }
-    return 0;
-}
-
-int copyout(struct mm *mm, uint64_t udst, const void *src, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (!mm || !user_range_ok(udst, len))
-        return -EFAULT;
-    const uint8_t *s = src;
-    while (len) {
-        size_t n = MIN(len, PAGE_SIZE - (udst & PAGE_MASK));
-        spin_lock(&mm->lock);
-        uint8_t *k = user_byte(mm, udst, PROT_WRITE);
-        if (k)
-            memcpy(k, s, n);
-        spin_unlock(&mm->lock);
-        if (!k)
-            return -EFAULT;
-        s += n;
-        udst += n;
-        len -= n;
-    }
-    return 0;
-}
-
-long copyin_str(struct mm *mm, char *dst, uint64_t usrc, size_t max)
-{
-    if (max == 0)
-        return -ENAMETOOLONG;
-    if (!mm)
-        return -EFAULT;
-    size_t done = 0;
-    while (done < max) {
-        if (usrc >= USER_TOP)
-            return -EFAULT;
-        size_t n = MIN(max - done, PAGE_SIZE - (usrc & PAGE_MASK));
-        long found = -1;
-        spin_lock(&mm->lock);
-        const uint8_t *k = user_byte(mm, usrc, PROT_READ);
-        if (k)
-            for (size_t i = 0; i < n; i++) {
-                dst[done + i] = (char)k[i];
-                if (k[i] == 0) {
-                    found = (long)(done + i);
-                    break;
-                }
-            }
-        spin_unlock(&mm->lock);
-        if (!k)
-            return -EFAULT;
-        if (found >= 0)
-            return found;
-        done += n;
-        usrc += n;
-    }
-    dst[max - 1] = 0;
-    return -ENAMETOOLONG;
 }
 
 /* ---- shared kernel memory (io_uring rings) ---------------------------------- */
