@@ -702,7 +702,10 @@ static struct uring_op *op_new(struct uring *r, const struct io_uring_sqe *sqe, 
     struct uring_op *op = op_block_get(r, &t);
     if (!op)
         return NULL;
-    memset(&op->link_next, 0, sizeof *op - offsetof(struct uring_op, link_next));
+    /* from link_next to the end (through the op's bytes, not the member:
+     * a pointer to the member would make the compiler object) */
+    memset((char *)op + offsetof(struct uring_op, link_next), 0,
+           sizeof *op - offsetof(struct uring_op, link_next));
     future_init(&op->base, &uring_op_ops);
     op->ring = r;
     op->task = t;
